@@ -1,0 +1,34 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "novaos",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "SandboxCore", targets: ["SandboxCore"]),
+        .executable(name: "novaos", targets: ["novaos"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CSQLite",
+            path: "Modules/CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(name: "SQLiteDB", dependencies: ["CSQLite"]),
+        .target(name: "SandboxCore", dependencies: ["SQLiteDB"]),
+        .executableTarget(
+            name: "novaos",
+            dependencies: [
+                "SandboxCore",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(name: "SQLiteDBTests", dependencies: ["SQLiteDB"]),
+        .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB"]),
+        .testTarget(name: "novaosTests", dependencies: ["novaos", "SandboxCore", "SQLiteDB"]),
+    ]
+)

@@ -1,0 +1,101 @@
+import Foundation
+import SQLiteDB
+
+extension Sandbox {
+    /// Deploys an agent into an active project.
+    ///
+    /// - Parameters:
+    ///   - type: the agent type; its normal budget comes from `AgentTypes` (1,000 tokens
+    ///     for unknown types) and the sandbox grants ten times that.
+    ///   - name: a display name; defaults to the type.
+    ///   - configJSON: a JSON object, stored exactly as given. A `token_budget` key sets the
+    ///     sandbox budget instead of the 10× rule.
+    public func deployAgent(project projectID: ProjectID, type: String, name: String? = nil, configJSON: String = "{}") throws -> Agent {
+        try AgentTypes.validate(type)
+        let name = name ?? type
+        try validateText(name, field: "agent name", maximumLength: Self.maximumNameLength)
+        let config = try JSONValue.parseObject(configJSON, what: "--config")
+        let budget = try AgentBudget.resolve(type: type, config: config)
+        let deployedAt = now()
+        let metadata = JSONValue.object([
+            "sandbox": .object([
+                "multiplier": .integer(AgentTypes.sandboxMultiplier),
+                "normal_token_budget": .integer(budget.normal),
+            ]),
+        ])
+        return try write {
+            let project = try loadProject(projectID)
+            guard project.status == .active else {
+                throw SandboxError.invalidState("project \(projectID) is \(project.status.rawValue); agents can only be deployed to an active project")
+            }
+            if try pendingPromotionExists(projectID) {
+                throw SandboxError.invalidState("project \(projectID) has a promotion in progress; run 'novaos sandbox promote \(projectID)' to finish it first")
+            }
+            var id = AgentID.randomSandbox()
+            while try db.scalarInt("SELECT count(*) FROM agents WHERE id = ?", [id.rawValue]) > 0 {
+                id = AgentID.randomSandbox()
+            }
+            try db.run(
+                """
+                INSERT INTO agents (id, project_id, type, name, status, token_budget, normal_token_budget, config, metadata, deployed_at)
+                VALUES (?, ?, ?, ?, 'active', ?, ?, ?, ?, ?)
+                """,
+                id.rawValue, projectID.rawValue, type, name, budget.sandbox, budget.normal, configJSON,
+                metadata.jsonText, Timestamp.string(from: deployedAt)
+            )
+            return Agent(
+                id: id, projectID: projectID, type: type, name: name, status: .active, tokenBudget: budget.sandbox,
+                config: .object(config), deployedAt: deployedAt, tokensUsed: 0, totalCost: .zero, totalRevenue: .zero,
+                profit: .zero, roi: 0
+            )
+        }
+    }
+
+    /// The agent with this ID.
+    public func agent(_ id: AgentID) throws -> Agent {
+        try read { try loadAgent(id) }
+    }
+
+    static let agentColumns = """
+        id, project_id, type, name, status, token_budget, config, deployed_at, tokens_used, cost_micros, revenue_micros
+        """
+
+    static func decodeAgent(_ row: Row) -> Agent {
+        let cost = Money(micros: row.int64(9))
+        let revenue = Money(micros: row.int64(10))
+        return Agent(
+            id: AgentID(unchecked: row.text(0)), projectID: ProjectID(unchecked: row.text(1)), type: row.text(2),
+            name: row.text(3), status: AgentStatus(rawValue: row.text(4)) ?? .killed, tokenBudget: row.int64(5),
+            config: JSONValue.decodeStored(row.text(6)), deployedAt: Timestamp.date(from: row.text(7)),
+            tokensUsed: row.int64(8), totalCost: cost, totalRevenue: revenue, profit: revenue - cost,
+            roi: ROI.percent(revenue: revenue, cost: cost)
+        )
+    }
+
+    func loadAgent(_ id: AgentID) throws -> Agent {
+        let agent = try db.queryFirst(
+            "SELECT \(Self.agentColumns) FROM agents WHERE id = ? AND project_id IS NOT NULL", [id.rawValue], Self.decodeAgent
+        )
+        guard let agent else { throw SandboxError.notFound(kind: "agent", id: id.rawValue) }
+        return agent
+    }
+
+    func loadAgents(project: ProjectID) throws -> [Agent] {
+        try db.query(
+            "SELECT \(Self.agentColumns) FROM agents WHERE project_id = ? ORDER BY deployed_at, id", [project.rawValue], Self.decodeAgent
+        )
+    }
+
+    /// The agent and its project's status, for operations that record on an agent's behalf.
+    func loadRecordingAgent(_ id: AgentID) throws -> Agent {
+        let agent = try loadAgent(id)
+        guard agent.status != .killed else {
+            throw SandboxError.invalidState("agent \(id) is killed; it can no longer record usage or revenue")
+        }
+        let status = try db.scalarText("SELECT status FROM projects WHERE id = ?", [agent.projectID.rawValue])
+        guard status == ProjectStatus.active.rawValue else {
+            throw SandboxError.invalidState("agent \(id) belongs to project \(agent.projectID), which is \(status ?? "gone"); it can no longer record usage or revenue")
+        }
+        return agent
+    }
+}

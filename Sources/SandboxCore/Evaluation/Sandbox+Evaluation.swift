@@ -1,0 +1,68 @@
+import Foundation
+import SQLiteDB
+
+extension Sandbox {
+    /// Evaluates a project and stores the evaluation with its time.
+    ///
+    /// Reads only this project's agents (by index), whatever the size of the sandbox.
+    public func evaluate(_ id: ProjectID) throws -> Evaluation {
+        try write { try evaluateAndStore(id) }
+    }
+
+    /// Computes an evaluation without storing it.
+    func computeEvaluation(_ id: ProjectID) throws -> Evaluation {
+        _ = try loadProject(id)
+        let metrics = try loadMetrics(id)
+        let verdict = Evaluator.evaluate(metrics)
+        return Evaluation(
+            projectID: id, recommendation: verdict.recommendation, reason: verdict.reason, criteria: verdict.criteria,
+            metrics: metrics, evaluatedAt: now()
+        )
+    }
+
+    /// Computes and stores an evaluation; call inside a write transaction. Returns the
+    /// evaluation and its row ID.
+    @discardableResult
+    func evaluateAndStore(_ id: ProjectID) throws -> Evaluation {
+        try evaluateAndStoreWithID(id).evaluation
+    }
+
+    func evaluateAndStoreWithID(_ id: ProjectID) throws -> (evaluation: Evaluation, rowID: Int64) {
+        let evaluation = try computeEvaluation(id)
+        let encoder = SandboxJSON.encoder(pretty: false)
+        try db.run(
+            """
+            INSERT INTO evaluations (project_id, recommendation, reason, roi, criteria, metrics, evaluated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?)
+            """,
+            id.rawValue, evaluation.recommendation.rawValue, evaluation.reason, evaluation.metrics.roi,
+            String(decoding: try encoder.encode(evaluation.criteria), as: UTF8.self),
+            String(decoding: try encoder.encode(evaluation.metrics), as: UTF8.self),
+            Timestamp.string(from: evaluation.evaluatedAt)
+        )
+        return (evaluation, db.lastInsertRowID)
+    }
+
+    func loadEvaluation(rowID: Int64) throws -> Evaluation? {
+        try loadEvaluation(where: "id = ?", rowID)
+    }
+
+    func loadLastEvaluation(_ id: ProjectID) throws -> Evaluation? {
+        try loadEvaluation(where: "project_id = ? ORDER BY id DESC LIMIT 1", id.rawValue)
+    }
+
+    private func loadEvaluation(where clause: String, _ value: any SQLiteBindable) throws -> Evaluation? {
+        let decoder = SandboxJSON.decoder()
+        return try db.queryFirst(
+            "SELECT project_id, recommendation, reason, criteria, metrics, evaluated_at FROM evaluations WHERE \(clause)", [value]
+        ) { row in
+            Evaluation(
+                projectID: ProjectID(unchecked: row.text(0)),
+                recommendation: Recommendation(rawValue: row.text(1)) ?? .notReady, reason: row.text(2),
+                criteria: try decoder.decode(Criteria.self, from: Data(row.text(3).utf8)),
+                metrics: try decoder.decode(Metrics.self, from: Data(row.text(4).utf8)),
+                evaluatedAt: Timestamp.date(from: row.text(5))
+            )
+        }
+    }
+}

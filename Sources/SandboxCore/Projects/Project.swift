@@ -1,0 +1,143 @@
+import Foundation
+
+/// Where a project is in its life.
+public enum ProjectStatus: String, Codable, Sendable, CaseIterable {
+    case active, promoted, killed
+}
+
+/// A sandbox project: a named experiment space with its own workspace folder.
+public struct Project: Codable, Sendable, Equatable {
+    public var id: ProjectID
+    public var name: String
+    public var description: String
+    public var status: ProjectStatus
+    /// The absolute path of the project's workspace folder.
+    public var workspace: String
+    public var createdAt: Date
+    @NullEncoded public var promotedAt: Date?
+    @NullEncoded public var killedAt: Date?
+    /// The project's cost cap, if it has one.
+    @NullEncoded public var budget: Money?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description, status, workspace, budget
+        case createdAt = "created_at", promotedAt = "promoted_at", killedAt = "killed_at"
+    }
+}
+
+/// Money and agent figures of a project, or of the whole sandbox.
+public struct Metrics: Codable, Sendable, Equatable {
+    public var totalAgents: Int
+    public var activeAgents: Int
+    public var tokensUsed: Int64
+    public var totalCost: Money
+    public var totalRevenue: Money
+    /// Revenue minus cost.
+    public var profit: Money
+    /// (revenue − cost) / cost × 100, rounded to 4 decimals; 0 when there is no cost.
+    public var roi: Double
+
+    public init(totalAgents: Int, activeAgents: Int, tokensUsed: Int64, totalCost: Money, totalRevenue: Money) {
+        self.totalAgents = totalAgents
+        self.activeAgents = activeAgents
+        self.tokensUsed = tokensUsed
+        self.totalCost = totalCost
+        self.totalRevenue = totalRevenue
+        self.profit = totalRevenue - totalCost
+        self.roi = ROI.percent(revenue: totalRevenue, cost: totalCost)
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case totalAgents = "total_agents", activeAgents = "active_agents", tokensUsed = "tokens_used"
+        case totalCost = "total_cost", totalRevenue = "total_revenue", profit, roi
+    }
+}
+
+/// Return on investment.
+public enum ROI {
+    /// (revenue − cost) / cost × 100, rounded to 4 decimal places; 0 when cost is 0.
+    ///
+    /// For display only: decisions compare the exact integer amounts instead.
+    public static func percent(revenue: Money, cost: Money) -> Double {
+        guard cost.micros > 0 else { return 0 }
+        let ratio = (Double(revenue.micros) - Double(cost.micros)) / Double(cost.micros) * 100
+        return (ratio * 10_000).rounded() / 10_000
+    }
+}
+
+/// One row of `sandbox list`.
+public struct ProjectSummary: Codable, Sendable, Equatable {
+    public var id: ProjectID
+    public var name: String
+    public var description: String
+    public var status: ProjectStatus
+    public var createdAt: Date
+    public var metrics: Metrics
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description, status, metrics
+        case createdAt = "created_at"
+    }
+}
+
+/// The projects that `sandbox list` shows.
+public struct ProjectList: Codable, Sendable, Equatable {
+    public var projects: [ProjectSummary]
+}
+
+/// Everything about one project, for `sandbox project`.
+public struct ProjectDetail: Codable, Sendable, Equatable {
+    public var id: ProjectID
+    public var name: String
+    public var description: String
+    public var status: ProjectStatus
+    public var workspace: String
+    public var createdAt: Date
+    @NullEncoded public var promotedAt: Date?
+    @NullEncoded public var killedAt: Date?
+    @NullEncoded public var budget: Money?
+    public var metrics: Metrics
+    public var agents: [Agent]
+    public var experiments: [Experiment]
+    @NullEncoded public var lastEvaluation: Evaluation?
+    /// True while a promotion has been planned but not finished (after a crash, say):
+    /// `promote` completes it.
+    public var promotionPending: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, description, status, workspace, budget, metrics, agents, experiments
+        case createdAt = "created_at", promotedAt = "promoted_at", killedAt = "killed_at"
+        case lastEvaluation = "last_evaluation", promotionPending = "promotion_pending"
+    }
+}
+
+/// Counts and totals over the whole sandbox, for `sandbox status`.
+public struct SandboxStatus: Codable, Sendable, Equatable {
+    public var totalProjects: Int
+    public var activeProjects: Int
+    public var promotedProjects: Int
+    public var killedProjects: Int
+    public var totalAgents: Int
+    public var activeAgents: Int
+    public var totalCost: Money
+    public var totalRevenue: Money
+
+    enum CodingKeys: String, CodingKey {
+        case totalProjects = "total_projects", activeProjects = "active_projects"
+        case promotedProjects = "promoted_projects", killedProjects = "killed_projects"
+        case totalAgents = "total_agents", activeAgents = "active_agents"
+        case totalCost = "total_cost", totalRevenue = "total_revenue"
+    }
+}
+
+/// What `kill` did.
+public struct KillResult: Codable, Sendable, Equatable {
+    public var projectID: ProjectID
+    public var status: ProjectStatus
+    public var agentsKilled: Int
+    public var workspaceDeleted: Bool
+
+    enum CodingKeys: String, CodingKey {
+        case projectID = "project_id", status, agentsKilled = "agents_killed", workspaceDeleted = "workspace_deleted"
+    }
+}

@@ -1,0 +1,233 @@
+import Foundation
+import SQLiteDB
+
+extension Sandbox {
+    /// The longest project or agent name accepted, in characters.
+    public static let maximumNameLength = 1_000
+    /// The longest description or hypothesis accepted, in characters.
+    public static let maximumDescriptionLength = 100_000
+
+    /// Creates an active project and its workspace folder.
+    ///
+    /// - Parameter budget: an optional cost cap for the project.
+    /// - Returns: the new project, with an ID of the form `prj_` + 8 hex digits.
+    public func createProject(name: String, description: String = "", budget: Money? = nil) throws -> Project {
+        try validateText(name, field: "project name", maximumLength: Self.maximumNameLength)
+        try validateText(description, field: "description", maximumLength: Self.maximumDescriptionLength, allowEmpty: true)
+        if let budget, budget.micros <= 0 {
+            throw SandboxError.invalidInput("budget must be greater than zero")
+        }
+        guard !isEphemeral else {
+            throw SandboxError.invalidState("the sandbox was opened without create: true; nothing can be created")
+        }
+        let createdAt = now()
+        return try write {
+            var id = ProjectID.random()
+            // Eight hex digits collide now and then once there are tens of thousands of
+            // projects; draw again under the write lock until the ID is free.
+            while try db.scalarInt("SELECT count(*) FROM projects WHERE id = ?", [id.rawValue]) > 0 {
+                id = ProjectID.random()
+            }
+            try db.run(
+                "INSERT INTO projects (id, name, description, status, budget_micros, created_at) VALUES (?, ?, ?, 'active', ?, ?)",
+                id.rawValue, name, description, budget?.micros, Timestamp.string(from: createdAt)
+            )
+            // Made inside the transaction: if the folder cannot be made, the project is not
+            // recorded either. A crash after this line leaves an empty folder, nothing else.
+            let workspace = paths.workspace(for: id)
+            do {
+                try FileManager.default.createDirectory(at: workspace, withIntermediateDirectories: true)
+            } catch {
+                throw SandboxError.fileSystem(path: workspace.path, message: "cannot create the workspace (\(firstLine(of: error)))")
+            }
+            return Project(
+                id: id, name: name, description: description, status: .active, workspace: workspace.path,
+                createdAt: createdAt, promotedAt: nil, killedAt: nil, budget: budget
+            )
+        }
+    }
+
+    /// The project with this ID.
+    public func project(_ id: ProjectID) throws -> Project {
+        try mappingErrors { try loadProject(id) }
+    }
+
+    func loadProject(_ id: ProjectID) throws -> Project {
+        let project = try db.queryFirst(
+            "SELECT id, name, description, status, created_at, promoted_at, killed_at, budget_micros FROM projects WHERE id = ?",
+            [id.rawValue]
+        ) { row in
+            Project(
+                id: ProjectID(unchecked: row.text(0)), name: row.text(1), description: row.text(2),
+                status: ProjectStatus(rawValue: row.text(3)) ?? .killed, workspace: paths.workspace(for: id).path,
+                createdAt: Timestamp.date(from: row.text(4)), promotedAt: Timestamp.date(from: row.optionalText(5)),
+                killedAt: Timestamp.date(from: row.optionalText(6)), budget: row.optionalInt64(7).map(Money.init(micros:))
+            )
+        }
+        guard let project else { throw SandboxError.notFound(kind: "project", id: id.rawValue) }
+        return project
+    }
+
+    /// The project's metrics, computed in SQL from its agents' running totals.
+    func loadMetrics(_ id: ProjectID) throws -> Metrics {
+        try db.queryFirst(
+            """
+            SELECT count(*), coalesce(sum(status = 'active'), 0), coalesce(sum(tokens_used), 0),
+                   coalesce(sum(cost_micros), 0), coalesce(sum(revenue_micros), 0)
+            FROM agents WHERE project_id = ?
+            """,
+            [id.rawValue]
+        ) { row in
+            Metrics(
+                totalAgents: row.int(0), activeAgents: row.int(1), tokensUsed: row.int64(2),
+                totalCost: Money(micros: row.int64(3)), totalRevenue: Money(micros: row.int64(4))
+            )
+        } ?? Metrics(totalAgents: 0, activeAgents: 0, tokensUsed: 0, totalCost: .zero, totalRevenue: .zero)
+    }
+
+    /// The project's metrics.
+    public func metrics(of id: ProjectID) throws -> Metrics {
+        try read {
+            _ = try loadProject(id)
+            return try loadMetrics(id)
+        }
+    }
+
+    /// Lists projects with their metrics, oldest first, in one query whatever their number.
+    ///
+    /// - Parameter status: only projects in this status; nil for all.
+    public func listProjects(status: ProjectStatus? = nil) throws -> ProjectList {
+        try read {
+            let rows = try db.query(
+                """
+                SELECT p.id, p.name, p.description, p.status, p.created_at,
+                       count(a.id), coalesce(sum(a.status = 'active'), 0), coalesce(sum(a.tokens_used), 0),
+                       coalesce(sum(a.cost_micros), 0), coalesce(sum(a.revenue_micros), 0)
+                FROM projects AS p LEFT JOIN agents AS a ON a.project_id = p.id
+                WHERE ?1 IS NULL OR p.status = ?1
+                GROUP BY p.id
+                ORDER BY p.created_at, p.id
+                """,
+                [status?.rawValue]
+            ) { row in
+                ProjectSummary(
+                    id: ProjectID(unchecked: row.text(0)), name: row.text(1), description: row.text(2),
+                    status: ProjectStatus(rawValue: row.text(3)) ?? .killed, createdAt: Timestamp.date(from: row.text(4)),
+                    metrics: Metrics(
+                        totalAgents: row.int(5), activeAgents: row.int(6), tokensUsed: row.int64(7),
+                        totalCost: Money(micros: row.int64(8)), totalRevenue: Money(micros: row.int64(9))
+                    )
+                )
+            }
+            return ProjectList(projects: rows)
+        }
+    }
+
+    /// Everything about one project: metrics, agents, experiments, last evaluation.
+    public func projectDetail(_ id: ProjectID) throws -> ProjectDetail {
+        try read {
+            let project = try loadProject(id)
+            return ProjectDetail(
+                id: project.id, name: project.name, description: project.description, status: project.status,
+                workspace: project.workspace, createdAt: project.createdAt, promotedAt: project.promotedAt,
+                killedAt: project.killedAt, budget: project.budget, metrics: try loadMetrics(id),
+                agents: try loadAgents(project: id), experiments: try loadExperiments(project: id),
+                lastEvaluation: try loadLastEvaluation(id),
+                promotionPending: try pendingPromotionExists(id)
+            )
+        }
+    }
+
+    /// Counts and totals over the whole sandbox, in two aggregate queries.
+    public func status() throws -> SandboxStatus {
+        try read {
+            var status = try db.queryFirst(
+                """
+                SELECT count(*), coalesce(sum(status = 'active'), 0), coalesce(sum(status = 'promoted'), 0),
+                       coalesce(sum(status = 'killed'), 0)
+                FROM projects
+                """
+            ) { row in
+                SandboxStatus(
+                    totalProjects: row.int(0), activeProjects: row.int(1), promotedProjects: row.int(2),
+                    killedProjects: row.int(3), totalAgents: 0, activeAgents: 0, totalCost: .zero, totalRevenue: .zero
+                )
+            }!
+            try db.queryFirst(
+                """
+                SELECT count(*), coalesce(sum(status = 'active'), 0), coalesce(sum(cost_micros), 0),
+                       coalesce(sum(revenue_micros), 0)
+                FROM agents
+                """
+            ) { row in
+                status.totalAgents = row.int(0)
+                status.activeAgents = row.int(1)
+                status.totalCost = Money(micros: row.int64(2))
+                status.totalRevenue = Money(micros: row.int64(3))
+            }
+            return status
+        }
+    }
+
+    /// Retires a project: its agents and the project become `killed`.
+    ///
+    /// With `deleteWorkspace`, also removes the project's workspace folder, and only it: the
+    /// path comes from the validated ID, and a symbolic link there is removed as a link,
+    /// never followed. Safe to re-run: killing a killed project again with
+    /// `deleteWorkspace` finishes a deletion that an earlier run did not get to.
+    public func kill(_ id: ProjectID, deleteWorkspace: Bool = false) throws -> KillResult {
+        let workspace = paths.workspace(for: id)
+        let agentsKilled: Int = try write {
+            let project = try loadProject(id)
+            if try pendingPromotionExists(id) {
+                throw SandboxError.invalidState("project \(id) has a promotion in progress; run 'novaos sandbox promote \(id)' to finish it first")
+            }
+            if project.status == .killed {
+                guard deleteWorkspace, Self.entryExists(at: workspace) else {
+                    throw SandboxError.invalidState("project \(id) is already killed")
+                }
+                return 0
+            }
+            try db.run("UPDATE agents SET status = 'killed' WHERE project_id = ? AND status <> 'killed'", id.rawValue)
+            let count = db.changes
+            try db.run(
+                "UPDATE projects SET status = 'killed', killed_at = ? WHERE id = ?",
+                Timestamp.string(from: now()), id.rawValue
+            )
+            return count
+        }
+        var deleted = false
+        if deleteWorkspace {
+            deleted = try removeWorkspace(workspace)
+        }
+        return KillResult(projectID: id, status: .killed, agentsKilled: agentsKilled, workspaceDeleted: deleted)
+    }
+
+    /// True when something (a file, folder or link, even a dangling one) is at `url`.
+    static func entryExists(at url: URL) -> Bool {
+        var info = stat()
+        return lstat(url.path, &info) == 0
+    }
+
+    private func removeWorkspace(_ workspace: URL) throws -> Bool {
+        precondition(workspace.deletingLastPathComponent().path == paths.projectsFolder.path)
+        var info = stat()
+        guard lstat(workspace.path, &info) == 0 else { return false }
+        do {
+            if (info.st_mode & S_IFMT) == S_IFLNK || (info.st_mode & S_IFMT) != S_IFDIR {
+                // A link (or a stray file) in the workspace's place: remove the entry itself.
+                guard unlink(workspace.path) == 0 else {
+                    throw SandboxError.fileSystem(path: workspace.path, message: String(cString: strerror(errno)))
+                }
+            } else {
+                // FileManager walks the tree without following symbolic links inside it.
+                try FileManager.default.removeItem(at: workspace)
+            }
+        } catch let error as SandboxError {
+            throw error
+        } catch {
+            throw SandboxError.fileSystem(path: workspace.path, message: "cannot delete the workspace (\(firstLine(of: error))); the project is killed, run kill --delete again")
+        }
+        return true
+    }
+}

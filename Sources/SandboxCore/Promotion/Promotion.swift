@@ -1,0 +1,109 @@
+import Foundation
+
+/// An agent that a promotion copies to production.
+public struct MigratedAgent: Codable, Sendable, Equatable {
+    public var sandboxID: AgentID
+    public var productionID: AgentID
+    public var name: String
+    public var type: String
+    public var roi: Double
+
+    enum CodingKeys: String, CodingKey {
+        case sandboxID = "sandbox_id", productionID = "production_id", name, type, roi
+    }
+}
+
+/// An agent that a promotion leaves behind, and why.
+public struct SkippedAgent: Codable, Sendable, Equatable {
+    public var sandboxID: AgentID
+    public var reason: String
+
+    enum CodingKeys: String, CodingKey {
+        case sandboxID = "sandbox_id", reason
+    }
+}
+
+/// What a promotion did, or would do (`status` = `dry_run`).
+public struct PromotionResult: Codable, Sendable, Equatable {
+    public enum Status: String, Codable, Sendable {
+        case promoted
+        case dryRun = "dry_run"
+    }
+
+    public var status: Status
+    public var projectID: ProjectID
+    public var agentsMigrated: Int
+    public var migratedAgents: [MigratedAgent]
+    public var skippedAgents: [SkippedAgent]
+    /// The evaluation the promotion was decided on.
+    public var evaluation: Evaluation
+
+    enum CodingKeys: String, CodingKey {
+        case status, evaluation
+        case projectID = "project_id", agentsMigrated = "agents_migrated"
+        case migratedAgents = "migrated_agents", skippedAgents = "skipped_agents"
+    }
+}
+
+/// The rule that decides which agents earned production.
+public enum PromotionRules {
+    /// An agent goes to production when it is active or paused and its revenue exceeds its
+    /// cost (strictly: breaking even is not enough). Otherwise the reason it stays.
+    public static func skipReason(for agent: Agent) -> String? {
+        switch agent.status {
+        case .killed:
+            return "agent is killed"
+        case .active, .paused:
+            guard agent.totalRevenue > agent.totalCost else {
+                return "not profitable: revenue \(agent.totalRevenue) does not exceed cost \(agent.totalCost)"
+            }
+            return nil
+        }
+    }
+}
+
+/// The points of a promotion at which a test can stop the process (`NOVAOS_TEST_CRASH_AT`),
+/// to prove that a re-run completes the promotion whatever the point.
+public enum PromotionStep: String, Sendable, CaseIterable {
+    /// The plan is committed to the sandbox; production is untouched.
+    case planned = "after_plan"
+    /// Some agents (the first half) are written to production but not committed.
+    case copying = "during_copy"
+    /// Production has every agent; the sandbox still says pending.
+    case copied = "after_copy"
+    /// The sandbox says promoted.
+    case completed = "after_complete"
+}
+
+/// An agent in production.
+public struct ProductionAgent: Codable, Sendable, Equatable {
+    /// Where a production agent came from.
+    public struct Origin: Codable, Sendable, Equatable {
+        public var projectID: ProjectID
+        public var sandboxAgentID: AgentID
+
+        enum CodingKeys: String, CodingKey {
+            case projectID = "project_id", sandboxAgentID = "sandbox_agent_id"
+        }
+    }
+
+    public var id: AgentID
+    public var name: String
+    public var type: String
+    public var status: AgentStatus
+    /// The normal budget: the sandbox budget without the 10× multiplier.
+    public var tokenBudget: Int64
+    public var config: JSONValue
+    public var deployedAt: Date
+    @NullEncoded public var promotedFrom: Origin?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, type, status, config
+        case tokenBudget = "token_budget", deployedAt = "deployed_at", promotedFrom = "promoted_from"
+    }
+}
+
+/// The agents `production list` shows.
+public struct ProductionAgentList: Codable, Sendable, Equatable {
+    public var agents: [ProductionAgent]
+}

@@ -1,0 +1,199 @@
+import Foundation
+import SQLiteDB
+
+extension Sandbox {
+    /// Promotes a project: copies the agents that earned it to production, with new IDs,
+    /// their configuration and their normal token budget, and marks the project `promoted`.
+    ///
+    /// `sandbox.db` and `production.db` are separate files, and SQLite does not commit a
+    /// transaction atomically across two WAL databases (SQLite docs, lang_attach). So the
+    /// promotion runs in three steps, each its own transaction, and is safe to re-run after
+    /// a crash at any point:
+    /// 1. plan (sandbox): evaluate, choose agents, fix their production IDs, state `pending`;
+    /// 2. copy (production): insert each planned agent unless its ID is already there;
+    /// 3. complete (sandbox): state `complete`, project `promoted`.
+    /// A later call finds a pending plan and resumes at step 2; fixed IDs and a unique
+    /// `promoted_from_agent_id` keep every agent in production exactly once.
+    ///
+    /// - Parameters:
+    ///   - force: promote even when the evaluation says `NOT_READY`.
+    ///   - hook: called at each `PromotionStep` (tests use it to crash there).
+    /// - Throws: `SandboxError.promotionRefused` for `NOT_READY` without `force`;
+    ///   `SandboxError.invalidState` for a project already promoted or killed.
+    public func promote(_ id: ProjectID, force: Bool = false, hook: (PromotionStep) -> Void = { _ in }) throws -> PromotionResult {
+        try write {
+            if try promotionState(id) != nil { return } // pending: resume; complete: step 3 reports it
+            let project = try loadProject(id)
+            try checkPromotable(project)
+            let (evaluation, evaluationRowID) = try evaluateAndStoreWithID(id)
+            try checkRecommendation(evaluation, force: force)
+            try db.run(
+                "INSERT INTO promotions (project_id, state, evaluation_id, forced, started_at) VALUES (?, 'pending', ?, ?, ?)",
+                id.rawValue, evaluationRowID, force, Timestamp.string(from: evaluation.evaluatedAt)
+            )
+            for agent in try loadAgents(project: id) {
+                let reason = PromotionRules.skipReason(for: agent)
+                try db.run(
+                    """
+                    INSERT INTO promotion_agents (sandbox_agent_id, project_id, decision, production_agent_id, reason, roi)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                    agent.id.rawValue, id.rawValue, reason == nil ? "migrate" : "skip",
+                    reason == nil ? AgentID.randomProduction().rawValue : nil, reason ?? "", agent.roi
+                )
+            }
+        }
+        hook(.planned)
+
+        try copyPlanToProduction(id, hook: hook)
+        hook(.copied)
+
+        try write {
+            guard try promotionState(id) == "pending" else {
+                throw SandboxError.invalidState("project \(id) is already promoted")
+            }
+            let startedAt = try db.scalarText("SELECT started_at FROM promotions WHERE project_id = ?", [id.rawValue])
+            let completedAt = Timestamp.string(from: now())
+            try db.run("UPDATE promotions SET state = 'complete', completed_at = ? WHERE project_id = ?", completedAt, id.rawValue)
+            try db.run("UPDATE projects SET status = 'promoted', promoted_at = ? WHERE id = ?", startedAt ?? completedAt, id.rawValue)
+        }
+        hook(.completed)
+        return try read { try loadPlanResult(id, status: .promoted) }
+    }
+
+    /// What `promote` would do, changing nothing: the same checks and the same choice of
+    /// agents (production IDs are shown as they will be only once planned).
+    public func promotionPreview(_ id: ProjectID, force: Bool = false) throws -> PromotionResult {
+        try read {
+            if try promotionState(id) == "pending" {
+                return try loadPlanResult(id, status: .dryRun)
+            }
+            let project = try loadProject(id)
+            try checkPromotable(project)
+            let evaluation = try computeEvaluation(id)
+            try checkRecommendation(evaluation, force: force)
+            var migrated: [MigratedAgent] = []
+            var skipped: [SkippedAgent] = []
+            for agent in try loadAgents(project: id) {
+                if let reason = PromotionRules.skipReason(for: agent) {
+                    skipped.append(SkippedAgent(sandboxID: agent.id, reason: reason))
+                } else {
+                    migrated.append(MigratedAgent(sandboxID: agent.id, productionID: AgentID.randomProduction(), name: agent.name, type: agent.type, roi: agent.roi))
+                }
+            }
+            return PromotionResult(
+                status: .dryRun, projectID: id, agentsMigrated: migrated.count, migratedAgents: migrated,
+                skippedAgents: skipped, evaluation: evaluation
+            )
+        }
+    }
+
+    private func checkPromotable(_ project: Project) throws {
+        switch project.status {
+        case .active: return
+        case .promoted: throw SandboxError.invalidState("project \(project.id) is already promoted")
+        case .killed: throw SandboxError.invalidState("project \(project.id) is killed and cannot be promoted")
+        }
+    }
+
+    private func checkRecommendation(_ evaluation: Evaluation, force: Bool) throws {
+        if evaluation.recommendation == .notReady && !force {
+            throw SandboxError.promotionRefused(
+                "project \(evaluation.projectID) is NOT_READY (\(evaluation.reason)); pass --force to promote anyway"
+            )
+        }
+    }
+
+    /// The promotion's state, `pending` or `complete`, or nil when none was planned.
+    func promotionState(_ id: ProjectID) throws -> String? {
+        try db.scalarText("SELECT state FROM promotions WHERE project_id = ?", [id.rawValue])
+    }
+
+    func pendingPromotionExists(_ id: ProjectID) throws -> Bool {
+        try promotionState(id) == "pending"
+    }
+
+    /// Step 2: writes every planned agent to production, in one production transaction.
+    private func copyPlanToProduction(_ id: ProjectID, hook: (PromotionStep) -> Void) throws {
+        struct Planned {
+            var sandboxID: String, productionID: String, type: String, name: String, normalBudget: Int64, config: String
+        }
+        let (planned, startedAt): ([Planned], String) = try read {
+            let rows = try db.query(
+                """
+                SELECT pa.sandbox_agent_id, pa.production_agent_id, a.type, a.name, a.normal_token_budget, a.config
+                FROM promotion_agents AS pa JOIN agents AS a ON a.id = pa.sandbox_agent_id
+                WHERE pa.project_id = ? AND pa.decision = 'migrate'
+                ORDER BY pa.sandbox_agent_id
+                """,
+                [id.rawValue]
+            ) { row in
+                Planned(sandboxID: row.text(0), productionID: row.text(1), type: row.text(2), name: row.text(3), normalBudget: row.int64(4), config: row.text(5))
+            }
+            return (rows, try db.scalarText("SELECT started_at FROM promotions WHERE project_id = ?", [id.rawValue]) ?? Timestamp.string(from: now()))
+        }
+        let productionPath = paths.productionDatabase.path
+        do {
+            try FileManager.default.createDirectory(at: paths.productionDatabase.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            throw SandboxError.fileSystem(path: productionPath, message: "cannot create the folder for the production database (\(firstLine(of: error)))")
+        }
+        let production = try DatabaseFile.open(paths.productionDatabase, kind: .production, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        do {
+            try production.inTransaction(.immediate) {
+                for (index, agent) in planned.enumerated() {
+                    if index == planned.count / 2 { hook(.copying) }
+                    try production.run(
+                        """
+                        INSERT INTO agents (id, project_id, type, name, status, token_budget, normal_token_budget, config, deployed_at,
+                                            promoted_from_project_id, promoted_from_agent_id)
+                        VALUES (?, NULL, ?, ?, 'active', ?, ?, ?, ?, ?, ?)
+                        ON CONFLICT DO NOTHING
+                        """,
+                        agent.productionID, agent.type, agent.name, agent.normalBudget, agent.normalBudget, agent.config,
+                        startedAt, id.rawValue, agent.sandboxID
+                    )
+                    let origin = try production.scalarText("SELECT promoted_from_agent_id FROM agents WHERE id = ?", [agent.productionID])
+                    guard origin == agent.sandboxID else {
+                        throw SandboxError.database(
+                            path: productionPath,
+                            message: "production already holds agent \(agent.productionID) from somewhere else, or agent \(agent.sandboxID) under another ID; nothing was promoted"
+                        )
+                    }
+                }
+            }
+        } catch let error as SQLiteError {
+            throw DatabaseFile.describe(error, path: productionPath)
+        }
+    }
+
+    /// Rebuilds a promotion's result from its stored plan and evaluation.
+    private func loadPlanResult(_ id: ProjectID, status: PromotionResult.Status) throws -> PromotionResult {
+        guard let evaluationID = try db.queryFirst("SELECT evaluation_id FROM promotions WHERE project_id = ?", [id.rawValue], { $0.int64(0) }),
+              let evaluation = try loadEvaluation(rowID: evaluationID)
+        else {
+            throw SandboxError.notFound(kind: "promotion of project", id: id.rawValue)
+        }
+        var migrated: [MigratedAgent] = []
+        var skipped: [SkippedAgent] = []
+        _ = try db.query(
+            """
+            SELECT pa.sandbox_agent_id, pa.decision, pa.production_agent_id, pa.reason, pa.roi, a.name, a.type
+            FROM promotion_agents AS pa JOIN agents AS a ON a.id = pa.sandbox_agent_id
+            WHERE pa.project_id = ? ORDER BY a.deployed_at, a.id
+            """,
+            [id.rawValue]
+        ) { row in
+            let sandboxID = AgentID(unchecked: row.text(0))
+            if row.text(1) == "migrate" {
+                migrated.append(MigratedAgent(sandboxID: sandboxID, productionID: AgentID(unchecked: row.text(2)), name: row.text(5), type: row.text(6), roi: row.double(4)))
+            } else {
+                skipped.append(SkippedAgent(sandboxID: sandboxID, reason: row.text(3)))
+            }
+        }
+        return PromotionResult(
+            status: status, projectID: id, agentsMigrated: migrated.count, migratedAgents: migrated,
+            skippedAgents: skipped, evaluation: evaluation
+        )
+    }
+}

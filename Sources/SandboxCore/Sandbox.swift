@@ -1,0 +1,93 @@
+import Foundation
+import SQLiteDB
+
+/// The sandbox: projects, their agents and experiments, evaluation and promotion.
+///
+/// One `Sandbox` holds one connection to `sandbox.db`; use it from one thread at a time.
+/// Every write is one short `BEGIN IMMEDIATE` transaction, so several processes can share
+/// the same sandbox safely.
+///
+/// ```swift
+/// let sandbox = try Sandbox(paths: SandboxPaths(home: URL(fileURLWithPath: "/tmp/nova")))
+/// let project = try sandbox.createProject(name: "pricing-bot")
+/// ```
+public final class Sandbox {
+    /// Where the data lives.
+    public let paths: SandboxPaths
+    let db: Connection
+    /// True when no sandbox database exists yet and this one is an empty stand-in in memory.
+    let isEphemeral: Bool
+    let clock: () -> Date
+    let busyTimeoutMilliseconds: Int32
+
+    /// Opens (and, when `create` is true, creates) the sandbox under `paths.home`.
+    ///
+    /// - Parameters:
+    ///   - create: create `sandbox.db` and the `sandbox/` folder when they do not exist.
+    ///     When false and there is no database yet, the sandbox reads as empty and nothing is
+    ///     written to disk: read-only commands on a fresh home leave no trace.
+    ///   - clock: the source of timestamps (tests pass a fixed one).
+    ///   - busyTimeoutMilliseconds: how long to wait for another process's write lock.
+    public init(
+        paths: SandboxPaths,
+        create: Bool = true,
+        clock: @escaping () -> Date = Date.init,
+        busyTimeoutMilliseconds: Int32 = 10_000
+    ) throws {
+        self.paths = paths
+        self.clock = clock
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        let databasePath = paths.sandboxDatabase.path
+        if !create, !FileManager.default.fileExists(atPath: databasePath) {
+            db = try Connection(path: ":memory:")
+            try db.execute(Schema.sandboxMigrations.joined(separator: "\n"))
+            isEphemeral = true
+            return
+        }
+        if create {
+            do {
+                try FileManager.default.createDirectory(at: paths.projectsFolder, withIntermediateDirectories: true)
+            } catch {
+                throw SandboxError.fileSystem(path: paths.projectsFolder.path, message: "cannot create the sandbox folder (\(firstLine(of: error)))")
+            }
+        }
+        db = try DatabaseFile.open(paths.sandboxDatabase, kind: .sandbox, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        isEphemeral = false
+    }
+
+    /// The current time, to whole seconds.
+    func now() -> Date { wholeSeconds(clock()) }
+
+    /// Runs `body` in one write transaction (`BEGIN IMMEDIATE`), mapping SQLite errors to
+    /// messages that name the database.
+    func write<T>(_ body: () throws -> T) throws -> T {
+        try mappingErrors { try db.inTransaction(.immediate, body) }
+    }
+
+    /// Runs `body` in one read transaction, so all its queries see the same snapshot.
+    func read<T>(_ body: () throws -> T) throws -> T {
+        try mappingErrors { try db.inTransaction(.deferred, body) }
+    }
+
+    func mappingErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SQLiteError {
+            throw DatabaseFile.describe(error, path: paths.sandboxDatabase.path)
+        }
+    }
+}
+
+/// Checks a user-supplied piece of text: no NUL bytes (C tools and terminals cut text there),
+/// at most `maximumLength` characters, and not empty unless `allowEmpty`.
+func validateText(_ value: String, field: String, maximumLength: Int, allowEmpty: Bool = false) throws {
+    if !allowEmpty, value.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+        throw SandboxError.invalidInput("\(field) must not be empty")
+    }
+    if value.utf8.contains(0) {
+        throw SandboxError.invalidInput("\(field) must not contain NUL bytes")
+    }
+    if value.count > maximumLength {
+        throw SandboxError.invalidInput("\(field) is too long: \(value.count) characters, at most \(maximumLength)")
+    }
+}

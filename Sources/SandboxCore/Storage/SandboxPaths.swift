@@ -1,0 +1,48 @@
+import Foundation
+
+/// Where novaos keeps its data, all derived from one home folder.
+///
+/// - `HOME/sandbox/sandbox.db`: the sandbox database.
+/// - `HOME/sandbox/projects/<project-id>/`: one workspace per project.
+/// - `HOME/production.db`: the production database, unless placed elsewhere.
+public struct SandboxPaths: Sendable, Equatable {
+    public let home: URL
+    public let productionDatabase: URL
+
+    public init(home: URL, productionDatabase: URL? = nil) {
+        self.home = home.standardizedFileURL
+        self.productionDatabase = (productionDatabase ?? home.appendingPathComponent("production.db")).standardizedFileURL
+    }
+
+    /// Resolves the home folder and production database the way the command line does:
+    /// explicit values first, then `NOVAOS_HOME` / `NOVAOS_PRODUCTION_DB`, then the current directory.
+    public static func resolve(
+        home: String?, productionDatabase: String?, environment: [String: String], currentDirectory: String
+    ) -> SandboxPaths {
+        func absolute(_ path: String) -> URL {
+            let expanded = (path as NSString).expandingTildeInPath
+            return expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : URL(fileURLWithPath: currentDirectory).appendingPathComponent(expanded)
+        }
+        let homeURL = absolute(nonEmpty(home) ?? nonEmpty(environment["NOVAOS_HOME"]) ?? currentDirectory)
+        let production = (nonEmpty(productionDatabase) ?? nonEmpty(environment["NOVAOS_PRODUCTION_DB"])).map(absolute)
+        return SandboxPaths(home: homeURL, productionDatabase: production)
+    }
+
+    /// `HOME/sandbox`.
+    public var sandboxFolder: URL { home.appendingPathComponent("sandbox", isDirectory: true) }
+    /// `HOME/sandbox/sandbox.db`.
+    public var sandboxDatabase: URL { sandboxFolder.appendingPathComponent("sandbox.db") }
+    /// `HOME/sandbox/projects`.
+    public var projectsFolder: URL { sandboxFolder.appendingPathComponent("projects", isDirectory: true) }
+
+    /// A project's workspace. Derived from the validated ID alone, never from stored paths,
+    /// so it always lies directly inside `projectsFolder`.
+    public func workspace(for project: ProjectID) -> URL {
+        projectsFolder.appendingPathComponent(project.rawValue, isDirectory: true)
+    }
+}
+
+private func nonEmpty(_ value: String?) -> String? {
+    guard let value, !value.isEmpty else { return nil }
+    return value
+}

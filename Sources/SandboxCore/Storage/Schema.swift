@@ -1,0 +1,122 @@
+import SQLiteDB
+
+/// The database schemas, one list of migrations per kind of database.
+///
+/// Each migration runs in its own transaction and bumps `PRAGMA user_version`; a database
+/// whose version is newer than the last migration here is refused.
+enum Schema {
+    /// The ledger: agents, what they spent and what they earned. Identical in both databases.
+    ///
+    /// Tables are STRICT, so SQLite refuses a value of the wrong type instead of storing it,
+    /// which also turns an integer overflow of a running total (SQLite would silently make it
+    /// a REAL) into an error.
+    static let ledger = """
+        CREATE TABLE agents (
+            id                       TEXT PRIMARY KEY,
+            project_id               TEXT,
+            type                     TEXT NOT NULL,
+            name                     TEXT NOT NULL,
+            status                   TEXT NOT NULL CHECK (status IN ('active', 'paused', 'killed')),
+            token_budget             INTEGER NOT NULL CHECK (token_budget > 0),
+            normal_token_budget      INTEGER NOT NULL CHECK (normal_token_budget > 0),
+            config                   TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(config)),
+            metadata                 TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(metadata)),
+            tokens_used              INTEGER NOT NULL DEFAULT 0 CHECK (tokens_used >= 0),
+            cost_micros              INTEGER NOT NULL DEFAULT 0 CHECK (cost_micros >= 0),
+            revenue_micros           INTEGER NOT NULL DEFAULT 0 CHECK (revenue_micros >= 0),
+            deployed_at              TEXT NOT NULL,
+            promoted_from_project_id TEXT,
+            promoted_from_agent_id   TEXT UNIQUE
+        ) STRICT;
+        CREATE INDEX agents_by_project ON agents (project_id, status);
+
+        CREATE TABLE api_costs (
+            id            INTEGER PRIMARY KEY,
+            agent_id      TEXT NOT NULL REFERENCES agents (id),
+            event_id      TEXT,
+            model         TEXT NOT NULL,
+            operation     TEXT NOT NULL,
+            input_tokens  INTEGER NOT NULL CHECK (input_tokens >= 0),
+            output_tokens INTEGER NOT NULL CHECK (output_tokens >= 0),
+            cost_micros   INTEGER NOT NULL CHECK (cost_micros >= 0),
+            recorded_at   TEXT NOT NULL
+        ) STRICT;
+        CREATE UNIQUE INDEX api_costs_by_event ON api_costs (event_id) WHERE event_id IS NOT NULL;
+
+        CREATE TABLE revenue (
+            id            INTEGER PRIMARY KEY,
+            agent_id      TEXT NOT NULL REFERENCES agents (id),
+            event_id      TEXT,
+            amount_micros INTEGER NOT NULL CHECK (amount_micros > 0),
+            source        TEXT NOT NULL,
+            description   TEXT NOT NULL DEFAULT '',
+            recorded_at   TEXT NOT NULL
+        ) STRICT;
+        CREATE UNIQUE INDEX revenue_by_event ON revenue (event_id) WHERE event_id IS NOT NULL;
+        """
+
+    /// What only the sandbox keeps: projects, experiments, evaluations, promotions.
+    static let sandboxOnly = """
+        CREATE TABLE projects (
+            id            TEXT PRIMARY KEY CHECK (length(id) = 12 AND id GLOB 'prj_[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]'),
+            name          TEXT NOT NULL,
+            description   TEXT NOT NULL DEFAULT '',
+            status        TEXT NOT NULL CHECK (status IN ('active', 'promoted', 'killed')),
+            budget_micros INTEGER CHECK (budget_micros > 0),
+            created_at    TEXT NOT NULL,
+            promoted_at   TEXT,
+            killed_at     TEXT
+        ) STRICT;
+        CREATE INDEX projects_by_status ON projects (status);
+
+        CREATE TABLE experiments (
+            id           INTEGER PRIMARY KEY AUTOINCREMENT,
+            project_id   TEXT NOT NULL REFERENCES projects (id),
+            name         TEXT NOT NULL,
+            hypothesis   TEXT NOT NULL DEFAULT '',
+            config       TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(config)),
+            results      TEXT CHECK (results IS NULL OR json_valid(results)),
+            success      INTEGER CHECK (success IN (0, 1)),
+            started_at   TEXT NOT NULL,
+            completed_at TEXT
+        ) STRICT;
+        CREATE INDEX experiments_by_project ON experiments (project_id);
+
+        CREATE TABLE evaluations (
+            id             INTEGER PRIMARY KEY,
+            project_id     TEXT NOT NULL REFERENCES projects (id),
+            recommendation TEXT NOT NULL,
+            reason         TEXT NOT NULL,
+            roi            REAL NOT NULL,
+            criteria       TEXT NOT NULL CHECK (json_valid(criteria)),
+            metrics        TEXT NOT NULL CHECK (json_valid(metrics)),
+            evaluated_at   TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX evaluations_by_project ON evaluations (project_id, id);
+
+        -- A promotion is planned here first (state 'pending'), then copied to production,
+        -- then completed; the plan fixes every production ID, so re-running it is harmless.
+        CREATE TABLE promotions (
+            project_id    TEXT PRIMARY KEY REFERENCES projects (id),
+            state         TEXT NOT NULL CHECK (state IN ('pending', 'complete')),
+            evaluation_id INTEGER NOT NULL REFERENCES evaluations (id),
+            forced        INTEGER NOT NULL CHECK (forced IN (0, 1)),
+            started_at    TEXT NOT NULL,
+            completed_at  TEXT
+        ) STRICT;
+
+        CREATE TABLE promotion_agents (
+            sandbox_agent_id    TEXT PRIMARY KEY REFERENCES agents (id),
+            project_id          TEXT NOT NULL REFERENCES promotions (project_id),
+            decision            TEXT NOT NULL CHECK (decision IN ('migrate', 'skip')),
+            production_agent_id TEXT UNIQUE,
+            reason              TEXT NOT NULL DEFAULT '',
+            roi                 REAL NOT NULL,
+            CHECK ((decision = 'migrate') = (production_agent_id IS NOT NULL))
+        ) STRICT;
+        CREATE INDEX promotion_agents_by_project ON promotion_agents (project_id);
+        """
+
+    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly]
+    static let productionMigrations: [String] = [ledger]
+}

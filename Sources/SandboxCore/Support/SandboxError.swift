@@ -1,0 +1,75 @@
+import Foundation
+import SQLiteDB
+
+/// Everything SandboxCore can refuse or fail with. Each case reads as one line a person can act on.
+public enum SandboxError: Error, Equatable, Sendable {
+    /// An ID that does not have the expected form (checked before any file is touched).
+    case invalidID(kind: String, value: String, expected: String)
+    /// An ID of the right form that names nothing.
+    case notFound(kind: String, id: String)
+    /// A value the caller supplied that cannot be accepted.
+    case invalidInput(String)
+    /// An operation that the object's current state forbids.
+    case invalidState(String)
+    /// A model that is not in the price table, used without an explicit cost.
+    case unknownModel(String)
+    /// A database file that is not a SQLite database, or cannot be opened.
+    case unreadableDatabase(path: String, reason: String)
+    /// A database written by a newer novaos.
+    case newerSchema(path: String, found: Int, supported: Int)
+    /// A database failure during an operation.
+    case database(path: String, message: String)
+    /// A file-system failure (creating or deleting a workspace, say).
+    case fileSystem(path: String, message: String)
+    /// A promotion that was refused (evaluation NOT_READY without force, no confirmation).
+    case promotionRefused(String)
+}
+
+extension SandboxError: CustomStringConvertible, LocalizedError {
+    public var description: String {
+        switch self {
+        case .invalidID(let kind, let value, let expected):
+            "invalid \(kind) ID \(quoted(value)): expected \(expected)"
+        case .notFound(let kind, let id):
+            "no \(kind) with ID \(quoted(id))"
+        case .invalidInput(let message), .invalidState(let message), .promotionRefused(let message):
+            message
+        case .unknownModel(let model):
+            "unknown model \(quoted(model)): pass --cost, or use one of \(PriceTable.standard.modelNames.joined(separator: ", "))"
+        case .unreadableDatabase(let path, let reason):
+            "cannot use database \(path): \(reason)"
+        case .newerSchema(let path, let found, let supported):
+            "database \(path) has schema version \(found), newer than this novaos supports (\(supported)); upgrade novaos"
+        case .database(let path, let message):
+            "database \(path): \(message)"
+        case .fileSystem(let path, let message):
+            "\(path): \(message)"
+        }
+    }
+
+    public var errorDescription: String? { description }
+}
+
+/// Quotes a user-supplied value for an error message, keeping it on one line and short.
+func quoted(_ value: String, limit: Int = 60) -> String {
+    var escaped = ""
+    for scalar in value.unicodeScalars {
+        if escaped.unicodeScalars.count >= limit {
+            escaped += "…"
+            break
+        }
+        switch scalar {
+        case "\n": escaped += "\\n"
+        case "\r": escaped += "\\r"
+        case "\t": escaped += "\\t"
+        case "'": escaped += "\\'"
+        default:
+            if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
+                escaped += "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                escaped.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return "'\(escaped)'"
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import Foundation
+import SandboxCore
+
+/// What a command reads from and writes to, injectable so tests run commands in-process.
+struct CommandContext {
+    var environment: [String: String]
+    var currentDirectory: String
+    var writeOutput: (String) -> Void
+    var writeError: (String) -> Void
+    var stdinIsTerminal: Bool
+    var stdoutIsTerminal: Bool
+    var readLine: () -> String?
+    var clock: () -> Date
+
+    static var live: CommandContext {
+        CommandContext(
+            environment: ProcessInfo.processInfo.environment,
+            currentDirectory: FileManager.default.currentDirectoryPath,
+            writeOutput: { text in
+                FileHandle.standardOutput.write(Data(text.utf8))
+            },
+            writeError: { text in
+                FileHandle.standardError.write(Data(text.utf8))
+            },
+            stdinIsTerminal: isatty(STDIN_FILENO) == 1,
+            stdoutIsTerminal: isatty(STDOUT_FILENO) == 1,
+            readLine: { Swift.readLine() },
+            clock: Date.init
+        )
+    }
+
+    /// Busy timeout for SQLite locks: `NOVAOS_BUSY_TIMEOUT_MS`, else 10 s.
+    var busyTimeoutMilliseconds: Int32 {
+        environment["NOVAOS_BUSY_TIMEOUT_MS"].flatMap { Int32($0) }.map { max(0, $0) } ?? 10_000
+    }
+
+    /// Colour only for a terminal, and never when `NO_COLOR` is set (no-color.org).
+    var useColor: Bool {
+        stdoutIsTerminal && (environment["NO_COLOR"] ?? "").isEmpty && environment["TERM"] != "dumb"
+    }
+
+    /// Prints `result` as JSON or as text for people.
+    func emit<Result: Encodable & TextRenderable>(_ result: Result, json: Bool) throws {
+        if json {
+            let data = try SandboxJSON.encoder().encode(result)
+            writeOutput(String(decoding: data, as: UTF8.self) + "\n")
+        } else {
+            var text = result.renderText(TextStyle(color: useColor))
+            if !text.hasSuffix("\n") { text += "\n" }
+            writeOutput(text)
+        }
+    }
+
+    func warn(_ message: String) {
+        writeError("warning: \(message)\n")
+    }
+}
+
+/// A command that runs against a `CommandContext`.
+protocol ContextCommand: ParsableCommand {
+    func execute(in context: CommandContext) throws
+}
+
+extension ContextCommand {
+    func run() throws {
+        try execute(in: .live)
+    }
+}

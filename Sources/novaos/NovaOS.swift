@@ -1,0 +1,47 @@
+import ArgumentParser
+
+@main
+struct NovaOS: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "novaos",
+        abstract: "Isolated sandboxes for AI agent experiments, and a safe path to production.",
+        discussion: """
+            Data lives under the home folder (--home, else NOVAOS_HOME, else the current directory): \
+            sandbox/sandbox.db, sandbox/projects/<project-id>/ and production.db.
+            Every command takes --json. Exit codes: 0 success, 1 error, 64 usage error.
+            """,
+        version: "0.1.0",
+        subcommands: [SandboxCommand.self, ProductionCommand.self]
+    )
+
+    static func main() {
+        main(hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+    }
+
+    /// The global options (`--home`, `--production-db`, `--json`) may come before the
+    /// subcommand (`novaos --home DIR sandbox list`). Every leaf command declares them, so they
+    /// are moved to where a leaf's options go: before a `--`, else at the end.
+    static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
+        var rest = arguments[...]
+        var hoisted: [String] = []
+        while let first = rest.first {
+            if first == "--json" {
+                hoisted.append(first)
+                rest.removeFirst()
+            } else if first == "--home" || first == "--production-db", rest.count >= 2 {
+                hoisted += rest.prefix(2)
+                rest.removeFirst(2)
+            } else if first.hasPrefix("--home=") || first.hasPrefix("--production-db=") {
+                hoisted.append(first)
+                rest.removeFirst()
+            } else {
+                break
+            }
+        }
+        guard !hoisted.isEmpty else { return arguments }
+        var result = Array(rest)
+        let insertAt = result.firstIndex(of: "--") ?? result.endIndex
+        result.insert(contentsOf: hoisted, at: insertAt)
+        return result
+    }
+}

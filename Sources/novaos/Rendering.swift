@@ -1,0 +1,206 @@
+import Foundation
+import SandboxCore
+
+extension Project: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        var pairs = [
+            ("id", id.rawValue), ("name", cell(name, limit: 200)), ("description", cell(description, limit: 200)),
+            ("status", status.rawValue), ("workspace", workspace), ("created", formatDate(createdAt)),
+        ]
+        if let budget { pairs.append(("budget", budget.description)) }
+        return style.bold("Project \(id)") + "\n" + keyValues(pairs)
+    }
+}
+
+extension Agent: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        style.bold("Agent \(id)") + "\n" + keyValues([
+            ("project", projectID.rawValue), ("type", type), ("name", cell(name, limit: 200)), ("status", status.rawValue),
+            ("token budget", formatTokens(tokenBudget)), ("config", cell(config.jsonText, limit: 200)),
+            ("deployed", formatDate(deployedAt)),
+        ])
+    }
+}
+
+extension UsageRecord: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        "Recorded usage #\(id) for \(agentID): \(cell(model)) \(cell(operation)), "
+            + "\(formatTokens(inputTokens)) in + \(formatTokens(outputTokens)) out = \(formatTokens(totalTokens)) tokens, cost \(cost)"
+    }
+}
+
+extension RevenueRecord: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        "Recorded revenue #\(id) for \(agentID): \(amount) from \(cell(source))"
+    }
+}
+
+private func experimentState(_ experiment: Experiment) -> String {
+    switch experiment.success {
+    case nil: "running"
+    case true?: "succeeded"
+    case false?: "failed"
+    }
+}
+
+extension Experiment: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        style.bold("Experiment \(id)") + "\n" + keyValues([
+            ("project", projectID.rawValue), ("name", cell(name, limit: 200)), ("hypothesis", cell(hypothesis, limit: 200)),
+            ("state", experimentState(self)), ("config", cell(config.jsonText, limit: 200)),
+            ("results", results == .null ? "-" : cell(results.jsonText, limit: 200)),
+            ("started", formatDate(startedAt)), ("completed", formatDate(completedAt)),
+        ])
+    }
+}
+
+func experimentTable(_ experiments: [Experiment]) -> TextTable {
+    var table = TextTable(headers: ["ID", "NAME", "STATE", "STARTED", "COMPLETED"], rightAligned: [0])
+    table.rows = experiments.map {
+        [String($0.id), cell($0.name), experimentState($0), formatDate($0.startedAt), formatDate($0.completedAt)]
+    }
+    return table
+}
+
+extension ExperimentList: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        experiments.isEmpty ? "No experiments." : experimentTable(experiments).render(style)
+    }
+}
+
+extension ProjectList: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        guard !projects.isEmpty else { return "No projects." }
+        var table = TextTable(
+            headers: ["ID", "NAME", "STATUS", "AGENTS", "TOKENS", "COST", "REVENUE", "ROI", "CREATED"],
+            rightAligned: [3, 4, 5, 6, 7]
+        )
+        table.rows = projects.map { project in
+            let metrics = project.metrics
+            return [
+                project.id.rawValue, cell(project.name), project.status.rawValue,
+                "\(metrics.activeAgents)/\(metrics.totalAgents)", formatTokens(metrics.tokensUsed),
+                metrics.totalCost.description, metrics.totalRevenue.description, formatPercent(metrics.roi),
+                formatDate(project.createdAt),
+            ]
+        }
+        return table.render(style)
+    }
+}
+
+private func metricPairs(_ metrics: Metrics) -> [(String, String)] {
+    [
+        ("agents", "\(metrics.activeAgents) active of \(metrics.totalAgents)"), ("tokens used", formatTokens(metrics.tokensUsed)),
+        ("cost", metrics.totalCost.description), ("revenue", metrics.totalRevenue.description),
+        ("profit", metrics.profit.description), ("roi", formatPercent(metrics.roi)),
+    ]
+}
+
+extension ProjectDetail: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        var pairs = [
+            ("name", cell(name, limit: 200)), ("description", cell(description, limit: 200)), ("status", status.rawValue),
+            ("workspace", workspace), ("created", formatDate(createdAt)), ("promoted", formatDate(promotedAt)),
+        ]
+        if let killedAt { pairs.append(("killed", formatDate(killedAt))) }
+        if let budget { pairs.append(("budget", budget.description)) }
+        pairs += metricPairs(metrics)
+        if let lastEvaluation {
+            pairs.append(("last evaluation", "\(lastEvaluation.recommendation.rawValue) at \(formatDate(lastEvaluation.evaluatedAt))"))
+        } else {
+            pairs.append(("last evaluation", "-"))
+        }
+        if promotionPending {
+            pairs.append(("promotion", "interrupted; run 'novaos sandbox promote \(id)' to finish it"))
+        }
+        var text = style.bold("Project \(id)") + "\n" + keyValues(pairs) + "\n\n"
+        if agents.isEmpty {
+            text += "No agents.\n"
+        } else {
+            var table = TextTable(
+                headers: ["AGENT", "NAME", "TYPE", "STATUS", "TOKENS", "BUDGET", "COST", "REVENUE", "ROI"],
+                rightAligned: [4, 5, 6, 7, 8]
+            )
+            table.rows = agents.map {
+                [$0.id.rawValue, cell($0.name), $0.type, $0.status.rawValue, formatTokens($0.tokensUsed), formatTokens($0.tokenBudget),
+                 $0.totalCost.description, $0.totalRevenue.description, formatPercent($0.roi)]
+            }
+            text += table.render(style) + "\n"
+        }
+        text += "\n" + (experiments.isEmpty ? "No experiments." : experimentTable(experiments).render(style))
+        return text
+    }
+}
+
+extension SandboxStatus: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        style.bold("Sandbox") + "\n" + keyValues([
+            ("projects", "\(totalProjects) (\(activeProjects) active, \(promotedProjects) promoted, \(killedProjects) killed)"),
+            ("agents", "\(totalAgents) (\(activeAgents) active)"),
+            ("cost", totalCost.description), ("revenue", totalRevenue.description),
+        ])
+    }
+}
+
+private func colored(_ recommendation: Recommendation, _ style: TextStyle) -> String {
+    switch recommendation {
+    case .stronglyRecommend, .recommend: style.green(recommendation.rawValue)
+    case .consider: style.yellow(recommendation.rawValue)
+    case .notReady: style.red(recommendation.rawValue)
+    }
+}
+
+extension Evaluation: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        var table = TextTable(headers: ["CRITERION", "PASS", "VALUE", "THRESHOLD"], rightAligned: [2, 3])
+        let rows: [(String, Criterion, (Double) -> String)] = [
+            ("positive_roi", criteria.positiveROI, formatPercent),
+            ("profitable", criteria.profitable, { String(format: "$%.2f", $0) }),
+            ("has_active_agents", criteria.hasActiveAgents, { String(Int($0)) }),
+            ("has_sufficient_data", criteria.hasSufficientData, { String(format: "$%.2f", $0) }),
+        ]
+        table.rows = rows.map { name, criterion, format in
+            [name, criterion.pass ? "yes" : "no", format(criterion.value), format(criterion.threshold)]
+        }
+        return style.bold("Evaluation of \(projectID): ") + colored(recommendation, style) + "\n"
+            + "  \(reason)\n\n" + table.render(style) + "\n\n" + keyValues(metricPairs(metrics) + [("evaluated", formatDate(evaluatedAt))])
+    }
+}
+
+extension PromotionResult: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        let verb = status == .promoted ? "Promoted" : "Dry run: would promote"
+        var text = style.bold("\(verb) \(projectID)") + ": \(colored(evaluation.recommendation, style)), \(agentsMigrated) agent(s) to production\n"
+        if !migratedAgents.isEmpty {
+            var table = TextTable(headers: ["SANDBOX AGENT", "PRODUCTION AGENT", "NAME", "TYPE", "ROI"], rightAligned: [4])
+            table.rows = migratedAgents.map {
+                [$0.sandboxID.rawValue, status == .promoted ? $0.productionID.rawValue : "(new)", cell($0.name), $0.type, formatPercent($0.roi)]
+            }
+            text += "\n" + table.render(style) + "\n"
+        }
+        if !skippedAgents.isEmpty {
+            var table = TextTable(headers: ["STAYS BEHIND", "REASON"])
+            table.rows = skippedAgents.map { [$0.sandboxID.rawValue, cell($0.reason, limit: 100)] }
+            text += "\n" + table.render(style) + "\n"
+        }
+        return text
+    }
+}
+
+extension KillResult: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        "Killed \(projectID): \(agentsKilled) agent(s) killed" + (workspaceDeleted ? ", workspace deleted" : "")
+    }
+}
+
+extension ProductionAgentList: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        guard !agents.isEmpty else { return "No production agents." }
+        var table = TextTable(headers: ["ID", "NAME", "TYPE", "STATUS", "BUDGET", "FROM PROJECT", "FROM AGENT", "DEPLOYED"], rightAligned: [4])
+        table.rows = agents.map {
+            [$0.id.rawValue, cell($0.name), $0.type, $0.status.rawValue, formatTokens($0.tokenBudget),
+             $0.promotedFrom?.projectID.rawValue ?? "-", $0.promotedFrom?.sandboxAgentID.rawValue ?? "-", formatDate($0.deployedAt)]
+        }
+        return table.render(style)
+    }
+}

@@ -1,0 +1,206 @@
+import ArgumentParser
+import Foundation
+import SandboxCore
+
+struct SandboxCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "sandbox",
+        abstract: "Create sandbox projects, deploy agents, record usage, evaluate, promote and kill.",
+        subcommands: [
+            Create.self, Deploy.self, Usage.self, Revenue.self, ExperimentCommand.self, List.self,
+            ProjectShow.self, Status.self, Eval.self, Promote.self, Kill.self,
+        ]
+    )
+}
+
+extension SandboxCommand {
+    struct Create: ContextCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a project with its own workspace folder.")
+
+        @Argument(help: "The project's name.") var name: String
+        @Option(help: "What the project is for.") var description: String = ""
+        @Option(help: ArgumentHelp("A cost cap for the whole project, in dollars.", valueName: "usd")) var budget: String?
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let budget = try budget.map { try Money(parsing: $0) }
+            let sandbox = try global.sandbox(in: context, create: true)
+            try context.emit(try sandbox.createProject(name: name, description: description, budget: budget), json: global.json)
+        }
+    }
+
+    struct Deploy: ContextCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Deploy an agent into a project, with 10x its type's normal token budget."
+        )
+
+        @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
+        @Argument(help: "The agent type (assistant, customer_support, researcher, ...).") var agentType: String
+        @Option(help: "A display name (default: the type).") var name: String?
+        @Option(help: ArgumentHelp("The agent's configuration: a JSON object. A token_budget key sets the budget.", valueName: "json"))
+        var config: String = "{}"
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let project = try ProjectID(projectID)
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.deployAgent(project: project, type: agentType, name: name, configJSON: config), json: global.json)
+        }
+    }
+
+    struct Usage: ContextCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Record an agent's API call; the cost comes from the price table unless --cost is given."
+        )
+
+        @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
+        @Option(help: "The model called (claude-opus-4, claude-sonnet-4, claude-haiku-3.5, ...).") var model: String
+        @Option(name: .customLong("input-tokens"), help: "Input tokens.") var inputTokens: Int64
+        @Option(name: .customLong("output-tokens"), help: "Output tokens.") var outputTokens: Int64
+        @Option(help: "What the call was for (default: api_call).") var operation: String?
+        @Option(help: ArgumentHelp("The cost in dollars, overriding the price table.", valueName: "usd")) var cost: String?
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let agent = try AgentID(agentID)
+            let cost = try cost.map { try Money(parsing: $0) }
+            let sandbox = try global.sandbox(in: context)
+            let record = try sandbox.recordUsage(
+                agent: agent, model: model, inputTokens: inputTokens, outputTokens: outputTokens, operation: operation, cost: cost
+            )
+            try context.emit(record, json: global.json)
+        }
+    }
+
+    struct Revenue: ContextCommand {
+        static let configuration = CommandConfiguration(abstract: "Record revenue an agent earned.")
+
+        @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
+        @Argument(help: "The amount in dollars, like 49.99.") var amount: String
+        @Option(help: "Where the money came from (default: manual).") var source: String?
+        @Option(help: "A note.") var description: String = ""
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let agent = try AgentID(agentID)
+            let amount = try Money(parsing: amount)
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.recordRevenue(agent: agent, amount: amount, source: source, description: description), json: global.json)
+        }
+    }
+
+    struct List: ContextCommand {
+        static let configuration = CommandConfiguration(abstract: "List projects with their metrics.")
+
+        enum StatusFilter: String, ExpressibleByArgument, CaseIterable {
+            case active, promoted, killed, all
+        }
+
+        @Option(help: "Which projects: active, promoted, killed or all.") var status: StatusFilter = .all
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.listProjects(status: ProjectStatus(rawValue: status.rawValue)), json: global.json)
+        }
+    }
+
+    struct ProjectShow: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "project", abstract: "Show one project: metrics, agents, experiments, last evaluation."
+        )
+
+        @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let project = try ProjectID(projectID)
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.projectDetail(project), json: global.json)
+        }
+    }
+
+    struct Status: ContextCommand {
+        static let configuration = CommandConfiguration(abstract: "Show totals over the whole sandbox.")
+
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.status(), json: global.json)
+        }
+    }
+
+    struct Eval: ContextCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Evaluate a project: ROI, criteria and a recommendation. The evaluation is stored."
+        )
+
+        @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let project = try ProjectID(projectID)
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.evaluate(project), json: global.json)
+        }
+    }
+
+    struct Promote: ContextCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Promote a project's profitable agents to production, exactly once.",
+            discussion: """
+                Evaluates first and refuses NOT_READY unless --force. Asks for confirmation on a terminal; \
+                without a terminal, pass --yes. If an earlier promote was interrupted, this finishes it.
+                """
+        )
+
+        @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
+        @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
+        @Flag(help: "Promote even when the evaluation is NOT_READY.") var force = false
+        @Flag(name: .customLong("dry-run"), help: "Show what would happen and change nothing.") var dryRun = false
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let project = try ProjectID(projectID)
+            let sandbox = try global.sandbox(in: context)
+            if dryRun {
+                try context.emit(try sandbox.promotionPreview(project, force: force), json: global.json)
+                return
+            }
+            if !yes {
+                guard context.stdinIsTerminal else {
+                    throw SandboxError.promotionRefused("refusing to promote \(project) without confirmation: stdin is not a terminal; pass --yes")
+                }
+                let preview = try sandbox.promotionPreview(project, force: force)
+                context.writeError("Promote \(preview.agentsMigrated) agent(s) of \(project) to production (\(preview.skippedAgents.count) stay behind)? [y/N] ")
+                let answer = context.readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+                guard answer == "y" || answer == "yes" else {
+                    throw SandboxError.promotionRefused("promotion of \(project) cancelled; nothing changed")
+                }
+            }
+            let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(PromotionStep.init(rawValue:))
+            let result = try sandbox.promote(project, force: force) { step in
+                // A test hook: die at this step without any cleanup, as a SIGKILL would.
+                if step == crashPoint { Foundation.kill(getpid(), SIGKILL) }
+            }
+            try context.emit(result, json: global.json)
+        }
+    }
+
+    struct Kill: ContextCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Retire a project and its agents; --delete also removes its workspace folder."
+        )
+
+        @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
+        @Flag(help: "Also delete the project's workspace folder (and nothing outside it).") var delete = false
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let project = try ProjectID(projectID)
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.kill(project, deleteWorkspace: delete), json: global.json)
+        }
+    }
+}

@@ -1,0 +1,108 @@
+import Foundation
+import SandboxCore
+
+/// How text output may be decorated.
+struct TextStyle {
+    var color: Bool
+
+    func bold(_ text: String) -> String { color ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
+    func green(_ text: String) -> String { color ? "\u{1B}[32m\(text)\u{1B}[0m" : text }
+    func red(_ text: String) -> String { color ? "\u{1B}[31m\(text)\u{1B}[0m" : text }
+    func yellow(_ text: String) -> String { color ? "\u{1B}[33m\(text)\u{1B}[0m" : text }
+}
+
+/// A result that renders itself as text for people.
+protocol TextRenderable {
+    func renderText(_ style: TextStyle) -> String
+}
+
+/// Makes user text safe for one table cell or line: control and formatting characters
+/// (newlines, tabs, escape sequences, bidirectional marks) are shown escaped, so they can
+/// neither break the layout nor reorder it, and long text is cut with an ellipsis.
+func cell(_ text: String, limit: Int = 40) -> String {
+    var result = ""
+    var count = 0
+    for scalar in text.unicodeScalars {
+        let piece: String
+        switch scalar {
+        case "\n": piece = "\\n"
+        case "\r": piece = "\\r"
+        case "\t": piece = "\\t"
+        default:
+            let category = scalar.properties.generalCategory
+            if category == .control || category == .format || category == .lineSeparator || category == .paragraphSeparator {
+                piece = "\\u{\(String(scalar.value, radix: 16))}"
+            } else {
+                piece = String(scalar)
+            }
+        }
+        result += piece
+        count += piece.unicodeScalars.count
+        if count > limit {
+            return String(result.prefix(limit - 1)) + "…"
+        }
+    }
+    return result
+}
+
+/// Aligned columns with a header row. Numbers are right-aligned.
+struct TextTable {
+    var headers: [String]
+    var rows: [[String]] = []
+    var rightAligned: Set<Int> = []
+
+    func render(_ style: TextStyle) -> String {
+        var widths = headers.map(\.count)
+        for row in rows {
+            for (index, value) in row.enumerated() where index < widths.count {
+                widths[index] = max(widths[index], value.count)
+            }
+        }
+        func line(_ values: [String]) -> String {
+            values.enumerated().map { index, value in
+                let padding = String(repeating: " ", count: max(0, widths[index] - value.count))
+                return rightAligned.contains(index) ? padding + value : value + padding
+            }.joined(separator: "  ").trimmingTrailingSpaces()
+        }
+        var lines = [style.bold(line(headers))]
+        lines += rows.map(line)
+        return lines.joined(separator: "\n")
+    }
+}
+
+/// `key: value` lines with the values aligned.
+func keyValues(_ pairs: [(String, String)]) -> String {
+    let width = pairs.map(\.0.count).max() ?? 0
+    return pairs.map { key, value in
+        "  " + key + ":" + String(repeating: " ", count: width - key.count + 1) + value
+    }.joined(separator: "\n")
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var copy = self
+        while copy.hasSuffix(" ") { copy.removeLast() }
+        return copy
+    }
+}
+
+func formatDate(_ date: Date?) -> String {
+    guard let date else { return "-" }
+    let formatter = ISO8601DateFormatter()
+    formatter.formatOptions = [.withInternetDateTime]
+    return formatter.string(from: date)
+}
+
+func formatPercent(_ value: Double) -> String {
+    String(format: "%.2f%%", value)
+}
+
+func formatTokens(_ value: Int64) -> String {
+    let digits = String(value.magnitude)
+    var grouped = ""
+    for (index, character) in digits.reversed().enumerated() {
+        if index > 0, index % 3 == 0 { grouped.append(",") }
+        grouped.append(character)
+    }
+    return (value < 0 ? "-" : "") + String(grouped.reversed())
+}
