@@ -17,10 +17,11 @@ extension Sandbox {
     ///
     /// - Parameters:
     ///   - force: promote even when the evaluation says `NOT_READY`.
-    ///   - hook: called at each `PromotionStep` (tests use it to crash there).
+    ///   - hook: called at each `PromotionStep`; tests throw or kill the process there to
+    ///     prove that a later call completes the promotion.
     /// - Throws: `SandboxError.promotionRefused` for `NOT_READY` without `force`;
     ///   `SandboxError.invalidState` for a project already promoted or killed.
-    public func promote(_ id: ProjectID, force: Bool = false, hook: (PromotionStep) -> Void = { _ in }) throws -> PromotionResult {
+    public func promote(_ id: ProjectID, force: Bool = false, hook: (PromotionStep) throws -> Void = { _ in }) throws -> PromotionResult {
         try write {
             if try promotionState(id) != nil { return } // pending: resume; complete: step 3 reports it
             let project = try loadProject(id)
@@ -43,10 +44,10 @@ extension Sandbox {
                 )
             }
         }
-        hook(.planned)
+        try hook(.planned)
 
         try copyPlanToProduction(id, hook: hook)
-        hook(.copied)
+        try hook(.copied)
 
         try write {
             guard try promotionState(id) == "pending" else {
@@ -57,7 +58,7 @@ extension Sandbox {
             try db.run("UPDATE promotions SET state = 'complete', completed_at = ? WHERE project_id = ?", completedAt, id.rawValue)
             try db.run("UPDATE projects SET status = 'promoted', promoted_at = ? WHERE id = ?", startedAt ?? completedAt, id.rawValue)
         }
-        hook(.completed)
+        try hook(.completed)
         return try read { try loadPlanResult(id, status: .promoted) }
     }
 
@@ -114,7 +115,7 @@ extension Sandbox {
     }
 
     /// Step 2: writes every planned agent to production, in one production transaction.
-    private func copyPlanToProduction(_ id: ProjectID, hook: (PromotionStep) -> Void) throws {
+    private func copyPlanToProduction(_ id: ProjectID, hook: (PromotionStep) throws -> Void) throws {
         struct Planned {
             var sandboxID: String, productionID: String, type: String, name: String, normalBudget: Int64, config: String
         }
@@ -141,8 +142,9 @@ extension Sandbox {
         let production = try DatabaseFile.open(paths.productionDatabase, kind: .production, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         do {
             try production.inTransaction(.immediate) {
+                if planned.isEmpty { try hook(.copying) }
                 for (index, agent) in planned.enumerated() {
-                    if index == planned.count / 2 { hook(.copying) }
+                    if index == planned.count / 2 { try hook(.copying) }
                     try production.run(
                         """
                         INSERT INTO agents (id, project_id, type, name, status, token_budget, normal_token_budget, config, deployed_at,

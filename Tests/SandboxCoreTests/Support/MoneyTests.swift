@@ -1,0 +1,44 @@
+import Foundation
+import Testing
+@testable import SandboxCore
+
+@Suite struct MoneyTests {
+    @Test(arguments: [
+        ("12", 12_000_000), ("12.5", 12_500_000), ("0.000001", 1), ("1e-3", 1_000), ("-4.5", -4_500_000),
+        ("49.99", 49_990_000), ("1000000000", 1_000_000_000_000_000), (" 7 ", 7_000_000),
+    ] as [(String, Int64)])
+    func parsesExactDecimals(text: String, micros: Int64) throws {
+        #expect(try Money(parsing: text).micros == micros)
+    }
+
+    @Test(arguments: ["0.0000001", "1.2345678", "NaN", "inf", "-infinity", "abc", "", "1,5", "0x10", "1000000000.000001", "1e30", "$5"])
+    func refusesWhatItCannotKeepExactly(text: String) {
+        #expect(throws: SandboxError.self) { try Money(parsing: text) }
+    }
+
+    @Test func convertsDoublesThroughTheirShortestSpelling() throws {
+        #expect(try Money(dollars: 49.99).micros == 49_990_000)
+        #expect(try Money(dollars: 0.1).micros == 100_000)
+        #expect(try Money(dollars: 1e-6).micros == 1)
+        #expect(throws: SandboxError.self) { try Money(dollars: .nan) }
+        #expect(throws: SandboxError.self) { try Money(dollars: .infinity) }
+    }
+
+    @Test func describesWithAtLeastTwoAndAtMostSixDecimals() {
+        #expect(Money(micros: 5_000_000).description == "$5.00")
+        #expect(Money(micros: 1).description == "$0.000001")
+        #expect(Money(micros: -1_230_000).description == "-$1.23")
+        #expect(Money(micros: 1_234_500).description == "$1.2345")
+    }
+
+    @Test func encodesAsAnExactJSONNumberOfDollars() throws {
+        let data = try SandboxJSON.encoder(pretty: false).encode([Money(micros: 1), Money(micros: 123_456_789_012), Money(micros: -100_000)])
+        #expect(String(decoding: data, as: UTF8.self) == "[0.000001,123456.789012,-0.1]")
+        let decoded = try SandboxJSON.decoder().decode([Money].self, from: data)
+        #expect(decoded.map(\.micros) == [1, 123_456_789_012, -100_000])
+    }
+
+    @Test func additionReportsOverflow() {
+        #expect(throws: SandboxError.self) { try Money(micros: .max).adding(Money(micros: 1)) }
+    }
+}
