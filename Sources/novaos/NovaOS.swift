@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 
 @main
 struct NovaOS: ParsableCommand {
@@ -15,7 +16,19 @@ struct NovaOS: ParsableCommand {
     )
 
     static func main() {
-        main(hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst())))
+        let arguments = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
+        do {
+            var command = try parseAsRoot(arguments)
+            try command.run()
+        } catch {
+            let code = exitCode(for: error)
+            guard code != .success else { exit(withError: error) } // --help, --version
+            // One line on stderr for every failure, usage errors included.
+            var message = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
+            if code == .validationFailure { message += " (see --help)" }
+            FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+            Foundation.exit(code.rawValue)
+        }
     }
 
     /// The global options (`--home`, `--production-db`, `--json`) may come before the

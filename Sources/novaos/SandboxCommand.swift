@@ -19,7 +19,7 @@ extension SandboxCommand {
 
         @Argument(help: "The project's name.") var name: String
         @Option(help: "What the project is for.") var description: String = ""
-        @Option(help: ArgumentHelp("A cost cap for the whole project, in dollars.", valueName: "usd")) var budget: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("A cost cap for the whole project, in dollars.", valueName: "usd")) var budget: String?
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
@@ -55,10 +55,10 @@ extension SandboxCommand {
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
         @Option(help: "The model called (claude-opus-4, claude-sonnet-4, claude-haiku-3.5, ...).") var model: String
-        @Option(name: .customLong("input-tokens"), help: "Input tokens.") var inputTokens: Int64
-        @Option(name: .customLong("output-tokens"), help: "Output tokens.") var outputTokens: Int64
+        @Option(name: .customLong("input-tokens"), parsing: .unconditional, help: "Input tokens.") var inputTokens: Int64
+        @Option(name: .customLong("output-tokens"), parsing: .unconditional, help: "Output tokens.") var outputTokens: Int64
         @Option(help: "What the call was for (default: api_call).") var operation: String?
-        @Option(help: ArgumentHelp("The cost in dollars, overriding the price table.", valueName: "usd")) var cost: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("The cost in dollars, overriding the price table.", valueName: "usd")) var cost: String?
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {

@@ -82,7 +82,7 @@ extension Sandbox {
 
     func loadAgents(project: ProjectID) throws -> [Agent] {
         try db.query(
-            "SELECT \(Self.agentColumns) FROM agents WHERE project_id = ? ORDER BY deployed_at, id", [project.rawValue], Self.decodeAgent
+            "SELECT \(Self.agentColumns) FROM agents WHERE project_id = ? ORDER BY deployed_at, rowid", [project.rawValue], Self.decodeAgent
         )
     }
 

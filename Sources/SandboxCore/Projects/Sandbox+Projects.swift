@@ -106,7 +106,7 @@ extension Sandbox {
                 FROM projects AS p LEFT JOIN agents AS a ON a.project_id = p.id
                 WHERE ?1 IS NULL OR p.status = ?1
                 GROUP BY p.id
-                ORDER BY p.created_at, p.id
+                ORDER BY p.created_at, p.rowid
                 """,
                 [status?.rawValue]
             ) { row in

@@ -19,7 +19,7 @@ public struct Production: Sendable {
             let agents = try connection.query(
                 """
                 SELECT id, name, type, status, token_budget, config, deployed_at, promoted_from_project_id, promoted_from_agent_id
-                FROM agents ORDER BY deployed_at, id
+                FROM agents ORDER BY deployed_at, rowid
                 """
             ) { row in
                 var origin: ProductionAgent.Origin?

@@ -125,7 +125,7 @@ extension Sandbox {
                 SELECT pa.sandbox_agent_id, pa.production_agent_id, a.type, a.name, a.normal_token_budget, a.config
                 FROM promotion_agents AS pa JOIN agents AS a ON a.id = pa.sandbox_agent_id
                 WHERE pa.project_id = ? AND pa.decision = 'migrate'
-                ORDER BY pa.sandbox_agent_id
+                ORDER BY a.deployed_at, a.rowid
                 """,
                 [id.rawValue]
             ) { row in
@@ -182,7 +182,7 @@ extension Sandbox {
             """
             SELECT pa.sandbox_agent_id, pa.decision, pa.production_agent_id, pa.reason, pa.roi, a.name, a.type
             FROM promotion_agents AS pa JOIN agents AS a ON a.id = pa.sandbox_agent_id
-            WHERE pa.project_id = ? ORDER BY a.deployed_at, a.id
+            WHERE pa.project_id = ? ORDER BY a.deployed_at, a.rowid
             """,
             [id.rawValue]
         ) { row in

@@ -1,0 +1,116 @@
+import Foundation
+import SandboxCore
+import Testing
+@testable import novaos
+
+func makeHome() throws -> URL {
+    let url = FileManager.default.temporaryDirectory.appendingPathComponent("novaos-cli-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    return url
+}
+
+/// What a command printed, and how it ended.
+struct CommandOutput {
+    var stdout = ""
+    var stderr = ""
+    var exitCode: Int32 = 0
+
+    /// stdout decoded as one JSON document into `T`.
+    func decode<T: Decodable>(_ type: T.Type) throws -> T {
+        try SandboxJSON.decoder().decode(T.self, from: Data(stdout.utf8))
+    }
+
+    /// The top-level keys of stdout's JSON object.
+    func jsonKeys() throws -> Set<String> {
+        let object = try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any]
+        return Set(object?.keys.map { $0 } ?? [])
+    }
+
+    func json() throws -> [String: Any] {
+        try #require(try JSONSerialization.jsonObject(with: Data(stdout.utf8)) as? [String: Any])
+    }
+}
+
+/// Runs a command in-process against `home`, through the same parsing as the binary.
+final class InProcess {
+    let home: URL
+    var stdinIsTerminal = false
+    var input: [String] = []
+
+    init(home: URL) {
+        self.home = home
+    }
+
+    func run(_ arguments: [String]) throws -> CommandOutput {
+        var output = CommandOutput()
+        var input = self.input
+        let context = CommandContext(
+            environment: ["NOVAOS_HOME": home.path], currentDirectory: home.path,
+            writeOutput: { output.stdout += $0 }, writeError: { output.stderr += $0 },
+            stdinIsTerminal: stdinIsTerminal, stdoutIsTerminal: false,
+            readLine: { input.isEmpty ? nil : input.removeFirst() }, clock: Date.init
+        )
+        let command = try NovaOS.parseAsRoot(NovaOS.hoistingGlobalOptions(arguments))
+        let runnable = try #require(command as? any ContextCommand)
+        try runnable.execute(in: context)
+        return output
+    }
+}
+
+/// The built `novaos` executable, beside the test bundle.
+let novaosBinary: URL = {
+    let testBinary = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+    var folder = testBinary.deletingLastPathComponent()
+    // On Linux the tests run from .build/<triple>/debug/novaosPackageTests.xctest.
+    while !FileManager.default.isExecutableFile(atPath: folder.appendingPathComponent("novaos").path), folder.path != "/" {
+        folder = folder.deletingLastPathComponent()
+    }
+    return folder.appendingPathComponent("novaos")
+}()
+
+/// Runs the built binary with `arguments`, in `home` as current directory, with no
+/// NOVAOS_* variables unless given, and stdin from /dev/null.
+func runBinary(_ arguments: [String], home: URL, environment extra: [String: String] = [:]) throws -> CommandOutput {
+    let process = Process()
+    process.executableURL = novaosBinary
+    process.arguments = arguments
+    process.currentDirectoryURL = home
+    var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NOVAOS_") }
+    environment.merge(extra) { $1 }
+    process.environment = environment
+    let stdout = Pipe(), stderr = Pipe()
+    process.standardOutput = stdout
+    process.standardError = stderr
+    process.standardInput = FileHandle.nullDevice
+    try process.run()
+    // Read before waiting, so a large output cannot fill the pipe and stall the child.
+    let out = stdout.fileHandleForReading.readDataToEndOfFile()
+    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandOutput(stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self), exitCode: process.terminationStatus)
+}
+
+/// A snapshot of everything novaos could change: a `sqlite3 .dump` of both databases and
+/// a listing of every file under the home folder.
+func snapshot(_ home: URL) throws -> String {
+    var text = ""
+    for database in ["sandbox/sandbox.db", "production.db"] {
+        let path = home.appendingPathComponent(database).path
+        guard FileManager.default.fileExists(atPath: path) else { continue }
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["sqlite3", "-readonly", path, ".dump"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        try process.run()
+        text += String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+    }
+    let enumerator = FileManager.default.enumerator(atPath: home.path)
+    var files: [String] = []
+    while let file = enumerator?.nextObject() as? String {
+        // SQLite's WAL and shared-memory files come and go with connections; the dump covers their content.
+        if !file.hasSuffix("-wal"), !file.hasSuffix("-shm") { files.append(file) }
+    }
+    return text + files.sorted().joined(separator: "\n")
+}
