@@ -10,6 +10,7 @@ struct CommandContext {
     var writeError: (String) -> Void
     var stdinIsTerminal: Bool
     var stdoutIsTerminal: Bool
+    var stderrIsTerminal: Bool = false
     var readLine: () -> String?
     var clock: () -> Date
 
@@ -25,6 +26,7 @@ struct CommandContext {
             },
             stdinIsTerminal: isatty(STDIN_FILENO) == 1,
             stdoutIsTerminal: isatty(STDOUT_FILENO) == 1,
+            stderrIsTerminal: isatty(STDERR_FILENO) == 1,
             readLine: { Swift.readLine() },
             clock: Date.init
         )

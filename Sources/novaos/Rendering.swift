@@ -204,3 +204,11 @@ extension ProductionAgentList: TextRenderable {
         return table.render(style)
     }
 }
+
+extension ImportSummary: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        let verb = committed ? "Imported" : "Rejected"
+        return "\(verb) \(source == "-" ? "standard input" : cell(source, limit: 200)): \(new) new event(s) (\(usageEvents) usage, \(revenueEvents) revenue), "
+            + "\(duplicate) duplicate(s) skipped, \(rejected) rejected; \(formatTokens(tokens)) tokens, cost \(cost), revenue \(revenue)"
+    }
+}

@@ -117,6 +117,27 @@ enum Schema {
         CREATE INDEX promotion_agents_by_project ON promotion_agents (project_id);
         """
 
-    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly]
+    /// Version 2: agent runs started by `sandbox run`.
+    static let runs = """
+        CREATE TABLE runs (
+            id              INTEGER PRIMARY KEY,
+            agent_id        TEXT NOT NULL REFERENCES agents (id),
+            command         TEXT NOT NULL CHECK (json_valid(command)),
+            log_path        TEXT NOT NULL,
+            started_at      TEXT NOT NULL,
+            ended_at        TEXT,
+            exit_code       INTEGER,
+            signal          INTEGER,
+            stop_reason     TEXT CHECK (stop_reason IN ('exited', 'signaled', 'budget_exceeded', 'project_budget_exceeded', 'timeout', 'interrupted', 'failed_to_start')),
+            tokens_used     INTEGER NOT NULL DEFAULT 0,
+            cost_micros     INTEGER NOT NULL DEFAULT 0,
+            revenue_micros  INTEGER NOT NULL DEFAULT 0,
+            events          INTEGER NOT NULL DEFAULT 0,
+            rejected_events INTEGER NOT NULL DEFAULT 0
+        ) STRICT;
+        CREATE INDEX runs_by_agent ON runs (agent_id, id);
+        """
+
+    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs]
     static let productionMigrations: [String] = [ledger]
 }

@@ -23,6 +23,10 @@ public struct Money: Hashable, Comparable, Sendable {
     /// Amounts with more than six decimal places are refused rather than rounded, so what is
     /// stored is always exactly what was given.
     public init(parsing text: String) throws {
+        if let micros = Money.parsePlainDecimal(text) {
+            self = Money(micros: micros)
+            return
+        }
         let trimmed = text.trimmingCharacters(in: .whitespaces)
         guard let decimal = Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX")),
               !decimal.isNaN,
@@ -31,6 +35,44 @@ public struct Money: Hashable, Comparable, Sendable {
             throw SandboxError.invalidInput("invalid amount \(quoted(text)): expected a decimal number of dollars, like 12.50")
         }
         try self.init(exactly: decimal, original: text, limit: Money.recordLimit)
+    }
+
+    /// The fast path for the common spelling `[-]digits[.digits]` with at most six decimals
+    /// and within the record limit; nil for anything else, which the general parser handles.
+    private static func parsePlainDecimal(_ text: String) -> Int64? {
+        var negative = false
+        var whole: Int64 = 0
+        var fraction: Int64 = 0
+        var fractionDigits = 0
+        var seenDot = false
+        var digits = 0
+        for (offset, byte) in text.utf8.enumerated() {
+            switch byte {
+            case UInt8(ascii: "-") where offset == 0:
+                negative = true
+            case UInt8(ascii: "."):
+                guard !seenDot else { return nil }
+                seenDot = true
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                let digit = Int64(byte - UInt8(ascii: "0"))
+                digits += 1
+                if seenDot {
+                    fractionDigits += 1
+                    guard fractionDigits <= 6 else { return nil }
+                    fraction = fraction * 10 + digit
+                } else {
+                    guard whole <= 1_000_000_000 else { return nil }
+                    whole = whole * 10 + digit
+                }
+            default:
+                return nil
+            }
+        }
+        guard digits > 0, !text.hasSuffix("."), !text.hasPrefix("."), !text.hasPrefix("-.") else { return nil }
+        for _ in fractionDigits..<6 { fraction *= 10 }
+        let micros = whole * microsPerDollar + fraction
+        guard micros <= recordLimit.micros else { return nil }
+        return negative ? -micros : micros
     }
 
     /// Converts a dollar amount given as a `Double` (from JSON, say) through its shortest

@@ -39,6 +39,25 @@ enum Timestamp {
         return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
     }
 
+    /// Checks an ISO 8601 time given by a user and returns it in the stored form
+    /// (`YYYY-MM-DDTHH:MM:SSZ`, UTC, whole seconds), or nil when it is not a valid time.
+    /// Fractions and offsets (`2026-11-22T05:30:00.250+01:00`) are accepted and converted.
+    static func normalize(_ text: String) -> String? {
+        let bytes = Array(text.utf8)
+        if bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
+           bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z") {
+            let date = date(from: text)
+            // Round-tripping rejects impossible dates such as February 30th.
+            return string(from: date) == text ? text : nil
+        }
+        for options: ISO8601DateFormatter.Options in [[.withInternetDateTime, .withFractionalSeconds], [.withInternetDateTime]] {
+            let formatter = ISO8601DateFormatter()
+            formatter.formatOptions = options
+            if let date = formatter.date(from: text) { return string(from: date) }
+        }
+        return nil
+    }
+
     static func date(from text: String?) -> Date? {
         text.map { date(from: $0) }
     }

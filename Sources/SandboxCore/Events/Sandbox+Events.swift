@@ -1,0 +1,150 @@
+import Foundation
+import SQLiteDB
+
+/// A usage event with its price worked out and its text checked, ready to insert.
+struct PricedUsage {
+    var eventID: String?
+    var model: String
+    var operation: String
+    var inputTokens: Int64
+    var outputTokens: Int64
+    var cost: Money
+    var recordedAt: String
+
+    var totalTokens: Int64 { inputTokens + outputTokens }
+
+    /// Prices a usage event exactly as `sandbox usage` does: an explicit cost wins, else the
+    /// price table; a known model is stored under its canonical name.
+    init(_ usage: AgentEvent.Usage, now: String) throws {
+        try validateText(usage.model, field: "model", maximumLength: 200)
+        let operation = usage.operation ?? "api_call"
+        try validateText(operation, field: "operation", maximumLength: 200)
+        try UsageLimits.validate(inputTokens: usage.inputTokens, outputTokens: usage.outputTokens)
+        if let cost = usage.cost {
+            guard cost.micros >= 0, cost <= Money.recordLimit else {
+                throw SandboxError.invalidInput("cost must be between $0 and \(Money.recordLimit)")
+            }
+            self.cost = cost
+        } else {
+            self.cost = try PriceTable.standard.cost(model: usage.model, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens)
+        }
+        self.eventID = usage.eventID
+        self.model = PriceTable.standard.canonicalName(usage.model) ?? usage.model
+        self.operation = operation
+        self.inputTokens = usage.inputTokens
+        self.outputTokens = usage.outputTokens
+        self.recordedAt = usage.timestamp ?? now
+    }
+}
+
+/// A revenue event with its text checked, ready to insert.
+struct CheckedRevenue {
+    var eventID: String?
+    var amount: Money
+    var source: String
+    var description: String
+    var recordedAt: String
+
+    init(_ revenue: AgentEvent.Revenue, now: String) throws {
+        guard revenue.amount.micros > 0, revenue.amount <= Money.recordLimit else {
+            throw SandboxError.invalidInput("revenue amount must be greater than $0 and at most \(Money.recordLimit), got \(revenue.amount)")
+        }
+        let source = revenue.source ?? "manual"
+        try validateText(source, field: "source", maximumLength: 200)
+        let description = revenue.description ?? ""
+        try validateText(description, field: "description", maximumLength: Sandbox.maximumDescriptionLength, allowEmpty: true)
+        self.eventID = revenue.eventID
+        self.amount = revenue.amount
+        self.source = source
+        self.description = description
+        self.recordedAt = revenue.timestamp ?? now
+    }
+}
+
+/// What one event added to an agent's totals.
+struct EventEffect {
+    var tokens: Int64 = 0
+    var cost: Int64 = 0
+    var revenue: Int64 = 0
+
+    mutating func add(_ other: EventEffect) {
+        tokens += other.tokens
+        cost += other.cost
+        revenue += other.revenue
+    }
+}
+
+extension Sandbox {
+    static let insertUsageSQL = """
+        INSERT INTO api_costs (agent_id, event_id, model, operation, input_tokens, output_tokens, cost_micros, recorded_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        """
+    static let insertRevenueSQL = """
+        INSERT INTO revenue (agent_id, event_id, amount_micros, source, description, recorded_at)
+        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        """
+
+    /// Inserts a usage record. Returns its row ID, or nil when its event ID was already
+    /// recorded (the unique index on `event_id` decides). Totals are not touched.
+    func ledger() throws -> (usage: Statement, revenue: Statement) {
+        if let ledgerStatements { return ledgerStatements }
+        let statements = (usage: try db.prepare(Self.insertUsageSQL), revenue: try db.prepare(Self.insertRevenueSQL))
+        ledgerStatements = statements
+        return statements
+    }
+
+    func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
+        let statement = try ledger().usage
+        try statement.bind(.text(agent), at: 1)
+        try statement.bind(usage.eventID.map(SQLiteValue.text) ?? .null, at: 2)
+        try statement.bind(.text(usage.model), at: 3)
+        try statement.bind(.text(usage.operation), at: 4)
+        try statement.bind(.integer(usage.inputTokens), at: 5)
+        try statement.bind(.integer(usage.outputTokens), at: 6)
+        try statement.bind(.integer(usage.cost.micros), at: 7)
+        try statement.bind(.text(usage.recordedAt), at: 8)
+        try statement.run()
+        return db.changes == 0 ? nil : db.lastInsertRowID
+    }
+
+    /// Inserts a revenue record; nil when its event ID was already recorded.
+    func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64? {
+        let statement = try ledger().revenue
+        try statement.bind(.text(agent), at: 1)
+        try statement.bind(revenue.eventID.map(SQLiteValue.text) ?? .null, at: 2)
+        try statement.bind(.integer(revenue.amount.micros), at: 3)
+        try statement.bind(.text(revenue.source), at: 4)
+        try statement.bind(.text(revenue.description), at: 5)
+        try statement.bind(.text(revenue.recordedAt), at: 6)
+        try statement.run()
+        return db.changes == 0 ? nil : db.lastInsertRowID
+    }
+
+    /// Adds to an agent's running totals, in the caller's transaction, so they always equal
+    /// the sums of the agent's records.
+    func addToTotals(agent: String, _ effect: EventEffect) throws {
+        let statement = try db.cached(
+            "UPDATE agents SET tokens_used = tokens_used + ?, cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ? WHERE id = ?"
+        )
+        try statement.run([effect.tokens, effect.cost, effect.revenue, agent])
+    }
+
+    /// Records one event for `agent` in the caller's transaction. Returns what it added, or nil
+    /// for a duplicate event ID.
+    func recordEvent(_ event: AgentEvent, agent: String, now: String) throws -> EventEffect? {
+        switch event {
+        case .usage(let usage):
+            let priced = try PricedUsage(usage, now: now)
+            guard try insertUsage(agent: agent, priced) != nil else { return nil }
+            let effect = EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros)
+            try addToTotals(agent: agent, effect)
+            return effect
+        case .revenue(let revenue):
+            let checked = try CheckedRevenue(revenue, now: now)
+            guard try insertRevenue(agent: agent, checked) != nil else { return nil }
+            let effect = EventEffect(revenue: checked.amount.micros)
+            try addToTotals(agent: agent, effect)
+            return effect
+        }
+    }
+}

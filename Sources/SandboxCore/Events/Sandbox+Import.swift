@@ -1,0 +1,208 @@
+import Foundation
+import SQLiteDB
+
+/// How `importEvents` treats invalid lines.
+public struct ImportOptions: Sendable {
+    /// Record the valid lines and report the rejected ones, instead of committing nothing.
+    public var skipInvalid: Bool
+    /// How many rejected lines the summary lists (all are counted).
+    public var maximumReportedErrors: Int
+
+    public init(skipInvalid: Bool = false, maximumReportedErrors: Int = 100) {
+        self.skipInvalid = skipInvalid
+        self.maximumReportedErrors = maximumReportedErrors
+    }
+}
+
+/// What an import did.
+public struct ImportSummary: Codable, Sendable, Equatable {
+    /// The file read, or `-` for standard input.
+    public var source: String
+    /// Event lines read (blank lines are not counted).
+    public var lines: Int
+    /// Events recorded by this import.
+    public var new: Int
+    /// Events skipped because their `id` was already recorded.
+    public var duplicate: Int
+    /// Lines refused (malformed, unknown agent, bad value).
+    public var rejected: Int
+    /// Of the new events, how many were usage and revenue.
+    public var usageEvents: Int
+    public var revenueEvents: Int
+    /// Tokens and money the new events added.
+    public var tokens: Int64
+    public var cost: Money
+    public var revenue: Money
+    /// False when nothing was committed (invalid lines without `skipInvalid`).
+    public var committed: Bool
+    /// The first rejected lines, with their line numbers.
+    public var errors: [LineError]
+
+    enum CodingKeys: String, CodingKey {
+        case source, lines, new, duplicate, rejected, tokens, cost, revenue, committed, errors
+        case usageEvents = "usage_events", revenueEvents = "revenue_events"
+    }
+}
+
+extension Sandbox {
+    /// Imports events in JSON Lines from a file descriptor, streaming: memory stays flat
+    /// whatever the size of the input.
+    ///
+    /// Every line is an `AgentEvent` with an `agent_id`. By default it is all or nothing: one
+    /// transaction, rolled back if any line is invalid (every line is still checked, so the
+    /// summary lists all the problems at once). Events whose `id` is already recorded are
+    /// skipped, so importing a file twice changes nothing. Agent totals are updated in the
+    /// same transaction as the records.
+    ///
+    /// - Parameter progress: called after each chunk read with the bytes read so far.
+    public func importEvents(
+        fileDescriptor: Int32, source: String, options: ImportOptions = ImportOptions(),
+        progress: (Int64) -> Void = { _ in }
+    ) throws -> ImportSummary {
+        guard !isEphemeral else {
+            throw SandboxError.invalidState("there is no sandbox yet at \(paths.sandboxDatabase.path): create a project and deploy agents first")
+        }
+        var summary = ImportSummary(
+            source: source, lines: 0, new: 0, duplicate: 0, rejected: 0, usageEvents: 0, revenueEvents: 0,
+            tokens: 0, cost: .zero, revenue: .zero, committed: false, errors: []
+        )
+        struct Rollback: Error {}
+        let now = Timestamp.string(from: self.now())
+        var agents: [String: String?] = [:] // agent ID → nil when it may record, else why not
+        var effects: [String: EventEffect] = [:]
+
+        func checkAgent(_ text: String) throws {
+            if let known = agents[text] {
+                if let problem = known { throw SandboxError.invalidInput(problem) }
+                return
+            }
+            let problem: String?
+            do {
+                _ = try loadRecordingAgent(try AgentID(text))
+                problem = nil
+            } catch let error as SandboxError {
+                problem = error.description
+            }
+            agents[text] = problem
+            if let problem { throw SandboxError.invalidInput(problem) }
+        }
+
+        do {
+            try mappingErrors {
+                try db.inTransaction(.immediate) {
+                    var reader = LineReader(fileDescriptor: fileDescriptor)
+                    var lineNumber = 0
+                    try reader.forEachLine(progress: progress) { line in
+                        lineNumber += 1
+                        guard line.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
+                        summary.lines += 1
+                        let insert = options.skipInvalid || summary.rejected == 0
+                        do {
+                            let event = try EventParser.parse(line)
+                            guard let agent = event.agentID else { throw SandboxError.invalidInput("missing \"agent_id\"") }
+                            try checkAgent(agent)
+                            switch event {
+                            case .usage(let usage):
+                                let priced = try PricedUsage(usage, now: now)
+                                guard insert else { return }
+                                guard try insertUsage(agent: agent, priced) != nil else { summary.duplicate += 1; return }
+                                effects[agent, default: EventEffect()].add(EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros))
+                                summary.usageEvents += 1
+                                summary.tokens += priced.totalTokens
+                                summary.cost.micros += priced.cost.micros
+                            case .revenue(let revenue):
+                                let checked = try CheckedRevenue(revenue, now: now)
+                                guard insert else { return }
+                                guard try insertRevenue(agent: agent, checked) != nil else { summary.duplicate += 1; return }
+                                effects[agent, default: EventEffect()].add(EventEffect(revenue: checked.amount.micros))
+                                summary.revenueEvents += 1
+                                summary.revenue.micros += checked.amount.micros
+                            }
+                            summary.new += 1
+                        } catch let error as SandboxError {
+                            summary.rejected += 1
+                            if summary.errors.count < options.maximumReportedErrors {
+                                summary.errors.append(LineError(line: lineNumber, message: error.description))
+                            }
+                        }
+                    }
+                    if summary.rejected > 0 && !options.skipInvalid {
+                        throw Rollback()
+                    }
+                    for (agent, effect) in effects {
+                        try addToTotals(agent: agent, effect)
+                    }
+                }
+            }
+            summary.committed = true
+        } catch is Rollback {
+            summary.new = 0
+            summary.duplicate = 0
+            summary.usageEvents = 0
+            summary.revenueEvents = 0
+            summary.tokens = 0
+            summary.cost = .zero
+            summary.revenue = .zero
+        }
+        return summary
+    }
+}
+
+/// Reads lines from a file descriptor in 1 MiB chunks, without keeping more than one chunk
+/// and one partial line. A line longer than the event limit is cut there (and then refused
+/// by the parser), so one huge line cannot grow memory either.
+struct LineReader {
+    let fileDescriptor: Int32
+    static let chunkSize = 1 << 20
+
+    mutating func forEachLine(progress: (Int64) -> Void, _ body: (UnsafeBufferPointer<UInt8>) throws -> Void) throws {
+        let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: Self.chunkSize)
+        defer { buffer.deallocate() }
+        var carry: [UInt8] = []
+        var carryOverflowed = false
+        var total: Int64 = 0
+        let limit = EventParser.maximumLineBytes + 1
+
+        func emit(_ line: UnsafeBufferPointer<UInt8>) throws {
+            var line = line
+            if let last = line.last, last == 0x0D { line = UnsafeBufferPointer(rebasing: line.dropLast()) }
+            try body(line)
+        }
+
+        while true {
+            let count = read(fileDescriptor, buffer.baseAddress, Self.chunkSize)
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw SandboxError.fileSystem(path: "input", message: "read failed: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { break }
+            total += Int64(count)
+            let chunk = UnsafeBufferPointer(rebasing: buffer[0..<count])
+            var start = 0
+            while let newline = chunk[start...].firstIndex(of: 0x0A) {
+                if carry.isEmpty && !carryOverflowed {
+                    try emit(UnsafeBufferPointer(rebasing: chunk[start..<newline]))
+                } else {
+                    if !carryOverflowed { carry.append(contentsOf: chunk[start..<min(newline, start + limit - carry.count)]) }
+                    try carry.withUnsafeBufferPointer { try emit($0) }
+                    carry.removeAll(keepingCapacity: true)
+                    carryOverflowed = false
+                }
+                start = newline + 1
+            }
+            if start < count {
+                let room = limit - carry.count
+                if room > 0 {
+                    carry.append(contentsOf: chunk[start..<min(count, start + room)])
+                } else {
+                    carryOverflowed = true
+                }
+                if carry.count >= limit { carryOverflowed = true }
+            }
+            progress(total)
+        }
+        if !carry.isEmpty || carryOverflowed {
+            try carry.withUnsafeBufferPointer { try emit($0) }
+        }
+    }
+}
