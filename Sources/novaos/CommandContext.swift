@@ -8,6 +8,10 @@ struct CommandContext {
     var currentDirectory: String
     var writeOutput: (String) -> Void
     var writeError: (String) -> Void
+    /// Raw bytes (an agent's output) to stdout or, with `true`, to stderr.
+    var writeData: (Data, Bool) -> Void = { data, toError in
+        (toError ? FileHandle.standardError : FileHandle.standardOutput).write(data)
+    }
     var stdinIsTerminal: Bool
     var stdoutIsTerminal: Bool
     var stderrIsTerminal: Bool = false

@@ -20,6 +20,8 @@ struct NovaOS: ParsableCommand {
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
+        } catch let exit as ExitCode {
+            Foundation.exit(exit.rawValue) // a command's own exit status, already reported
         } catch {
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) } // --help, --version

@@ -128,6 +128,9 @@ extension ProjectDetail: TextRenderable {
             text += table.render(style) + "\n"
         }
         text += "\n" + (experiments.isEmpty ? "No experiments." : experimentTable(experiments).render(style))
+        if !runs.isEmpty {
+            text += "\n\n" + runTable(runs).render(style)
+        }
         return text
     }
 }
@@ -210,5 +213,41 @@ extension ImportSummary: TextRenderable {
         let verb = committed ? "Imported" : "Rejected"
         return "\(verb) \(source == "-" ? "standard input" : cell(source, limit: 200)): \(new) new event(s) (\(usageEvents) usage, \(revenueEvents) revenue), "
             + "\(duplicate) duplicate(s) skipped, \(rejected) rejected; \(formatTokens(tokens)) tokens, cost \(cost), revenue \(revenue)"
+    }
+}
+
+func describeEnd(_ run: RunRecord) -> String {
+    switch run.stopReason {
+    case nil: return "running"
+    case .exited?: return "exited with \(run.exitCode ?? 0)"
+    case .signaled?: return "killed by signal \(run.signal ?? 0)"
+    case let reason?: return reason.rawValue.replacingOccurrences(of: "_", with: " ")
+    }
+}
+
+func runTable(_ runs: [RunRecord]) -> TextTable {
+    var table = TextTable(headers: ["RUN", "AGENT", "STARTED", "ENDED", "EVENTS", "TOKENS", "COST", "COMMAND"], rightAligned: [0, 4, 5, 6])
+    table.rows = runs.map {
+        [String($0.id), $0.agentID.rawValue, formatDate($0.startedAt), describeEnd($0), String($0.events), formatTokens($0.tokensUsed),
+         $0.cost.description, cell($0.command.joined(separator: " "), limit: 40)]
+    }
+    return table
+}
+
+extension RunRecord: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        let seconds = endedAt.map { String(format: " after %.0fs", $0.timeIntervalSince(startedAt)) } ?? ""
+        var text = style.bold("Run \(id) of \(agentID): \(describeEnd(self))\(seconds)") + "\n"
+        text += keyValues([
+            ("events", "\(events) recorded, \(rejectedEvents) refused"), ("tokens", formatTokens(tokensUsed)),
+            ("cost", cost.description), ("revenue", revenue.description), ("log", log),
+        ])
+        return text
+    }
+}
+
+extension RunList: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        runs.isEmpty ? "No runs." : runTable(runs).render(style)
     }
 }

@@ -7,7 +7,8 @@ struct SandboxCommand: ParsableCommand {
         commandName: "sandbox",
         abstract: "Create sandbox projects, deploy agents, record usage, evaluate, promote and kill.",
         subcommands: [
-            Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, ExperimentCommand.self, List.self,
+            Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Pause.self, Resume.self,
+            ExperimentCommand.self, List.self,
             ProjectShow.self, Status.self, Eval.self, Promote.self, Kill.self,
         ]
     )

@@ -100,12 +100,14 @@ public struct ProjectDetail: Codable, Sendable, Equatable {
     public var agents: [Agent]
     public var experiments: [Experiment]
     @NullEncoded public var lastEvaluation: Evaluation?
+    /// The latest runs of the project's agents (at most 10), newest first.
+    public var runs: [RunRecord]
     /// True while a promotion has been planned but not finished (after a crash, say):
     /// `promote` completes it.
     public var promotionPending: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, name, description, status, workspace, budget, metrics, agents, experiments
+        case id, name, description, status, workspace, budget, metrics, agents, experiments, runs
         case createdAt = "created_at", promotedAt = "promoted_at", killedAt = "killed_at"
         case lastEvaluation = "last_evaluation", promotionPending = "promotion_pending"
     }

@@ -132,7 +132,7 @@ extension Sandbox {
                 workspace: project.workspace, createdAt: project.createdAt, promotedAt: project.promotedAt,
                 killedAt: project.killedAt, budget: project.budget, metrics: try loadMetrics(id),
                 agents: try loadAgents(project: id), experiments: try loadExperiments(project: id),
-                lastEvaluation: try loadLastEvaluation(id),
+                lastEvaluation: try loadLastEvaluation(id), runs: try loadLatestRuns(project: id),
                 promotionPending: try pendingPromotionExists(id)
             )
         }
