@@ -27,6 +27,8 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // The benchmark: `swift build -c release && .build/release/novaos-bench` (see README).
+        .executableTarget(name: "novaos-bench", dependencies: ["SandboxCore"]),
         .testTarget(name: "SQLiteDBTests", dependencies: ["SQLiteDB"]),
         .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB"]),
         .testTarget(name: "novaosTests", dependencies: ["novaos", "SandboxCore", "SQLiteDB"]),

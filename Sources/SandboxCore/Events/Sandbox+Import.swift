@@ -68,12 +68,32 @@ extension Sandbox {
         )
         struct Rollback: Error {}
         let now = Timestamp.string(from: self.now())
-        var agents: [String: String?] = [:] // agent ID → nil when it may record, else why not
+        // Agents seen so far: nil when it may record, else why not. Lines usually come grouped
+        // by agent, so the last one is checked first, without hashing.
+        var agents: [String: String?] = [:]
+        var lastAgent = ""
         var effects: [String: EventEffect] = [:]
+        var currentEffect = (agent: "", effect: EventEffect())
+
+        func addEffect(_ agent: String, _ effect: EventEffect) {
+            if agent != currentEffect.agent {
+                flushEffect()
+                currentEffect.agent = agent
+            }
+            currentEffect.effect.add(effect)
+        }
+
+        func flushEffect() {
+            guard !currentEffect.agent.isEmpty else { return }
+            effects[currentEffect.agent, default: EventEffect()].add(currentEffect.effect)
+            currentEffect = ("", EventEffect())
+        }
 
         func checkAgent(_ text: String) throws {
+            if text == lastAgent { return }
             if let known = agents[text] {
                 if let problem = known { throw SandboxError.invalidInput(problem) }
+                lastAgent = text
                 return
             }
             let problem: String?
@@ -85,6 +105,7 @@ extension Sandbox {
             }
             agents[text] = problem
             if let problem { throw SandboxError.invalidInput(problem) }
+            lastAgent = text
         }
 
         do {
@@ -106,7 +127,7 @@ extension Sandbox {
                                 let priced = try PricedUsage(usage, now: now)
                                 guard insert else { return }
                                 guard try insertUsage(agent: agent, priced) != nil else { summary.duplicate += 1; return }
-                                effects[agent, default: EventEffect()].add(EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros))
+                                addEffect(agent, EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros))
                                 summary.usageEvents += 1
                                 summary.tokens += priced.totalTokens
                                 summary.cost.micros += priced.cost.micros
@@ -114,7 +135,7 @@ extension Sandbox {
                                 let checked = try CheckedRevenue(revenue, now: now)
                                 guard insert else { return }
                                 guard try insertRevenue(agent: agent, checked) != nil else { summary.duplicate += 1; return }
-                                effects[agent, default: EventEffect()].add(EventEffect(revenue: checked.amount.micros))
+                                addEffect(agent, EventEffect(revenue: checked.amount.micros))
                                 summary.revenueEvents += 1
                                 summary.revenue.micros += checked.amount.micros
                             }
@@ -129,6 +150,7 @@ extension Sandbox {
                     if summary.rejected > 0 && !options.skipInvalid {
                         throw Rollback()
                     }
+                    flushEffect()
                     for (agent, effect) in effects {
                         try addToTotals(agent: agent, effect)
                     }

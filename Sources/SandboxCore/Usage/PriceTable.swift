@@ -37,6 +37,7 @@ public struct PriceTable: Sendable {
 
     /// The canonical name of `model` (case-insensitive, aliases resolved), or nil if unknown.
     public func canonicalName(_ model: String) -> String? {
+        if prices[model] != nil { return model }
         let lowered = model.lowercased()
         if prices[lowered] != nil { return lowered }
         return aliases[lowered]
@@ -46,7 +47,7 @@ public struct PriceTable: Sendable {
     ///
     /// Exact integer arithmetic: tokens × micro-dollars-per-million ÷ 1 000 000.
     public func cost(model: String, inputTokens: Int64, outputTokens: Int64) throws -> Money {
-        guard let name = canonicalName(model), let price = prices[name] else {
+        guard let price = prices[model] ?? canonicalName(model).flatMap({ prices[$0] }) else {
             throw SandboxError.unknownModel(model)
         }
         let (input, inputOverflow) = inputTokens.multipliedReportingOverflow(by: price.inputPerMillion)
