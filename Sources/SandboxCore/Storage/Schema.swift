@@ -138,6 +138,55 @@ enum Schema {
         CREATE INDEX runs_by_agent ON runs (agent_id, id);
         """
 
-    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs]
+    /// Version 3: running totals over the whole sandbox, kept by triggers, so `status` reads
+    /// one row whatever the number of projects. Projects and agents are never deleted, so
+    /// inserts and updates are all the triggers need to follow.
+    static let totals = """
+        CREATE TABLE sandbox_totals (
+            id                INTEGER PRIMARY KEY CHECK (id = 1),
+            total_projects    INTEGER NOT NULL,
+            active_projects   INTEGER NOT NULL,
+            promoted_projects INTEGER NOT NULL,
+            killed_projects   INTEGER NOT NULL,
+            total_agents      INTEGER NOT NULL,
+            active_agents     INTEGER NOT NULL,
+            cost_micros       INTEGER NOT NULL,
+            revenue_micros    INTEGER NOT NULL
+        ) STRICT;
+        INSERT INTO sandbox_totals SELECT 1,
+            (SELECT count(*) FROM projects), (SELECT count(*) FROM projects WHERE status = 'active'),
+            (SELECT count(*) FROM projects WHERE status = 'promoted'), (SELECT count(*) FROM projects WHERE status = 'killed'),
+            (SELECT count(*) FROM agents), (SELECT count(*) FROM agents WHERE status = 'active'),
+            (SELECT coalesce(sum(cost_micros), 0) FROM agents), (SELECT coalesce(sum(revenue_micros), 0) FROM agents);
+
+        CREATE TRIGGER sandbox_totals_project_insert AFTER INSERT ON projects BEGIN
+            UPDATE sandbox_totals SET
+                total_projects = total_projects + 1,
+                active_projects = active_projects + (NEW.status = 'active'),
+                promoted_projects = promoted_projects + (NEW.status = 'promoted'),
+                killed_projects = killed_projects + (NEW.status = 'killed');
+        END;
+        CREATE TRIGGER sandbox_totals_project_status AFTER UPDATE OF status ON projects WHEN OLD.status <> NEW.status BEGIN
+            UPDATE sandbox_totals SET
+                active_projects = active_projects + (NEW.status = 'active') - (OLD.status = 'active'),
+                promoted_projects = promoted_projects + (NEW.status = 'promoted') - (OLD.status = 'promoted'),
+                killed_projects = killed_projects + (NEW.status = 'killed') - (OLD.status = 'killed');
+        END;
+        CREATE TRIGGER sandbox_totals_agent_insert AFTER INSERT ON agents BEGIN
+            UPDATE sandbox_totals SET
+                total_agents = total_agents + 1,
+                active_agents = active_agents + (NEW.status = 'active'),
+                cost_micros = cost_micros + NEW.cost_micros,
+                revenue_micros = revenue_micros + NEW.revenue_micros;
+        END;
+        CREATE TRIGGER sandbox_totals_agent_update AFTER UPDATE OF status, cost_micros, revenue_micros ON agents BEGIN
+            UPDATE sandbox_totals SET
+                active_agents = active_agents + (NEW.status = 'active') - (OLD.status = 'active'),
+                cost_micros = cost_micros + NEW.cost_micros - OLD.cost_micros,
+                revenue_micros = revenue_micros + NEW.revenue_micros - OLD.revenue_micros;
+        END;
+        """
+
+    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals]
     static let productionMigrations: [String] = [ledger]
 }

@@ -80,3 +80,42 @@ import Testing
         #expect(SandboxPaths.resolve(home: "rel", productionDatabase: nil, environment: [:], currentDirectory: "/cwd").home.path == "/cwd/rel")
     }
 }
+
+@Suite struct SandboxTotalsTests {
+    /// The totals the triggers keep, against the same figures computed from scratch.
+    func recomputedStatus(_ sandbox: Sandbox) throws -> [Int64] {
+        try sandbox.db.queryFirst(
+            """
+            SELECT (SELECT count(*) FROM projects), (SELECT count(*) FROM projects WHERE status = 'active'),
+                   (SELECT count(*) FROM projects WHERE status = 'promoted'), (SELECT count(*) FROM projects WHERE status = 'killed'),
+                   (SELECT count(*) FROM agents), (SELECT count(*) FROM agents WHERE status = 'active'),
+                   (SELECT coalesce(sum(cost_micros), 0) FROM agents), (SELECT coalesce(sum(revenue_micros), 0) FROM agents)
+            """
+        ) { row in (0..<8).map { row.int64(Int32($0)) } }!
+    }
+
+    func statusFigures(_ status: SandboxStatus) -> [Int64] {
+        [Int64(status.totalProjects), Int64(status.activeProjects), Int64(status.promotedProjects), Int64(status.killedProjects),
+         Int64(status.totalAgents), Int64(status.activeAgents), status.totalCost.micros, status.totalRevenue.micros]
+    }
+
+    @Test func triggersKeepTheTotalsThroughEveryOperation() throws {
+        let sandbox = try makeSandbox()
+        func check() throws { #expect(try statusFigures(sandbox.status()) == recomputedStatus(sandbox)) }
+        try check()
+        let seed = try seededProject(sandbox)
+        try check()
+        _ = try sandbox.pauseAgent(seed.loser)
+        try check()
+        _ = try sandbox.promote(seed.project)
+        try check()
+        let other = try sandbox.createProject(name: "other")
+        let agent = try sandbox.deployAgent(project: other.id, type: "assistant")
+        _ = try sandbox.recordRevenue(agent: agent.id, amount: dollars("3"))
+        try check()
+        _ = try sandbox.kill(other.id)
+        _ = try sandbox.kill(seed.project)
+        try check()
+        #expect(try sandbox.status().killedProjects == 2)
+    }
+}
