@@ -31,11 +31,14 @@ public final class Sandbox {
     ///     written to disk: read-only commands on a fresh home leave no trace.
     ///   - clock: the source of timestamps (tests pass a fixed one).
     ///   - busyTimeoutMilliseconds: how long to wait for another process's write lock.
+    ///   - maximumPageCount: caps the database's size in pages (`PRAGMA max_page_count`), so
+    ///     tests can see how operations fail on a full disk.
     public init(
         paths: SandboxPaths,
         create: Bool = true,
         clock: @escaping () -> Date = Date.init,
-        busyTimeoutMilliseconds: Int32 = 10_000
+        busyTimeoutMilliseconds: Int32 = 10_000,
+        maximumPageCount: Int? = nil
     ) throws {
         self.paths = paths
         self.clock = clock
@@ -56,6 +59,9 @@ public final class Sandbox {
         }
         db = try DatabaseFile.open(paths.sandboxDatabase, kind: .sandbox, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         isEphemeral = false
+        if let maximumPageCount {
+            try db.execute("PRAGMA max_page_count = \(maximumPageCount)")
+        }
     }
 
     /// The current time, to whole seconds.
@@ -64,7 +70,16 @@ public final class Sandbox {
     /// Runs `body` in one write transaction (`BEGIN IMMEDIATE`), mapping SQLite errors to
     /// messages that name the database.
     func write<T>(_ body: () throws -> T) throws -> T {
-        try mappingErrors { try db.inTransaction(.immediate, body) }
+        try requireWritable()
+        return try mappingErrors { try db.inTransaction(.immediate, body) }
+    }
+
+    /// Refuses early when `sandbox.db` cannot be written (a write-protected file opens
+    /// read-only), before an operation touches anything else.
+    func requireWritable() throws {
+        if db.isReadOnly {
+            throw SandboxError.database(path: paths.sandboxDatabase.path, message: "the database is read-only; nothing was changed")
+        }
     }
 
     /// Runs `body` in one read transaction, so all its queries see the same snapshot.

@@ -16,13 +16,13 @@ extension ExperimentCommand {
         @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
         @Argument(help: "The experiment's name.") var name: String
         @Option(help: "What you expect to happen.") var hypothesis: String = ""
-        @Option(help: ArgumentHelp("The setup: a JSON object.", valueName: "json")) var config: String = "{}"
+        @Option(help: ArgumentHelp("The setup: a JSON object, or @FILE.", valueName: "json")) var config: String = "{}"
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)
             let sandbox = try global.sandbox(in: context)
-            try context.emit(try sandbox.startExperiment(project: project, name: name, hypothesis: hypothesis, configJSON: config), json: global.json)
+            try context.emit(try sandbox.startExperiment(project: project, name: name, hypothesis: hypothesis, configJSON: jsonArgument(config, flag: "--config")), json: global.json)
         }
     }
 
@@ -31,7 +31,7 @@ extension ExperimentCommand {
 
         @Argument(help: "The experiment's ID (an integer).") var experimentID: String
         @Flag(exclusivity: .exclusive, help: "Whether the hypothesis held.") var outcome: Outcome?
-        @Option(help: ArgumentHelp("What was observed: a JSON object.", valueName: "json")) var results: String = "{}"
+        @Option(help: ArgumentHelp("What was observed: a JSON object, or @FILE.", valueName: "json")) var results: String = "{}"
         @OptionGroup var global: GlobalOptions
 
         enum Outcome: String, EnumerableFlag {
@@ -45,7 +45,7 @@ extension ExperimentCommand {
         func execute(in context: CommandContext) throws {
             let id = try parseExperimentID(experimentID)
             let sandbox = try global.sandbox(in: context)
-            try context.emit(try sandbox.completeExperiment(id, success: outcome == .success, resultsJSON: results), json: global.json)
+            try context.emit(try sandbox.completeExperiment(id, success: outcome == .success, resultsJSON: jsonArgument(results, flag: "--results")), json: global.json)
         }
     }
 

@@ -25,7 +25,29 @@ struct GlobalOptions: ParsableArguments {
     func sandbox(in context: CommandContext, create: Bool = false) throws -> Sandbox {
         try Sandbox(
             paths: paths(in: context), create: create, clock: context.clock,
-            busyTimeoutMilliseconds: context.busyTimeoutMilliseconds
+            busyTimeoutMilliseconds: context.busyTimeoutMilliseconds,
+            maximumPageCount: context.environment["NOVAOS_TEST_MAX_PAGE_COUNT"].flatMap(Int.init)
         )
     }
+}
+
+/// A JSON argument: the text itself, or `@FILE` to read it from a file (for documents larger
+/// than a command line can hold).
+func jsonArgument(_ value: String, flag: String) throws -> String {
+    guard value.hasPrefix("@") else { return value }
+    let path = String(value.dropFirst())
+    var info = stat()
+    guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+        throw SandboxError.fileSystem(path: path, message: "cannot read \(flag) from it: not a readable file")
+    }
+    guard Int(info.st_size) <= JSONValue.maximumDocumentBytes else {
+        throw SandboxError.invalidInput("\(flag) is too large: \(info.st_size) bytes, at most \(JSONValue.maximumDocumentBytes) (1 MiB)")
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw SandboxError.fileSystem(path: path, message: "cannot read \(flag) from it")
+    }
+    guard let text = String(data: data, encoding: .utf8) else {
+        throw SandboxError.invalidInput("\(flag) file \(path) is not UTF-8 text")
+    }
+    return text
 }

@@ -1,11 +1,12 @@
 import ArgumentParser
+import Foundation
 import SandboxCore
 
 struct ProductionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "production",
         abstract: "Inspect the production ledger (only 'sandbox promote' writes to it).",
-        subcommands: [List.self]
+        subcommands: [List.self, Backup.self]
     )
 }
 
@@ -17,6 +18,18 @@ extension ProductionCommand {
 
         func execute(in context: CommandContext) throws {
             try context.emit(try Production(paths: global.paths(in: context)).listAgents(), json: global.json)
+        }
+    }
+
+    struct Backup: ContextCommand {
+        static let configuration = CommandConfiguration(abstract: "Write a consistent copy of production.db to a new file.")
+
+        @Argument(help: "The new file (never overwritten).") var path: String
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let destination = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: context.currentDirectory, isDirectory: true))
+            try context.emit(try Production(paths: global.paths(in: context)).backup(to: destination, now: context.clock()), json: global.json)
         }
     }
 }

@@ -251,3 +251,9 @@ extension RunList: TextRenderable {
         runs.isEmpty ? "No runs." : runTable(runs).render(style)
     }
 }
+
+extension BackupResult: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        "Backed up \(source) to \(path) (\(formatTokens(bytes)) bytes)"
+    }
+}

@@ -9,7 +9,7 @@ struct SandboxCommand: ParsableCommand {
         subcommands: [
             Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Pause.self, Resume.self,
             ExperimentCommand.self, List.self,
-            ProjectShow.self, Status.self, Eval.self, Promote.self, Kill.self,
+            ProjectShow.self, Status.self, Eval.self, Promote.self, Kill.self, Backup.self,
         ]
     )
 }
@@ -38,14 +38,14 @@ extension SandboxCommand {
         @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
         @Argument(help: "The agent type (assistant, customer_support, researcher, ...).") var agentType: String
         @Option(help: "A display name (default: the type).") var name: String?
-        @Option(help: ArgumentHelp("The agent's configuration: a JSON object. A token_budget key sets the budget.", valueName: "json"))
+        @Option(help: ArgumentHelp("The agent's configuration: a JSON object, or @FILE. A token_budget key sets the budget.", valueName: "json"))
         var config: String = "{}"
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)
             let sandbox = try global.sandbox(in: context)
-            try context.emit(try sandbox.deployAgent(project: project, type: agentType, name: name, configJSON: config), json: global.json)
+            try context.emit(try sandbox.deployAgent(project: project, type: agentType, name: name, configJSON: jsonArgument(config, flag: "--config")), json: global.json)
         }
     }
 
@@ -202,6 +202,20 @@ extension SandboxCommand {
             let project = try ProjectID(projectID)
             let sandbox = try global.sandbox(in: context)
             try context.emit(try sandbox.kill(project, deleteWorkspace: delete), json: global.json)
+        }
+    }
+
+    struct Backup: ContextCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write a consistent copy of sandbox.db to a new file, while other commands keep writing."
+        )
+
+        @Argument(help: "The new file (never overwritten).") var path: String
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let destination = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: context.currentDirectory, isDirectory: true))
+            try context.emit(try global.sandbox(in: context).backup(to: destination), json: global.json)
         }
     }
 }

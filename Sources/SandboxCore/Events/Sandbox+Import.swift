@@ -62,6 +62,7 @@ extension Sandbox {
         guard !isEphemeral else {
             throw SandboxError.invalidState("there is no sandbox yet at \(paths.sandboxDatabase.path): create a project and deploy agents first")
         }
+        try requireWritable()
         var summary = ImportSummary(
             source: source, lines: 0, new: 0, duplicate: 0, rejected: 0, usageEvents: 0, revenueEvents: 0,
             tokens: 0, cost: .zero, revenue: .zero, committed: false, errors: []

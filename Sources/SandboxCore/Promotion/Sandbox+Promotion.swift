@@ -7,13 +7,20 @@ extension Sandbox {
     ///
     /// `sandbox.db` and `production.db` are separate files, and SQLite does not commit a
     /// transaction atomically across two WAL databases (SQLite docs, lang_attach). So the
-    /// promotion runs in three steps, each its own transaction, and is safe to re-run after
-    /// a crash at any point:
-    /// 1. plan (sandbox): evaluate, choose agents, fix their production IDs, state `pending`;
-    /// 2. copy (production): insert each planned agent unless its ID is already there;
-    /// 3. complete (sandbox): state `complete`, project `promoted`.
-    /// A later call finds a pending plan and resumes at step 2; fixed IDs and a unique
-    /// `promoted_from_agent_id` keep every agent in production exactly once.
+    /// promotion runs in steps, each its own transaction, and is safe to re-run after a crash
+    /// at any point:
+    /// 0. check (read only): refuse a promoted or killed project, or `NOT_READY` without
+    ///    `force`, before any file is opened for writing;
+    /// 1. lock production (`BEGIN IMMEDIATE`): a read-only or locked `production.db` refuses
+    ///    here, and the sandbox is unchanged;
+    /// 2. plan (sandbox): evaluate, choose agents, fix their production IDs, state `pending`;
+    /// 3. copy (production, in the transaction of step 1): insert each planned agent unless
+    ///    its ID is already there, then commit;
+    /// 4. complete (sandbox): state `complete`, project `promoted`.
+    /// A later call finds a pending plan and resumes at step 3; fixed IDs and a unique
+    /// `promoted_from_agent_id` keep every agent in production exactly once. Two promotions
+    /// of one project at once serialize on production's lock; the second one reports that
+    /// the project is already promoted.
     ///
     /// - Parameters:
     ///   - force: promote even when the evaluation says `NOT_READY`.
@@ -22,8 +29,30 @@ extension Sandbox {
     /// - Throws: `SandboxError.promotionRefused` for `NOT_READY` without `force`;
     ///   `SandboxError.invalidState` for a project already promoted or killed.
     public func promote(_ id: ProjectID, force: Bool = false, hook: (PromotionStep) throws -> Void = { _ in }) throws -> PromotionResult {
+        switch try read({ try promotionState(id) }) {
+        case nil: _ = try promotionPreview(id, force: force)
+        case "complete"?: throw SandboxError.invalidState("project \(id) is already promoted")
+        default: break // pending: resume
+        }
+
+        try requireWritable()
+        let production = try openProductionForWriting()
+        let productionPath = paths.productionDatabase.path
+        do {
+            try production.execute("BEGIN IMMEDIATE TRANSACTION")
+        } catch let error as SQLiteError {
+            throw DatabaseFile.describe(error, path: productionPath)
+        }
+        defer {
+            if production.isInTransaction { try? production.execute("ROLLBACK TRANSACTION") }
+        }
+
         try write {
-            if try promotionState(id) != nil { return } // pending: resume; complete: step 3 reports it
+            if let state = try promotionState(id) {
+                // Another promotion planned (or finished) it while this one waited for the lock.
+                if state == "complete" { throw SandboxError.invalidState("project \(id) is already promoted") }
+                return
+            }
             let project = try loadProject(id)
             try checkPromotable(project)
             let (evaluation, evaluationRowID) = try evaluateAndStoreWithID(id)
@@ -46,7 +75,12 @@ extension Sandbox {
         }
         try hook(.planned)
 
-        try copyPlanToProduction(id, hook: hook)
+        try copyPlan(id, into: production, hook: hook)
+        do {
+            try production.execute("COMMIT TRANSACTION")
+        } catch let error as SQLiteError {
+            throw DatabaseFile.describe(error, path: productionPath)
+        }
         try hook(.copied)
 
         try write {
@@ -60,6 +94,22 @@ extension Sandbox {
         }
         try hook(.completed)
         return try read { try loadPlanResult(id, status: .promoted) }
+    }
+
+    /// Opens `production.db` for writing, creating it (and its folder) when needed, and
+    /// refuses a read-only one up front.
+    private func openProductionForWriting() throws -> Connection {
+        let productionPath = paths.productionDatabase.path
+        do {
+            try FileManager.default.createDirectory(at: paths.productionDatabase.deletingLastPathComponent(), withIntermediateDirectories: true)
+        } catch {
+            throw SandboxError.fileSystem(path: productionPath, message: "cannot create the folder for the production database (\(firstLine(of: error)))")
+        }
+        let production = try DatabaseFile.open(paths.productionDatabase, kind: .production, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        guard !production.isReadOnly else {
+            throw SandboxError.database(path: productionPath, message: "the database is read-only; promotion needs to write it. Nothing was changed")
+        }
+        return production
     }
 
     /// What `promote` would do, changing nothing: the same checks and the same choice of
@@ -114,8 +164,8 @@ extension Sandbox {
         try promotionState(id) == "pending"
     }
 
-    /// Step 2: writes every planned agent to production, in one production transaction.
-    private func copyPlanToProduction(_ id: ProjectID, hook: (PromotionStep) throws -> Void) throws {
+    /// Step 3: writes every planned agent to production, in the caller's production transaction.
+    private func copyPlan(_ id: ProjectID, into production: Connection, hook: (PromotionStep) throws -> Void) throws {
         struct Planned {
             var sandboxID: String, productionID: String, type: String, name: String, normalBudget: Int64, config: String
         }
@@ -135,33 +185,25 @@ extension Sandbox {
         }
         let productionPath = paths.productionDatabase.path
         do {
-            try FileManager.default.createDirectory(at: paths.productionDatabase.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch {
-            throw SandboxError.fileSystem(path: productionPath, message: "cannot create the folder for the production database (\(firstLine(of: error)))")
-        }
-        let production = try DatabaseFile.open(paths.productionDatabase, kind: .production, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
-        do {
-            try production.inTransaction(.immediate) {
-                if planned.isEmpty { try hook(.copying) }
-                for (index, agent) in planned.enumerated() {
-                    if index == planned.count / 2 { try hook(.copying) }
-                    try production.run(
-                        """
-                        INSERT INTO agents (id, project_id, type, name, status, token_budget, normal_token_budget, config, deployed_at,
-                                            promoted_from_project_id, promoted_from_agent_id)
-                        VALUES (?, NULL, ?, ?, 'active', ?, ?, ?, ?, ?, ?)
-                        ON CONFLICT DO NOTHING
-                        """,
-                        agent.productionID, agent.type, agent.name, agent.normalBudget, agent.normalBudget, agent.config,
-                        startedAt, id.rawValue, agent.sandboxID
+            if planned.isEmpty { try hook(.copying) }
+            for (index, agent) in planned.enumerated() {
+                if index == planned.count / 2 { try hook(.copying) }
+                try production.run(
+                    """
+                    INSERT INTO agents (id, project_id, type, name, status, token_budget, normal_token_budget, config, deployed_at,
+                                        promoted_from_project_id, promoted_from_agent_id)
+                    VALUES (?, NULL, ?, ?, 'active', ?, ?, ?, ?, ?, ?)
+                    ON CONFLICT DO NOTHING
+                    """,
+                    agent.productionID, agent.type, agent.name, agent.normalBudget, agent.normalBudget, agent.config,
+                    startedAt, id.rawValue, agent.sandboxID
+                )
+                let origin = try production.scalarText("SELECT promoted_from_agent_id FROM agents WHERE id = ?", [agent.productionID])
+                guard origin == agent.sandboxID else {
+                    throw SandboxError.database(
+                        path: productionPath,
+                        message: "production already holds agent \(agent.productionID) from somewhere else, or agent \(agent.sandboxID) under another ID; nothing was promoted"
                     )
-                    let origin = try production.scalarText("SELECT promoted_from_agent_id FROM agents WHERE id = ?", [agent.productionID])
-                    guard origin == agent.sandboxID else {
-                        throw SandboxError.database(
-                            path: productionPath,
-                            message: "production already holds agent \(agent.productionID) from somewhere else, or agent \(agent.sandboxID) under another ID; nothing was promoted"
-                        )
-                    }
                 }
             }
         } catch let error as SQLiteError {
