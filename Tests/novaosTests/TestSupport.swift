@@ -14,6 +14,8 @@ struct CommandOutput {
     var stdout = ""
     var stderr = ""
     var exitCode: Int32 = 0
+    /// True when a signal ended the process; `exitCode` is then the signal's number.
+    var signaled = false
 
     /// stdout decoded as one JSON document into `T`.
     func decode<T: Decodable>(_ type: T.Type) throws -> T {
@@ -87,7 +89,10 @@ func runBinary(_ arguments: [String], home: URL, environment extra: [String: Str
     let out = stdout.fileHandleForReading.readDataToEndOfFile()
     let err = stderr.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
-    return CommandOutput(stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self), exitCode: process.terminationStatus)
+    return CommandOutput(
+        stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self), exitCode: process.terminationStatus,
+        signaled: process.terminationReason == .uncaughtSignal
+    )
 }
 
 /// A snapshot of everything novaos could change: a `sqlite3 .dump` of both databases and
