@@ -63,6 +63,7 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
         let (home, project, winner, _) = try promotableHome()
         let huge = home.appendingPathComponent("huge.json")
         try ("{\"x\": \"" + String(repeating: "y", count: 1 << 20) + "\"}").write(to: huge, atomically: true, encoding: .utf8)
+        #expect(try runBinary(["sandbox", "experiment", "start", project, "e"], home: home).exitCode == 0)
         let cases: [[String]] = [
             ["sandbox", "deploy", project, "assistant", "--config", "{\"a\":"],
             ["sandbox", "deploy", project, "assistant", "--config", "\"just a string\""],
@@ -70,6 +71,9 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
             ["sandbox", "deploy", project, "assistant", "--config", "@/nonexistent.json"],
             ["sandbox", "deploy", project, "assistant", "--config", #"{"token_budget": -1}"#],
             ["sandbox", "experiment", "start", project, "e", "--config", "[]"],
+            ["sandbox", "experiment", "complete", "1", "--success", "--results", "not json"],
+            ["sandbox", "experiment", "complete", "1", "--success", "--results", "[1, 2]"],
+            ["sandbox", "experiment", "complete", "1", "--success", "--results", "@\(huge.path)"],
             ["sandbox", "usage", winner, "--model", "claude-opus-4", "--input-tokens", "-1", "--output-tokens", "0"],
             ["sandbox", "usage", winner, "--model", "claude-opus-4", "--input-tokens", "99999999999", "--output-tokens", "0"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "1", "--output-tokens", "1", "--cost", "NaN"],
@@ -172,6 +176,20 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
             for arguments in [["sandbox", "list"], ["sandbox", "status", "--json"], ["sandbox", "create", "x"]] {
                 try expectRefusedWithoutChange(arguments, home: home, mentioning: database.path)
             }
+        }
+    }
+
+    @Test func aBrokenProductionDatabaseIsNamedAndLeftAlone() throws {
+        for damage in ["random", "newer", "directory"] {
+            let (home, project, _, _) = try promotableHome()
+            let database = home.appendingPathComponent("production.db")
+            switch damage {
+            case "random": try Data(repeating: 0xA5, count: 8_192).write(to: database)
+            case "newer": #expect(shell(["sqlite3", database.path, "PRAGMA user_version = 42"]) == 0)
+            default: try FileManager.default.createDirectory(at: database, withIntermediateDirectories: false)
+            }
+            try expectRefusedWithoutChange(["sandbox", "promote", project, "--yes"], home: home, mentioning: database.path)
+            try expectRefusedWithoutChange(["production", "list"], home: home, mentioning: database.path)
         }
     }
 
