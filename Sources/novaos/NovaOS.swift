@@ -12,7 +12,7 @@ struct NovaOS: ParsableCommand {
             Every command takes --json. Exit codes: 0 success, 1 error, 64 usage error.
             """,
         version: "0.1.0",
-        subcommands: [SandboxCommand.self, ProductionCommand.self]
+        subcommands: [SandboxCommand.self, ProductionCommand.self, RepoCommand.self]
     )
 
     static func main() {

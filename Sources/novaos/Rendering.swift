@@ -131,6 +131,11 @@ extension ProjectDetail: TextRenderable {
         if !runs.isEmpty {
             text += "\n\n" + runTable(runs).render(style)
         }
+        if !repositories.isEmpty {
+            var table = TextTable(headers: ["REPOSITORY", "NAME", "TYPE", "BRANCH", "PATH"])
+            table.rows = repositories.map { [$0.id, $0.name, $0.repositoryType.rawValue, $0.branch, $0.path] }
+            text += "\n\n" + table.render(style)
+        }
         return text
     }
 }
@@ -255,5 +260,66 @@ extension RunList: TextRenderable {
 extension BackupResult: TextRenderable {
     func renderText(_ style: TextStyle) -> String {
         "Backed up \(source) to \(path) (\(formatTokens(bytes)) bytes)"
+    }
+}
+
+extension ExperimentRepository: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        style.bold("Repository \(name)") + "\n" + keyValues([
+            ("id", id), ("path", path), ("url", url ?? "-"), ("type", repositoryType.rawValue), ("private", isPrivate ? "yes" : "no"),
+            ("branch", branch), ("project", projectID?.rawValue ?? "-"), ("description", cell(description, limit: 200)),
+            ("created", formatDate(createdAt)),
+        ])
+    }
+}
+
+extension RepositoryList: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        guard !repositories.isEmpty else { return "No experiment repositories." }
+        var table = TextTable(headers: ["ID", "NAME", "TYPE", "STATUS", "BRANCH", "EXPERIMENTS", "COMMITS", "LAST ACTIVITY"], rightAligned: [5, 6])
+        table.rows = repositories.map {
+            [$0.id, cell($0.name), $0.repositoryType.rawValue, $0.status, $0.branch, String($0.experimentsCount), String($0.totalCommits), formatDate($0.lastActivity)]
+        }
+        return table.render(style)
+    }
+}
+
+func resultLine(_ result: ExperimentResult) -> [String] {
+    let suites = result.testResults.map { "\($0.type) \($0.status) \($0.passed)/\($0.failed)/\($0.skipped)" }.joined(separator: ", ")
+    return [result.experimentID, String(result.commitSHA.prefix(12)), result.status, suites.isEmpty ? "-" : suites,
+            String(result.analysisResults.potentialIssues.count), cell(result.commitMessage.split(separator: "\n").first.map(String.init) ?? "", limit: 40)]
+}
+
+extension RepositoryRunSummary: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        var table = TextTable(headers: ["EXPERIMENT", "COMMIT", "STATUS", "SUITES (passed/failed/skipped)", "ISSUES", "MESSAGE"], rightAligned: [4])
+        table.rows = results.map(resultLine)
+        return style.bold("\(experimentsRun) revision(s) tested, \(successfulExperiments) successful, \(testsRun) suite(s) run") + "\n\n" + table.render(style)
+    }
+}
+
+extension ExperimentResult: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        var text = style.bold("Experiment \(experimentID): \(status)") + "\n" + keyValues([
+            ("repository", repositoryID), ("source", source), ("commit", commitSHA), ("message", cell(commitMessage, limit: 200)),
+            ("recorded", formatDate(timestamp)), ("repository commit", repositoryCommit ?? "-"),
+            ("sandbox experiment", sandboxExperimentID.map(String.init) ?? "-"),
+        ]) + "\n\n"
+        var suites = TextTable(headers: ["SUITE", "STATUS", "PASSED", "FAILED", "SKIPPED", "SECONDS", "NOTE"], rightAligned: [2, 3, 4, 5])
+        suites.rows = testResults.map {
+            [$0.type, $0.status, String($0.passed), String($0.failed), String($0.skipped), String(format: "%.2f", $0.durationSeconds), cell($0.reason ?? "", limit: 60)]
+        }
+        text += testResults.isEmpty ? "No test suite found.\n" : suites.render(style) + "\n"
+        let analysis = analysisResults
+        text += "\n" + keyValues([
+            ("python files", analysis.pythonAvailable ? String(analysis.filesAnalyzed) : "not analysed (no python3)"),
+            ("lines", String(analysis.totalLines)), ("functions", String(analysis.functionsFound)), ("classes", String(analysis.classesFound)),
+            ("complexity", String(format: "%.2f (mean cyclomatic per function)", analysis.complexityScore)),
+            ("other languages", analysis.otherLanguages.isEmpty ? "-" : analysis.otherLanguages.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.files) files, \($0.value.lines) lines" }.joined(separator: "; ")),
+        ])
+        for issue in analysis.potentialIssues {
+            text += "\n  \(issue.file):\(issue.line): \(issue.kind): \(cell(issue.message, limit: 120))"
+        }
+        return text
     }
 }

@@ -102,12 +102,14 @@ public struct ProjectDetail: Codable, Sendable, Equatable {
     @NullEncoded public var lastEvaluation: Evaluation?
     /// The latest runs of the project's agents (at most 10), newest first.
     public var runs: [RunRecord]
+    /// The project's experiment repositories.
+    public var repositories: [ExperimentRepository]
     /// True while a promotion has been planned but not finished (after a crash, say):
     /// `promote` completes it.
     public var promotionPending: Bool
 
     enum CodingKeys: String, CodingKey {
-        case id, name, description, status, workspace, budget, metrics, agents, experiments, runs
+        case id, name, description, status, workspace, budget, metrics, agents, experiments, runs, repositories
         case createdAt = "created_at", promotedAt = "promoted_at", killedAt = "killed_at"
         case lastEvaluation = "last_evaluation", promotionPending = "promotion_pending"
     }

@@ -133,6 +133,7 @@ extension Sandbox {
                 killedAt: project.killedAt, budget: project.budget, metrics: try loadMetrics(id),
                 agents: try loadAgents(project: id), experiments: try loadExperiments(project: id),
                 lastEvaluation: try loadLastEvaluation(id), runs: try loadLatestRuns(project: id),
+                repositories: try loadRepositories(project: id),
                 promotionPending: try pendingPromotionExists(id)
             )
         }

@@ -187,6 +187,40 @@ enum Schema {
         END;
         """
 
-    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals]
+    /// Version 4: experiment repositories and the results of the revisions tested in them.
+    static let repositories = """
+        CREATE TABLE repositories (
+            id              TEXT PRIMARY KEY,
+            name            TEXT NOT NULL UNIQUE,
+            path            TEXT NOT NULL,
+            url             TEXT,
+            description     TEXT NOT NULL DEFAULT '',
+            project_id      TEXT REFERENCES projects (id),
+            repository_type TEXT NOT NULL CHECK (repository_type IN ('local', 'remote', 'github')),
+            is_private      INTEGER NOT NULL CHECK (is_private IN (0, 1)),
+            branch          TEXT NOT NULL,
+            status          TEXT NOT NULL DEFAULT 'active',
+            created_at      TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX repositories_by_project ON repositories (project_id);
+
+        CREATE TABLE experiment_results (
+            id                    TEXT PRIMARY KEY,
+            repository_id         TEXT NOT NULL REFERENCES repositories (id),
+            sandbox_experiment_id INTEGER REFERENCES experiments (id),
+            source                TEXT NOT NULL,
+            commit_sha            TEXT NOT NULL,
+            commit_message        TEXT NOT NULL,
+            status                TEXT NOT NULL,
+            success               INTEGER NOT NULL CHECK (success IN (0, 1)),
+            timestamp             TEXT NOT NULL,
+            test_results          TEXT NOT NULL CHECK (json_valid(test_results)),
+            analysis_results      TEXT NOT NULL CHECK (json_valid(analysis_results)),
+            repository_commit     TEXT
+        ) STRICT;
+        CREATE INDEX experiment_results_by_repository ON experiment_results (repository_id);
+        """
+
+    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories]
     static let productionMigrations: [String] = [ledger]
 }

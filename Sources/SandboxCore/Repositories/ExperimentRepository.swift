@@ -1,0 +1,198 @@
+import Foundation
+
+/// How an experiment repository is hosted.
+public enum RepositoryType: String, Codable, Sendable {
+    /// Only on this machine.
+    case local
+    /// With an `origin` the user gave (`--remote` or `EXPERIMENT_REPOSITORY_URL`).
+    case remote
+    /// Created through GitHub's API and pushed there.
+    case github
+}
+
+/// A git repository that holds experiments' code and evidence, apart from the main codebase.
+public struct ExperimentRepository: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    /// The local clone, `HOME/sandbox/repositories/NAME`.
+    public var path: String
+    /// The remote's URL, if any (never with credentials in it).
+    @NullEncoded public var url: String?
+    public var description: String
+    @NullEncoded public var projectID: ProjectID?
+    public var repositoryType: RepositoryType
+    public var isPrivate: Bool
+    public var branch: String
+    public var createdAt: Date
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, path, url, description, branch
+        case projectID = "project_id", repositoryType = "repository_type", isPrivate = "is_private", createdAt = "created_at"
+    }
+}
+
+/// One row of `repo list`: the repository with figures read from git and the database.
+public struct RepositorySummary: Codable, Sendable, Equatable {
+    public var id: String
+    public var name: String
+    @NullEncoded public var url: String?
+    public var repositoryType: RepositoryType
+    public var status: String
+    public var branch: String
+    /// Revisions tested and recorded in this repository.
+    public var experimentsCount: Int
+    /// Commits on the repository's branch, counted by git.
+    public var totalCommits: Int
+    /// The time of the latest commit, from git.
+    @NullEncoded public var lastActivity: Date?
+    public var createdAt: Date
+    @NullEncoded public var projectID: ProjectID?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, url, status, branch
+        case repositoryType = "repository_type", experimentsCount = "experiments_count", totalCommits = "total_commits"
+        case lastActivity = "last_activity", createdAt = "created_at", projectID = "project_id"
+    }
+}
+
+public struct RepositoryList: Codable, Sendable, Equatable {
+    public var repositories: [RepositorySummary]
+}
+
+/// The outcome of one test suite on one revision.
+public struct TestSuiteResult: Codable, Sendable, Equatable {
+    /// pytest, swift, npm, cargo or go.
+    public var type: String
+    /// `passed`, `failed`, `timeout` or `skipped` (marker found, tool missing).
+    public var status: String
+    public var success: Bool
+    public var passed: Int
+    public var failed: Int
+    public var skipped: Int
+    public var durationSeconds: Double
+    /// The command run, or why it was not.
+    public var command: String
+    @NullEncoded public var exitCode: Int32?
+    @NullEncoded public var reason: String?
+    /// What the suite printed, cut to 256 KiB (head and tail).
+    public var output: String
+
+    enum CodingKeys: String, CodingKey {
+        case type, status, success, passed, failed, skipped, command, reason, output
+        case durationSeconds = "duration_seconds", exitCode = "exit_code"
+    }
+}
+
+/// A problem the analysis found in a file.
+public struct CodeIssue: Codable, Sendable, Equatable {
+    public var file: String
+    public var line: Int
+    /// `syntax_error`, `long_function` or `complex_function`.
+    public var kind: String
+    public var message: String
+}
+
+/// What the analysis of a revision found.
+public struct AnalysisResult: Codable, Sendable, Equatable {
+    /// False when no `python3` was found; the Python figures are then zero, not guessed.
+    public var pythonAvailable: Bool
+    public var filesAnalyzed: Int
+    public var totalLines: Int
+    public var functionsFound: Int
+    public var classesFound: Int
+    /// Mean cyclomatic complexity per function: 1 + each `if`, `elif`, loop, `except`,
+    /// conditional expression, `assert`, comprehension `if`, `match` case, and each extra
+    /// operand of `and`/`or`.
+    public var complexityScore: Double
+    public var potentialIssues: [CodeIssue]
+    /// Files and lines of other languages, counted but not parsed, by extension.
+    public var otherLanguages: [String: FileCount]
+    @NullEncoded public var note: String?
+
+    public struct FileCount: Codable, Sendable, Equatable {
+        public var files: Int
+        public var lines: Int
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case note
+        case pythonAvailable = "python_available", filesAnalyzed = "files_analyzed", totalLines = "total_lines"
+        case functionsFound = "functions_found", classesFound = "classes_found", complexityScore = "complexity_score"
+        case potentialIssues = "potential_issues", otherLanguages = "other_languages"
+    }
+}
+
+/// The stored result of testing and analysing one revision.
+public struct ExperimentResult: Codable, Sendable, Equatable {
+    public var experimentID: String
+    public var repositoryID: String
+    @NullEncoded public var sandboxExperimentID: Int64?
+    /// The repository tested (a path or URL).
+    public var source: String
+    public var commitSHA: String
+    public var commitMessage: String
+    /// `passed` (every suite that ran passed), `failed`, or `no_tests` (none could run).
+    public var status: String
+    public var success: Bool
+    public var timestamp: Date
+    public var testResults: [TestSuiteResult]
+    public var analysisResults: AnalysisResult
+    /// The experiment repository's commit that recorded this result.
+    @NullEncoded public var repositoryCommit: String?
+
+    enum CodingKeys: String, CodingKey {
+        case source, status, success, timestamp
+        case experimentID = "experiment_id", repositoryID = "repository_id", sandboxExperimentID = "sandbox_experiment_id"
+        case commitSHA = "commit_sha", commitMessage = "commit_message", testResults = "test_results"
+        case analysisResults = "analysis_results", repositoryCommit = "repository_commit"
+    }
+}
+
+/// What `repo run` did.
+public struct RepositoryRunSummary: Codable, Sendable, Equatable {
+    public var experimentsRun: Int
+    public var successfulExperiments: Int
+    /// Test suites run (skipped ones not counted).
+    public var testsRun: Int
+    public var results: [ExperimentResult]
+
+    enum CodingKeys: String, CodingKey {
+        case results
+        case experimentsRun = "experiments_run", successfulExperiments = "successful_experiments", testsRun = "tests_run"
+    }
+}
+
+/// Settings for the repository commands, mostly from the environment.
+public struct RepositoryOptions {
+    /// The environment git and test suites start from (secrets are stripped for suites).
+    public var environment: [String: String]
+    public var currentDirectory: String
+    /// Receives warnings (a push that failed, GitHub unreachable).
+    public var warn: (String) -> Void
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment,
+                currentDirectory: String = FileManager.default.currentDirectoryPath,
+                warn: @escaping (String) -> Void = { _ in }) {
+        self.environment = environment
+        self.currentDirectory = currentDirectory
+        self.warn = warn
+    }
+
+    var identity: (name: String, email: String) {
+        (environment["NOVAOS_GIT_NAME"].flatMap { $0.isEmpty ? nil : $0 } ?? "novaos",
+         environment["NOVAOS_GIT_EMAIL"].flatMap { $0.isEmpty ? nil : $0 } ?? "novaos@localhost")
+    }
+
+    var autoPush: Bool {
+        !["false", "0", "no", "off"].contains((environment["EXPERIMENT_AUTO_PUSH"] ?? "").lowercased())
+    }
+
+    /// The variables a test suite gets: everything but what looks like a secret.
+    var suiteEnvironment: [String: String] {
+        environment.filter { key, _ in
+            let upper = key.uppercased()
+            return !["TOKEN", "KEY", "PASSWORD", "PASSWD", "SECRET", "CREDENTIAL"].contains { upper.contains($0) }
+                && !upper.hasPrefix("GITHUB_") && !upper.hasPrefix("NOVAOS_")
+        }
+    }
+}

@@ -1,0 +1,431 @@
+import Foundation
+import SQLiteDB
+
+extension Sandbox {
+    /// `HOME/sandbox/repositories`.
+    var repositoriesFolder: URL { paths.sandboxFolder.appendingPathComponent("repositories", isDirectory: true) }
+
+    /// Creates an experiment repository: `README.md`, `experiments/`, `tests/`, `results/` and
+    /// `logs/` committed on `branch`, under `HOME/sandbox/repositories/NAME/`.
+    ///
+    /// The remote is `remote`, else `EXPERIMENT_REPOSITORY_URL`; with neither, and with
+    /// `GITHUB_TOKEN` and `GITHUB_USERNAME` set, a private repository is created through the
+    /// GitHub API (`GITHUB_API_URL` for GitHub Enterprise) and used as `origin`; if GitHub
+    /// cannot be reached the repository stays local, with a warning. Commits are pushed
+    /// unless `EXPERIMENT_AUTO_PUSH=false`. The token is sent only in HTTP headers.
+    public func createRepository(
+        name: String? = nil, project: ProjectID? = nil, description: String = "", branch: String? = nil, remote: String? = nil,
+        options: RepositoryOptions = RepositoryOptions()
+    ) throws -> ExperimentRepository {
+        guard !isEphemeral else {
+            throw SandboxError.invalidState("there is no sandbox yet at \(paths.sandboxDatabase.path): create a project first")
+        }
+        try requireWritable()
+        try validateText(description, field: "description", maximumLength: Self.maximumDescriptionLength, allowEmpty: true)
+        let branch = branch ?? nonEmpty(options.environment["EXPERIMENT_BRANCH"]) ?? "main"
+        try Self.validateGitName(branch, what: "branch")
+        if let name { try Self.validateGitName(name, what: "repository name") }
+        let remote = remote ?? nonEmpty(options.environment["EXPERIMENT_REPOSITORY_URL"])
+        if let remote { try Self.validateRemote(remote) }
+        if let project {
+            let status = try read { try loadProject(project).status }
+            guard status == .active else { throw SandboxError.invalidState("project \(project) is \(status.rawValue); repositories can only be added to an active project") }
+        }
+        let git = try Git(environment: options.environment, identity: options.identity)
+        let createdAt = now()
+
+        // Choose the name and claim the folder (mkdir fails if another process took it).
+        try FileManager.default.createDirectory(at: repositoriesFolder, withIntermediateDirectories: true)
+        let base = name ?? "ai-sandbox-experiments-" + Self.compactTimestamp(createdAt)
+        var chosen = base
+        var suffix = 1
+        while true {
+            let taken = try read { try db.scalarInt("SELECT count(*) FROM repositories WHERE name = ?", [chosen]) } > 0
+            if !taken, mkdir(repositoriesFolder.appendingPathComponent(chosen).path, 0o755) == 0 { break }
+            if name != nil {
+                throw SandboxError.invalidState("a repository named \(quoted(chosen)) already exists")
+            }
+            suffix += 1
+            chosen = "\(base)-\(suffix)"
+        }
+        let folder = repositoriesFolder.appendingPathComponent(chosen)
+        var created = false
+        defer { if !created { try? FileManager.default.removeItem(at: folder) } }
+
+        let id = "rep_" + String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
+        try writeSkeleton(folder: folder, name: chosen, description: description, project: project)
+        try git.run(["init", "--quiet", "--initial-branch", branch], in: folder.path)
+        try git.run(["add", "--all"], in: folder.path)
+        try git.run(["commit", "--quiet", "-m", "Create experiment repository \(chosen)"], in: folder.path)
+
+        var type = RepositoryType.local
+        var url: String?
+        var pushAuthorization: [String: String] = [:]
+        if let remote {
+            type = .remote
+            url = remote
+        } else if let token = nonEmpty(options.environment["GITHUB_TOKEN"]), let user = nonEmpty(options.environment["GITHUB_USERNAME"]) {
+            let api = URL(string: nonEmpty(options.environment["GITHUB_API_URL"]) ?? "https://api.github.com") ?? URL(string: "https://api.github.com")!
+            do {
+                let repository = try GitHubClient(baseURL: api, username: user, token: token).createRepository(
+                    name: chosen, description: description.isEmpty ? "novaos experiment repository" : description, isPrivate: true
+                )
+                type = .github
+                url = repository.cloneURL
+                pushAuthorization = Git.authorization(username: user, token: token)
+            } catch {
+                options.warn("GitHub repository not created (\(firstLine(of: error).replacingOccurrences(of: token, with: "***"))); keeping \(chosen) local")
+            }
+        }
+        if let url {
+            try git.run(["remote", "add", "origin", url], in: folder.path)
+        }
+        let repository = ExperimentRepository(
+            id: id, name: chosen, path: folder.path, url: url, description: description, projectID: project,
+            repositoryType: type, isPrivate: type != .remote, branch: branch, createdAt: createdAt
+        )
+        try write {
+            if let project {
+                guard try loadProject(project).status == .active else { throw SandboxError.invalidState("project \(project) is no longer active") }
+            }
+            try db.run(
+                """
+                INSERT INTO repositories (id, name, path, url, description, project_id, repository_type, is_private, branch, created_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                id, chosen, folder.path, url, description, project?.rawValue, type.rawValue, repository.isPrivate, branch,
+                Timestamp.string(from: createdAt)
+            )
+        }
+        created = true
+        if url != nil { push(repository, git: git, options: options, authorization: pushAuthorization) }
+        return repository
+    }
+
+    /// Pushes the branch to `origin` unless auto-push is off; a failure is a warning, since
+    /// the commit is safe locally and the next push carries it.
+    private func push(_ repository: ExperimentRepository, git: Git, options: RepositoryOptions, authorization: [String: String]) {
+        guard options.autoPush, repository.url != nil else { return }
+        do {
+            try git.run(["push", "--quiet", "--set-upstream", "origin", repository.branch], in: repository.path, extraEnvironment: authorization)
+        } catch {
+            options.warn("push of \(repository.name) to origin failed (\(firstLine(of: error))); the commit is kept locally")
+        }
+    }
+
+    /// The token for pushing to a GitHub repository, from the environment, as headers.
+    private func authorization(for repository: ExperimentRepository, options: RepositoryOptions) -> [String: String] {
+        guard repository.repositoryType == .github, let token = nonEmpty(options.environment["GITHUB_TOKEN"]),
+              let user = nonEmpty(options.environment["GITHUB_USERNAME"]) else { return [:] }
+        return Git.authorization(username: user, token: token)
+    }
+
+    private func writeSkeleton(folder: URL, name: String, description: String, project: ProjectID?) throws {
+        let readme = """
+            # \(name)
+
+            An experiment repository of [novaos](https://example.invalid/novaos): the code and evidence of AI-agent
+            experiments, kept apart from the main codebase.\(project.map { "\n\nIt belongs to sandbox project `\($0)`." } ?? "")
+            \(description.isEmpty ? "" : "\n\(description)\n")
+            - `experiments/<id>/metadata.json`: what was tested (repository, commit, time, outcome)
+            - `results/<id>.json`: the full result: test suites and code analysis
+            - `logs/<id>.log`: the test suites' output
+            - `tests/`: tests of the experiments themselves
+
+            Results are recorded by `novaos repo run`; every result is one commit.
+
+            """
+        do {
+            try readme.write(to: folder.appendingPathComponent("README.md"), atomically: true, encoding: .utf8)
+            for sub in ["experiments", "tests", "results", "logs"] {
+                let subfolder = folder.appendingPathComponent(sub)
+                try FileManager.default.createDirectory(at: subfolder, withIntermediateDirectories: true)
+                try Data().write(to: subfolder.appendingPathComponent(".gitkeep"))
+            }
+        } catch {
+            throw SandboxError.fileSystem(path: folder.path, message: "cannot write the repository skeleton (\(firstLine(of: error)))")
+        }
+    }
+
+    /// Every experiment repository (or a project's), with figures from git and the database.
+    public func listRepositories(project: ProjectID? = nil, options: RepositoryOptions = RepositoryOptions()) throws -> RepositoryList {
+        let repositories = try read {
+            if let project { _ = try loadProject(project) }
+            return try loadRepositories(project: project)
+        }
+        let git = try? Git(environment: options.environment, identity: options.identity, timeout: 30)
+        var summaries: [RepositorySummary] = []
+        for repository in repositories {
+            let count = try read { try db.scalarInt("SELECT count(*) FROM experiment_results WHERE repository_id = ?", [repository.id]) }
+            var commits = 0
+            var last: Date?
+            if let git {
+                commits = Int((try? git.run(["rev-list", "--count", "HEAD"], in: repository.path))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
+                if let stamp = try? git.run(["log", "-1", "--format=%ct"], in: repository.path), let seconds = TimeInterval(stamp.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                    last = Date(timeIntervalSince1970: seconds)
+                }
+            }
+            let status = FileManager.default.fileExists(atPath: repository.path + "/.git") ? "active" : "missing"
+            summaries.append(RepositorySummary(
+                id: repository.id, name: repository.name, url: repository.url, repositoryType: repository.repositoryType,
+                status: status, branch: repository.branch, experimentsCount: Int(count), totalCommits: commits,
+                lastActivity: last, createdAt: repository.createdAt, projectID: repository.projectID
+            ))
+        }
+        return RepositoryList(repositories: summaries)
+    }
+
+    static let repositoryColumns = "id, name, path, url, description, project_id, repository_type, is_private, branch, created_at"
+
+    static func decodeRepository(_ row: Row) -> ExperimentRepository {
+        ExperimentRepository(
+            id: row.text(0), name: row.text(1), path: row.text(2), url: row.optionalText(3), description: row.text(4),
+            projectID: row.optionalText(5).map(ProjectID.init(unchecked:)), repositoryType: RepositoryType(rawValue: row.text(6)) ?? .local,
+            isPrivate: row.bool(7), branch: row.text(8), createdAt: Timestamp.date(from: row.text(9))
+        )
+    }
+
+    func loadRepositories(project: ProjectID?) throws -> [ExperimentRepository] {
+        try db.query(
+            "SELECT \(Self.repositoryColumns) FROM repositories WHERE ?1 IS NULL OR project_id = ?1 ORDER BY created_at, rowid",
+            [project?.rawValue], Self.decodeRepository
+        )
+    }
+
+    /// A repository by ID or name.
+    func loadRepository(_ reference: String) throws -> ExperimentRepository {
+        guard let repository = try db.queryFirst(
+            "SELECT \(Self.repositoryColumns) FROM repositories WHERE id = ?1 OR name = ?1", [reference], Self.decodeRepository
+        ) else {
+            throw SandboxError.notFound(kind: "experiment repository", id: reference)
+        }
+        return repository
+    }
+
+    /// Tests and analyses revisions of `source` (default: the experiment repository itself),
+    /// records each result in the database and commits it into the experiment repository.
+    ///
+    /// - Parameters:
+    ///   - revisions: revisions to test; when empty, the last `last` commits, or HEAD.
+    ///   - timeout: for each test suite; a suite still running then is killed with its group.
+    ///   - experiment: a sandbox experiment (running) completed with these results.
+    public func runRepository(
+        _ reference: String, source: String? = nil, revisions: [String] = [], last: Int? = nil, timeout: TimeInterval = 600,
+        experiment: Int64? = nil, options: RepositoryOptions = RepositoryOptions()
+    ) throws -> RepositoryRunSummary {
+        try requireWritable()
+        let repository = try read { try loadRepository(reference) }
+        if let experiment {
+            let linked = try read { try loadExperiment(experiment) }
+            guard linked.completedAt == nil else { throw SandboxError.invalidState("experiment \(experiment) is already completed") }
+        }
+        if let last, last < 1 || last > 1_000 { throw SandboxError.invalidInput("--last must be between 1 and 1000") }
+        for revision in revisions where revision.hasPrefix("-") || revision.isEmpty || revision.utf8.contains(0) {
+            throw SandboxError.invalidInput("invalid revision \(quoted(revision))")
+        }
+        let git = try Git(environment: options.environment, identity: options.identity)
+        let scratch = try Self.makeScratchFolder()
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+        // The source: a local repository, or a URL cloned once into the scratch folder.
+        let sourceName = source ?? repository.path
+        var sourcePath: String
+        if let source, Self.looksLikeURL(source) {
+            try Self.validateRemote(source)
+            sourcePath = scratch + "/source"
+            try git.run(["clone", "--quiet", "--no-checkout", "--", source, sourcePath], in: scratch)
+        } else {
+            sourcePath = source.map { $0.hasPrefix("/") ? $0 : (options.currentDirectory as NSString).appendingPathComponent($0) } ?? repository.path
+            guard (try? git.run(["rev-parse", "--git-dir"], in: sourcePath)) != nil else {
+                throw SandboxError.invalidInput("\(sourceName) is not a git repository")
+            }
+        }
+
+        var shas: [String] = []
+        if !revisions.isEmpty {
+            for revision in revisions {
+                do {
+                    shas.append(try git.run(["rev-parse", "--verify", "--quiet", "--end-of-options", revision + "^{commit}"], in: sourcePath).trimmingCharacters(in: .whitespacesAndNewlines))
+                } catch {
+                    throw SandboxError.invalidInput("unknown revision \(quoted(revision)) in \(sourceName)")
+                }
+            }
+        } else {
+            let output = try git.run(["rev-list", "--max-count=\(last ?? 1)", "HEAD"], in: sourcePath)
+            shas = output.split(whereSeparator: \.isNewline).map(String.init).reversed() // oldest first
+        }
+
+        var results: [ExperimentResult] = []
+        for sha in shas {
+            let message = try git.run(["log", "-1", "--format=%B", sha], in: sourcePath).trimmingCharacters(in: .whitespacesAndNewlines)
+            let checkout = scratch + "/checkout-\(sha.prefix(12))"
+            try git.run(["clone", "--quiet", "--shared", "--no-checkout", "--", sourcePath, checkout], in: scratch)
+            try git.run(["checkout", "--quiet", "--detach", sha], in: checkout)
+            let suites = TestSuites.detect(in: checkout)
+            let suiteResults = suites.map { TestSuites.run($0, in: checkout, environment: options.suiteEnvironment, timeout: timeout) }
+            let analysis = CodeAnalysis.analyse(checkout, environment: options.suiteEnvironment)
+            try? FileManager.default.removeItem(atPath: checkout)
+
+            let ran = suiteResults.filter { $0.status != "skipped" }
+            let success = !ran.isEmpty && ran.allSatisfy(\.success)
+            let status = ran.isEmpty ? "no_tests" : (success ? "passed" : "failed")
+            let timestamp = now()
+            var result = ExperimentResult(
+                experimentID: try newResultID(sha: sha, at: timestamp), repositoryID: repository.id, sandboxExperimentID: experiment,
+                source: sourceName, commitSHA: sha, commitMessage: message, status: status, success: success, timestamp: timestamp,
+                testResults: suiteResults, analysisResults: analysis, repositoryCommit: nil
+            )
+            result.repositoryCommit = try recordInRepository(result, repository: repository, git: git)
+            try storeResult(result)
+            push(repository, git: git, options: options, authorization: authorization(for: repository, options: options))
+            results.append(result)
+        }
+
+        let summary = RepositoryRunSummary(
+            experimentsRun: results.count, successfulExperiments: results.filter(\.success).count,
+            testsRun: results.reduce(0) { $0 + $1.testResults.filter { $0.status != "skipped" }.count }, results: results
+        )
+        if let experiment {
+            let document = JSONValue.object([
+                "repository_id": .string(repository.id),
+                "experiments_run": .integer(Int64(summary.experimentsRun)),
+                "successful_experiments": .integer(Int64(summary.successfulExperiments)),
+                "results": .array(results.map { .object(["experiment_id": .string($0.experimentID), "commit_sha": .string($0.commitSHA), "status": .string($0.status)]) }),
+            ])
+            _ = try completeExperiment(experiment, success: !results.isEmpty && summary.successfulExperiments == results.count, resultsJSON: document.jsonText)
+        }
+        return summary
+    }
+
+    /// Writes a result's files into the experiment repository and commits them; returns the commit.
+    private func recordInRepository(_ result: ExperimentResult, repository: ExperimentRepository, git: Git) throws -> String {
+        let encoder = SandboxJSON.encoder()
+        let folder = URL(fileURLWithPath: repository.path)
+        let id = result.experimentID
+        let metadata = JSONValue.object([
+            "experiment_id": .string(id), "repository_id": .string(result.repositoryID), "source": .string(result.source),
+            "commit_sha": .string(result.commitSHA), "commit_message": .string(result.commitMessage), "status": .string(result.status),
+            "success": .bool(result.success), "timestamp": .string(Timestamp.string(from: result.timestamp)),
+            "sandbox_experiment_id": result.sandboxExperimentID.map(JSONValue.integer) ?? .null,
+        ])
+        var log = ""
+        for suite in result.testResults {
+            log += "=== \(suite.type): \(suite.status) (\(suite.command)) ===\n"
+            if let reason = suite.reason { log += "\(reason)\n" }
+            log += suite.output + (suite.output.hasSuffix("\n") || suite.output.isEmpty ? "" : "\n")
+        }
+        if result.testResults.isEmpty { log += "No test suite found.\n" }
+        do {
+            let experimentFolder = folder.appendingPathComponent("experiments/\(id)")
+            try FileManager.default.createDirectory(at: experimentFolder, withIntermediateDirectories: true)
+            try (String(decoding: try encoder.encode(metadata), as: UTF8.self) + "\n").write(to: experimentFolder.appendingPathComponent("metadata.json"), atomically: true, encoding: .utf8)
+            var stored = result
+            stored.repositoryCommit = nil
+            try (String(decoding: try encoder.encode(stored), as: UTF8.self) + "\n").write(to: folder.appendingPathComponent("results/\(id).json"), atomically: true, encoding: .utf8)
+            try log.write(to: folder.appendingPathComponent("logs/\(id).log"), atomically: true, encoding: .utf8)
+        } catch {
+            throw SandboxError.fileSystem(path: repository.path, message: "cannot write the result files (\(firstLine(of: error)))")
+        }
+        try git.run(["add", "--", "experiments/\(id)", "results/\(id).json", "logs/\(id).log"], in: repository.path)
+        let subject = result.commitMessage.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        try git.run(["commit", "--quiet", "-m", "Record \(id): \(result.status) at \(result.commitSHA.prefix(12)) \(subject)"], in: repository.path)
+        return try git.run(["rev-parse", "HEAD"], in: repository.path).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func storeResult(_ result: ExperimentResult) throws {
+        let encoder = SandboxJSON.encoder(pretty: false)
+        try write {
+            try db.run(
+                """
+                INSERT INTO experiment_results (id, repository_id, sandbox_experiment_id, source, commit_sha, commit_message, status, success,
+                                                timestamp, test_results, analysis_results, repository_commit)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                result.experimentID, result.repositoryID, result.sandboxExperimentID, result.source, result.commitSHA, result.commitMessage,
+                result.status, result.success, Timestamp.string(from: result.timestamp),
+                String(decoding: try encoder.encode(result.testResults), as: UTF8.self),
+                String(decoding: try encoder.encode(result.analysisResults), as: UTF8.self), result.repositoryCommit
+            )
+        }
+    }
+
+    /// One stored result.
+    public func experimentResult(_ id: String) throws -> ExperimentResult {
+        try read {
+            let decoder = SandboxJSON.decoder()
+            let result = try db.queryFirst(
+                """
+                SELECT id, repository_id, sandbox_experiment_id, source, commit_sha, commit_message, status, success, timestamp,
+                       test_results, analysis_results, repository_commit
+                FROM experiment_results WHERE id = ?
+                """,
+                [id]
+            ) { row in
+                ExperimentResult(
+                    experimentID: row.text(0), repositoryID: row.text(1), sandboxExperimentID: row.optionalInt64(2), source: row.text(3),
+                    commitSHA: row.text(4), commitMessage: row.text(5), status: row.text(6), success: row.bool(7),
+                    timestamp: Timestamp.date(from: row.text(8)),
+                    testResults: try decoder.decode([TestSuiteResult].self, from: Data(row.text(9).utf8)),
+                    analysisResults: try decoder.decode(AnalysisResult.self, from: Data(row.text(10).utf8)),
+                    repositoryCommit: row.optionalText(11)
+                )
+            }
+            guard let result else { throw SandboxError.notFound(kind: "experiment result", id: id) }
+            return result
+        }
+    }
+
+    private func newResultID(sha: String, at date: Date) throws -> String {
+        let base = "exp_" + Self.compactTimestamp(date) + "_" + sha.prefix(7)
+        var id = base
+        var suffix = 1
+        while try read({ try db.scalarInt("SELECT count(*) FROM experiment_results WHERE id = ?", [id]) }) > 0 {
+            suffix += 1
+            id = "\(base)_\(suffix)"
+        }
+        return id
+    }
+
+    static func compactTimestamp(_ date: Date) -> String {
+        let text = Timestamp.string(from: date) // 2026-11-22T04:30:00Z
+        return text.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
+            .replacingOccurrences(of: "T", with: "_").replacingOccurrences(of: "Z", with: "")
+    }
+
+    static func makeScratchFolder() throws -> String {
+        var template = Array((FileManager.default.temporaryDirectory.path + "/novaos-repo-XXXXXX").utf8CString)
+        guard let folder = mkdtemp(&template) else {
+            throw SandboxError.fileSystem(path: FileManager.default.temporaryDirectory.path, message: "cannot create a temporary folder")
+        }
+        return String(cString: folder)
+    }
+
+    /// Repository names and branches: letters, digits, `.`, `_`, `-`; not starting with `.` or `-`.
+    static func validateGitName(_ value: String, what: String) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")
+        guard !value.isEmpty, value.count <= 100, value.allSatisfy({ allowed.contains($0) }), !value.hasPrefix("."), !value.hasPrefix("-"),
+              !value.hasSuffix(".lock"), !value.contains("..")
+        else {
+            throw SandboxError.invalidInput("invalid \(what) \(quoted(value)): use 1-100 letters, digits, '.', '_' or '-', not starting with '.' or '-'")
+        }
+    }
+
+    static func looksLikeURL(_ value: String) -> Bool {
+        value.contains("://") || (value.contains("@") && value.contains(":") && !value.hasPrefix("/"))
+    }
+
+    /// A remote URL must not carry credentials (they would end up in git's config) nor look like an option.
+    static func validateRemote(_ value: String) throws {
+        guard !value.hasPrefix("-"), !value.utf8.contains(0), !value.contains("\n") else {
+            throw SandboxError.invalidInput("invalid remote \(quoted(value))")
+        }
+        if let components = URLComponents(string: value), components.password != nil {
+            throw SandboxError.invalidInput("the remote URL must not contain a password or token; use GITHUB_TOKEN for GitHub")
+        }
+    }
+}
+
+private func nonEmpty(_ value: String?) -> String? {
+    guard let value, !value.isEmpty else { return nil }
+    return value
+}

@@ -1,0 +1,131 @@
+import Foundation
+
+/// Finds a revision's test suites by their marker files, runs those whose tool is installed,
+/// and reads the passed, failed and skipped counts from their output.
+enum TestSuites {
+    struct Suite {
+        var type: String
+        var tool: String
+        var arguments: [String]
+        /// How to check that the tool can run this suite.
+        var probe: [String]
+    }
+
+    static func detect(in folder: String) -> [Suite] {
+        let fileManager = FileManager.default
+        func exists(_ name: String) -> Bool { fileManager.fileExists(atPath: folder + "/" + name) }
+        var suites: [Suite] = []
+        let pyproject = (try? String(contentsOfFile: folder + "/pyproject.toml", encoding: .utf8)) ?? ""
+        let testsHavePython = (fileManager.enumerator(atPath: folder + "/tests")?.allObjects as? [String] ?? []).contains { $0.hasSuffix(".py") }
+        if exists("pytest.ini") || pyproject.contains("[tool.pytest") || testsHavePython {
+            suites.append(Suite(type: "pytest", tool: "python3", arguments: ["-m", "pytest", "-q", "-p", "no:cacheprovider"], probe: ["-m", "pytest", "--version"]))
+        }
+        if exists("Package.swift") {
+            suites.append(Suite(type: "swift", tool: "swift", arguments: ["test"], probe: ["--version"]))
+        }
+        if exists("package.json") {
+            suites.append(Suite(type: "npm", tool: "npm", arguments: ["test", "--silent"], probe: ["--version"]))
+        }
+        if exists("Cargo.toml") {
+            suites.append(Suite(type: "cargo", tool: "cargo", arguments: ["test"], probe: ["--version"]))
+        }
+        if exists("go.mod") {
+            suites.append(Suite(type: "go", tool: "go", arguments: ["test", "./..."], probe: ["version"]))
+        }
+        return suites
+    }
+
+    static func run(_ suite: Suite, in folder: String, environment: [String: String], timeout: TimeInterval) -> TestSuiteResult {
+        let command = ([suite.tool] + suite.arguments).joined(separator: " ")
+        func skipped(_ reason: String) -> TestSuiteResult {
+            TestSuiteResult(type: suite.type, status: "skipped", success: false, passed: 0, failed: 0, skipped: 0, durationSeconds: 0,
+                            command: command, exitCode: nil, reason: reason, output: "")
+        }
+        guard let tool = ProcessRunner.which(suite.tool, environment: environment) else {
+            return skipped("\(suite.tool) is not installed")
+        }
+        if let probe = try? ProcessRunner(timeout: 30).run(tool, suite.probe, environment: environment, directory: folder), !probe.succeeded {
+            return skipped("\(suite.type) is not available: \(probe.output.split(whereSeparator: \.isNewline).last.map(String.init) ?? "probe failed")")
+        }
+        var environment = environment
+        environment["PYTHONDONTWRITEBYTECODE"] = "1"
+        environment["CI"] = "true"
+        let outcome: ProcessRunner.Outcome
+        do {
+            outcome = try ProcessRunner(timeout: timeout).run(tool, suite.arguments, environment: environment, directory: folder)
+        } catch {
+            return skipped("cannot start \(suite.tool): \(firstLine(of: error))")
+        }
+        var counts = parseCounts(type: suite.type, output: outcome.output)
+        let success = outcome.succeeded
+        if !success && counts.failed == 0 && !outcome.timedOut {
+            counts.failed = max(1, counts.failed) // a suite that failed to run at all (a syntax error, say)
+        }
+        var output = outcome.output
+        if outcome.timedOut { output += "\n[novaos: killed after the timeout of \(Int(timeout))s]\n" }
+        return TestSuiteResult(
+            type: suite.type, status: outcome.timedOut ? "timeout" : (success ? "passed" : "failed"), success: success,
+            passed: counts.passed, failed: counts.failed, skipped: counts.skipped,
+            durationSeconds: (outcome.seconds * 1000).rounded() / 1000, command: command, exitCode: outcome.exitCode,
+            reason: outcome.timedOut ? "timed out after \(Int(timeout))s" : nil, output: output
+        )
+    }
+
+    /// Reads the summary each tool prints.
+    static func parseCounts(type: String, output: String) -> (passed: Int, failed: Int, skipped: Int) {
+        let lines = output.split(whereSeparator: \.isNewline).map(String.init)
+        func number(before word: String, in line: String) -> Int {
+            // "3 passed", "1 failed", "2 skipped", "1 error"
+            let parts = line.replacingOccurrences(of: ",", with: " ").replacingOccurrences(of: ";", with: " ").split(separator: " ")
+            var total = 0
+            for (index, part) in parts.enumerated() where index > 0 && part.hasPrefix(word) {
+                total += Int(parts[index - 1]) ?? 0
+            }
+            return total
+        }
+        switch type {
+        case "pytest":
+            // The last summary line: "==== 2 passed, 1 failed, 1 skipped in 0.12s ====" (or without the rules with -q).
+            guard let summary = lines.last(where: { $0.range(of: #"\d+ (passed|failed|skipped|error|errors|deselected|xfailed|xpassed)"#, options: .regularExpression) != nil && $0.contains(" in ") })
+            else { return (0, 0, 0) }
+            return (number(before: "passed", in: summary) + number(before: "xpassed", in: summary),
+                    number(before: "failed", in: summary) + number(before: "error", in: summary),
+                    number(before: "skipped", in: summary) + number(before: "xfailed", in: summary) + number(before: "deselected", in: summary))
+        case "swift":
+            // Swift Testing: "✔ Test run with 5 tests passed" / "✘ Test run with 5 tests failed with 2 issues";
+            // XCTest: "Executed 5 tests, with 1 failure (0 unexpected)".
+            var passed = 0, failed = 0, skipped = 0
+            for line in lines {
+                if line.contains("Test run with"), let total = Int(line.components(separatedBy: "Test run with ").last?.split(separator: " ").first ?? "") {
+                    let failures = lines.filter { $0.hasPrefix("✘ Test ") && $0.contains(" failed after ") }.count
+                    failed += failures
+                    passed += max(0, total - failures)
+                }
+                if line.contains("Executed"), line.contains("tests, with") || line.contains("test, with"),
+                   let total = Int(line.components(separatedBy: "Executed ").last?.split(separator: " ").first ?? "") {
+                    let failures = Int(line.components(separatedBy: "with ").last?.split(separator: " ").first ?? "") ?? 0
+                    if total > 0 && !line.contains("Selected") {
+                        passed = max(passed, total - failures)
+                        failed = max(failed, failures)
+                    }
+                }
+                if line.contains("skipped") && line.hasPrefix("➜ Test") { skipped += 1 }
+            }
+            return (passed, failed, skipped)
+        case "cargo":
+            var totals = (0, 0, 0)
+            for line in lines where line.hasPrefix("test result:") {
+                totals.0 += number(before: "passed", in: line)
+                totals.1 += number(before: "failed", in: line)
+                totals.2 += number(before: "ignored", in: line)
+            }
+            return totals
+        case "go":
+            return (lines.filter { $0.contains("--- PASS") }.count, lines.filter { $0.contains("--- FAIL") }.count,
+                    lines.filter { $0.contains("--- SKIP") }.count)
+        default:
+            return (number(before: "passing", in: lines.first { $0.contains("passing") } ?? ""),
+                    number(before: "failing", in: lines.first { $0.contains("failing") } ?? ""), 0)
+        }
+    }
+}

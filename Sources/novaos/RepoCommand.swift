@@ -1,0 +1,102 @@
+import ArgumentParser
+import Foundation
+import SandboxCore
+
+struct RepoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "repo",
+        abstract: "Git repositories for experiments: test and analyse revisions, record and commit the results.",
+        subcommands: [Create.self, List.self, Run.self, Results.self]
+    )
+}
+
+extension CommandContext {
+    var repositoryOptions: RepositoryOptions {
+        RepositoryOptions(environment: environment, currentDirectory: currentDirectory, warn: { self.warn($0) })
+    }
+}
+
+extension RepoCommand {
+    struct Create: ContextCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create an experiment repository under HOME/sandbox/repositories/.",
+            discussion: """
+                Remote: --remote or EXPERIMENT_REPOSITORY_URL; else, with GITHUB_TOKEN and GITHUB_USERNAME, a private GitHub \
+                repository (GITHUB_API_URL for GitHub Enterprise). EXPERIMENT_BRANCH sets the default branch, \
+                EXPERIMENT_AUTO_PUSH=false stops pushes, NOVAOS_GIT_NAME and NOVAOS_GIT_EMAIL the commit identity.
+                """
+        )
+
+        @Option(help: "The sandbox project it belongs to.") var project: String?
+        @Option(help: "Its name (default: ai-sandbox-experiments-YYYYMMDD_HHMMSS).") var name: String?
+        @Option(help: "What it is for.") var description: String = ""
+        @Option(help: "The branch (default: $EXPERIMENT_BRANCH, else main).") var branch: String?
+        @Option(help: "The remote to push to, as origin.") var remote: String?
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let project = try project.map(ProjectID.init)
+            let sandbox = try global.sandbox(in: context)
+            let repository = try sandbox.createRepository(
+                name: name, project: project, description: description, branch: branch, remote: remote, options: context.repositoryOptions
+            )
+            try context.emit(repository, json: global.json)
+        }
+    }
+
+    struct List: ContextCommand {
+        static let configuration = CommandConfiguration(abstract: "List experiment repositories, with counts from git and the database.")
+
+        @Option(help: "Only this project's repositories.") var project: String?
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let project = try project.map(ProjectID.init)
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.listRepositories(project: project, options: context.repositoryOptions), json: global.json)
+        }
+    }
+
+    struct Run: ContextCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Test and analyse revisions; record each result and commit it into the experiment repository.",
+            discussion: "Exit status 0 when every revision succeeded, 1 otherwise (the results are recorded either way)."
+        )
+
+        @Argument(help: "The experiment repository, by ID or name.") var repository: String
+        @Option(help: ArgumentHelp("The code under test: a git repository path or URL (default: the experiment repository).", valueName: "git-repo"))
+        var source: String?
+        @Option(name: .customLong("rev"), help: "A revision to test (repeatable).") var revisions: [String] = []
+        @Option(help: "Test the last N commits.") var last: Int?
+        @Option(help: ArgumentHelp("Time limit for each test suite (default 10m).", valueName: "duration")) var timeout: String?
+        @Option(help: ArgumentHelp("A running sandbox experiment to complete with these results.", valueName: "experiment-id")) var experiment: String?
+        @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            if !revisions.isEmpty && last != nil { throw ValidationError("Use --rev or --last, not both.") }
+        }
+
+        func execute(in context: CommandContext) throws {
+            let timeout = try timeout.map(parseDuration) ?? 600
+            let experiment = try experiment.map(parseExperimentID)
+            let sandbox = try global.sandbox(in: context)
+            let summary = try sandbox.runRepository(
+                repository, source: source, revisions: revisions, last: last, timeout: timeout, experiment: experiment,
+                options: context.repositoryOptions
+            )
+            try context.emit(summary, json: global.json)
+            if summary.successfulExperiments < summary.experimentsRun { throw ExitCode(1) }
+        }
+    }
+
+    struct Results: ContextCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one recorded result.")
+
+        @Argument(help: "The result's experiment ID (exp_...).") var experimentID: String
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            try context.emit(try global.sandbox(in: context).experimentResult(experimentID), json: global.json)
+        }
+    }
+}
