@@ -97,7 +97,7 @@ enum TestSuites {
             var passed = 0, failed = 0, skipped = 0
             for line in lines {
                 if line.contains("Test run with"), let total = Int(line.components(separatedBy: "Test run with ").last?.split(separator: " ").first ?? "") {
-                    let failures = lines.filter { $0.hasPrefix("✘ Test ") && $0.contains(" failed after ") }.count
+                    let failures = lines.filter { $0.hasPrefix("✘ Test ") && !$0.contains("Test run with") && $0.contains(" failed after ") }.count
                     failed += failures
                     passed += max(0, total - failures)
                 }
