@@ -224,7 +224,7 @@ extension Sandbox {
             throw SandboxError.invalidInput("invalid revision \(quoted(revision))")
         }
         let git = try Git(environment: options.environment, identity: options.identity)
-        let scratch = try Self.makeScratchFolder()
+        let scratch = try makeTemporaryFolder(prefix: "novaos-repo")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
         // The source: a local repository, or a URL cloned once into the scratch folder.
@@ -390,14 +390,6 @@ extension Sandbox {
         let text = Timestamp.string(from: date) // 2026-11-22T04:30:00Z
         return text.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
             .replacingOccurrences(of: "T", with: "_").replacingOccurrences(of: "Z", with: "")
-    }
-
-    static func makeScratchFolder() throws -> String {
-        var template = Array((FileManager.default.temporaryDirectory.path + "/novaos-repo-XXXXXX").utf8CString)
-        guard let folder = mkdtemp(&template) else {
-            throw SandboxError.fileSystem(path: FileManager.default.temporaryDirectory.path, message: "cannot create a temporary folder")
-        }
-        return String(cString: folder)
     }
 
     /// Repository names and branches: letters, digits, `.`, `_`, `-`; not starting with `.` or `-`.

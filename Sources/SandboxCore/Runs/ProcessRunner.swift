@@ -51,8 +51,8 @@ struct ProcessRunner {
                 pollfd(fd: open.stderr ? child.stderr : -1, events: Int16(POLLIN), revents: 0),
             ]
             _ = poll(&fds, 2, 50)
-            if open.stdout { open.stdout = drain(child.stdout, into: take) }
-            if open.stderr { open.stderr = drain(child.stderr, into: take) }
+            if open.stdout { open.stdout = readAvailable(child.stdout, into: take) }
+            if open.stderr { open.stderr = readAvailable(child.stderr, into: take) }
             if !timedOut, Date().timeIntervalSince(start) > timeout {
                 timedOut = true
                 child.signalGroup(SIGTERM)
@@ -78,18 +78,29 @@ struct ProcessRunner {
         )
     }
 
-    private func drain(_ fd: Int32, into take: (Data) -> Void) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = read(fd, &buffer, buffer.count)
-            if count > 0 { take(Data(buffer[0..<count])); continue }
-            if count == 0 { return false }
-            return errno == EAGAIN || errno == EINTR
-        }
-    }
-
     /// The path of `command` in `PATH`, or nil.
     static func which(_ command: String, environment: [String: String]) -> String? {
         try? ChildProcess.resolve(command, path: environment["PATH"], currentDirectory: "/")
+    }
+}
+
+/// A new private folder (mode 0700) in the temporary directory; the caller removes it.
+func makeTemporaryFolder(prefix: String) throws -> String {
+    var template = Array((FileManager.default.temporaryDirectory.path + "/\(prefix)-XXXXXX").utf8CString)
+    guard let folder = mkdtemp(&template) else {
+        throw SandboxError.fileSystem(path: FileManager.default.temporaryDirectory.path, message: "cannot create a temporary folder: \(String(cString: strerror(errno)))")
+    }
+    return String(cString: folder)
+}
+
+/// Reads what a non-blocking pipe holds now, handing each chunk to `take`. Returns false at
+/// end of file, true while the pipe is still open.
+func readAvailable(_ fd: Int32, into take: (Data) -> Void) -> Bool {
+    var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+    while true {
+        let count = read(fd, &buffer, buffer.count)
+        if count > 0 { take(Data(buffer[0..<count])); continue }
+        if count == 0 { return false }
+        return errno == EAGAIN || errno == EINTR
     }
 }

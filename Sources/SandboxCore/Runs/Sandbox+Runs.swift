@@ -173,11 +173,7 @@ private struct RunSession {
 
         // The event pipe lives in a private temporary folder, not in the workspace, so the
         // agent cannot confuse it with its own files.
-        var template = Array((FileManager.default.temporaryDirectory.path + "/novaos-run-XXXXXX").utf8CString)
-        guard let folder = mkdtemp(&template) else {
-            throw SandboxError.fileSystem(path: FileManager.default.temporaryDirectory.path, message: "cannot create a temporary folder")
-        }
-        eventsFolder = String(cString: folder)
+        eventsFolder = try makeTemporaryFolder(prefix: "novaos-run")
         let fifo = eventsFolder! + "/events"
         guard mkfifo(fifo, 0o600) == 0 else {
             throw SandboxError.fileSystem(path: fifo, message: "cannot create the event pipe: \(String(cString: strerror(errno)))")
@@ -252,18 +248,10 @@ private struct RunSession {
     }
 
     /// Copies available output to the sink and the log; false at end of file.
-    mutating func pump(_ fd: Int32, isError: Bool) -> Bool {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = read(fd, &buffer, buffer.count)
-            if count > 0 {
-                let data = Data(buffer[0..<count])
-                options.output(data, isError)
-                log?.write(data)
-                continue
-            }
-            if count == 0 { return false }
-            return errno == EAGAIN || errno == EINTR
+    func pump(_ fd: Int32, isError: Bool) -> Bool {
+        readAvailable(fd) { data in
+            options.output(data, isError)
+            log?.write(data)
         }
     }
 

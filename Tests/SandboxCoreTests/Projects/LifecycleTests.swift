@@ -164,14 +164,19 @@ import Testing
         #expect(try sandbox.kill(seed.project, deleteWorkspace: true).workspaceDeleted)
     }
 
-    @Test func killDeleteRemovesALinkButNotItsTarget() throws {
+    /// A sandbox with a project, and a folder outside the sandbox holding a file to keep.
+    func projectBesideAPreciousFolder() throws -> (sandbox: Sandbox, project: Project, outside: URL, workspace: URL) {
         let home = try makeHome()
         let sandbox = try makeSandbox(home: home)
         let project = try sandbox.createProject(name: "p")
         let outside = home.appendingPathComponent("precious")
         try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
         try Data("keep".utf8).write(to: outside.appendingPathComponent("file.txt"))
-        let workspace = sandbox.paths.workspace(for: project.id)
+        return (sandbox, project, outside, sandbox.paths.workspace(for: project.id))
+    }
+
+    @Test func killDeleteRemovesALinkButNotItsTarget() throws {
+        let (sandbox, project, outside, workspace) = try projectBesideAPreciousFolder()
         try FileManager.default.removeItem(at: workspace)
         try FileManager.default.createSymbolicLink(at: workspace, withDestinationURL: outside)
         #expect(try sandbox.kill(project.id, deleteWorkspace: true).workspaceDeleted)
@@ -180,13 +185,7 @@ import Testing
     }
 
     @Test func killDeleteDoesNotFollowLinksInsideTheWorkspace() throws {
-        let home = try makeHome()
-        let sandbox = try makeSandbox(home: home)
-        let project = try sandbox.createProject(name: "p")
-        let outside = home.appendingPathComponent("precious")
-        try FileManager.default.createDirectory(at: outside, withIntermediateDirectories: true)
-        try Data("keep".utf8).write(to: outside.appendingPathComponent("file.txt"))
-        let workspace = sandbox.paths.workspace(for: project.id)
+        let (sandbox, project, outside, workspace) = try projectBesideAPreciousFolder()
         try FileManager.default.createSymbolicLink(at: workspace.appendingPathComponent("link"), withDestinationURL: outside)
         try Data("scratch".utf8).write(to: workspace.appendingPathComponent("notes.txt"))
         #expect(try sandbox.kill(project.id, deleteWorkspace: true).workspaceDeleted)

@@ -3,7 +3,14 @@ import Testing
 @testable import SandboxCore
 
 @Suite struct TestSuitesTests {
-    @Test(arguments: [
+    /// A tool's output and the counts it should give; described by its tool and counts only,
+    /// so the sample output (which has ✘ lines) is not echoed into the test log.
+    struct Sample: CustomTestStringConvertible, Sendable {
+        var type: String, output: String, passed: Int, failed: Int, skipped: Int
+        var testDescription: String { "\(type) \(passed)/\(failed)/\(skipped)" }
+    }
+
+    @Test(arguments: ([
         ("pytest", "....\n4 passed in 0.02s", 4, 0, 0),
         ("pytest", "===== 2 passed, 1 failed, 3 skipped in 1.20s =====", 2, 1, 3),
         ("pytest", "1 failed, 1 passed, 2 errors in 0.5s", 1, 3, 0),
@@ -14,10 +21,10 @@ import Testing
         ("swift", "Test Suite 'All tests' failed.\n\t Executed 6 tests, with 2 failures (0 unexpected) in 0.1 (0.1) seconds", 4, 2, 0),
         ("cargo", "test result: ok. 3 passed; 0 failed; 1 ignored; 0 measured\ntest result: FAILED. 1 passed; 2 failed; 0 ignored", 4, 2, 1),
         ("go", "--- PASS: TestA\n--- FAIL: TestB\n--- SKIP: TestC\n--- PASS: TestD", 2, 1, 1),
-    ] as [(String, String, Int, Int, Int)])
-    func readsEachToolsSummary(type: String, output: String, passed: Int, failed: Int, skipped: Int) {
-        let counts = TestSuites.parseCounts(type: type, output: output)
-        #expect(counts.passed == passed && counts.failed == failed && counts.skipped == skipped)
+    ] as [(String, String, Int, Int, Int)]).map { Sample(type: $0.0, output: $0.1, passed: $0.2, failed: $0.3, skipped: $0.4) } as [Sample])
+    func readsEachToolsSummary(_ sample: Sample) {
+        let counts = TestSuites.parseCounts(type: sample.type, output: sample.output)
+        #expect(counts.passed == sample.passed && counts.failed == sample.failed && counts.skipped == sample.skipped)
     }
 
     @Test func detectsSuitesByTheirMarkers() throws {
