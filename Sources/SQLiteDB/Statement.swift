@@ -1,7 +1,9 @@
 import CSQLite
 
-/// SQLite copies bound text and blobs when given SQLITE_TRANSIENT (a destructor of -1).
+/// SQLite copies bound text and blobs when given SQLITE_TRANSIENT (a destructor of -1), and
+/// uses them in place with SQLITE_STATIC (no destructor).
 private let SQLITE_TRANSIENT = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+private let SQLITE_STATIC: sqlite3_destructor_type? = nil
 
 /// A compiled SQL statement.
 ///
@@ -84,6 +86,47 @@ public final class Statement {
             let error = connection.error(code: code, sql: sql)
             sqlite3_reset(handle)
             throw error
+        }
+    }
+
+    /// Binds `values` to parameters 1…n without copying their text, runs the statement to
+    /// completion, and resets it. For hot loops: SQLite is told the text is static
+    /// (`SQLITE_STATIC`), which holds because every text lives in one buffer that outlives the
+    /// step, and the bindings are cleared before that buffer goes away.
+    public func runBorrowing(_ values: [SQLiteValue]) throws {
+        var arena: [UInt8] = []
+        arena.reserveCapacity(256)
+        var offsets: [Int] = []
+        offsets.reserveCapacity(values.count)
+        for value in values {
+            offsets.append(arena.count)
+            if case .text(var text) = value {
+                text.withUTF8 { arena.append(contentsOf: $0) }
+            }
+        }
+        try arena.withUnsafeBufferPointer { buffer in
+            sqlite3_reset(handle)
+            defer {
+                sqlite3_reset(handle)
+                sqlite3_clear_bindings(handle)
+            }
+            for (index, value) in values.enumerated() {
+                let position = Int32(index + 1)
+                let code: Int32
+                if case .text(let text) = value {
+                    let length = (index + 1 < offsets.count ? offsets[index + 1] : arena.count) - offsets[index]
+                    _ = text
+                    let start = buffer.baseAddress.map { UnsafeRawPointer($0 + offsets[index]) }
+                    code = length == 0 || start == nil
+                        ? sqlite3_bind_text(handle, position, "", 0, SQLITE_TRANSIENT)
+                        : sqlite3_bind_text64(handle, position, start!.assumingMemoryBound(to: CChar.self), UInt64(length), SQLITE_STATIC, UInt8(SQLITE_UTF8))
+                } else {
+                    try bind(value, at: position)
+                    continue
+                }
+                guard code == SQLITE_OK else { throw connection.error(code: code, sql: sql) }
+            }
+            while try step() {}
         }
     }
 

@@ -123,3 +123,18 @@ func temporaryDirectory() throws -> URL {
         #expect(try Connection(path: copy).scalarInt("SELECT sum(id) FROM t") == 6)
     }
 }
+
+@Suite struct BorrowingTests {
+    @Test func runBorrowingStoresTextExactlyAndClearsItsBindings() throws {
+        let db = try Connection(path: ":memory:")
+        try db.execute("CREATE TABLE t (a TEXT, b INTEGER, c TEXT, d TEXT)")
+        let insert = try db.prepare("INSERT INTO t VALUES (?, ?, ?, ?)")
+        for index in 0..<100 {
+            try insert.runBorrowing([.text("row \(index) héllo\u{0}"), .integer(Int64(index)), .null, .text("")])
+        }
+        #expect(try db.scalarInt("SELECT count(*) FROM t WHERE a = 'row ' || b || ' héllo' || char(0) AND c IS NULL AND d = ''") == 100)
+        // The bindings were cleared, so no dangling text is left bound.
+        try insert.run()
+        #expect(try db.scalarInt("SELECT count(*) FROM t WHERE a IS NULL AND b IS NULL") == 1)
+    }
+}

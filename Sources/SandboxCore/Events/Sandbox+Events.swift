@@ -94,29 +94,19 @@ extension Sandbox {
     }
 
     func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
-        let statement = try ledger().usage
-        try statement.bind(.text(agent), at: 1)
-        try statement.bind(usage.eventID.map(SQLiteValue.text) ?? .null, at: 2)
-        try statement.bind(.text(usage.model), at: 3)
-        try statement.bind(.text(usage.operation), at: 4)
-        try statement.bind(.integer(usage.inputTokens), at: 5)
-        try statement.bind(.integer(usage.outputTokens), at: 6)
-        try statement.bind(.integer(usage.cost.micros), at: 7)
-        try statement.bind(.text(usage.recordedAt), at: 8)
-        try statement.run()
+        try ledger().usage.runBorrowing([
+            .text(agent), usage.eventID.map(SQLiteValue.text) ?? .null, .text(usage.model), .text(usage.operation),
+            .integer(usage.inputTokens), .integer(usage.outputTokens), .integer(usage.cost.micros), .text(usage.recordedAt),
+        ])
         return db.changes == 0 ? nil : db.lastInsertRowID
     }
 
     /// Inserts a revenue record; nil when its event ID was already recorded.
     func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64? {
-        let statement = try ledger().revenue
-        try statement.bind(.text(agent), at: 1)
-        try statement.bind(revenue.eventID.map(SQLiteValue.text) ?? .null, at: 2)
-        try statement.bind(.integer(revenue.amount.micros), at: 3)
-        try statement.bind(.text(revenue.source), at: 4)
-        try statement.bind(.text(revenue.description), at: 5)
-        try statement.bind(.text(revenue.recordedAt), at: 6)
-        try statement.run()
+        try ledger().revenue.runBorrowing([
+            .text(agent), revenue.eventID.map(SQLiteValue.text) ?? .null, .integer(revenue.amount.micros), .text(revenue.source),
+            .text(revenue.description), .text(revenue.recordedAt),
+        ])
         return db.changes == 0 ? nil : db.lastInsertRowID
     }
 

@@ -109,6 +109,11 @@ extension Sandbox {
             lastAgent = text
         }
 
+        // Every agent is checked by `checkAgent` under this transaction's write lock, and agents
+        // are never deleted, so the per-row foreign-key lookup would only repeat that check.
+        // The pragma cannot change inside a transaction; it is restored whatever happens.
+        try mappingErrors { try db.execute("PRAGMA foreign_keys = OFF") }
+        defer { try? db.execute("PRAGMA foreign_keys = ON") }
         do {
             try mappingErrors {
                 try db.inTransaction(.immediate) {
