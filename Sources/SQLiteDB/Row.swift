@@ -15,26 +15,32 @@ public struct Row {
         sqlite3_column_type(handle, index) == SQLITE_NULL
     }
 
+    /// The column as a 64-bit integer (0 for NULL, SQLite's conversion for other types).
     public func int64(_ index: Int32) -> Int64 {
         sqlite3_column_int64(handle, index)
     }
 
+    /// The column as an `Int`.
     public func int(_ index: Int32) -> Int {
         Int(sqlite3_column_int64(handle, index))
     }
 
+    /// The column as an integer, or nil for NULL.
     public func optionalInt64(_ index: Int32) -> Int64? {
         isNull(index) ? nil : int64(index)
     }
 
+    /// The column as a `Double`.
     public func double(_ index: Int32) -> Double {
         sqlite3_column_double(handle, index)
     }
 
+    /// The column as a `Bool`: any non-zero integer is true.
     public func bool(_ index: Int32) -> Bool {
         int64(index) != 0
     }
 
+    /// The column as a `Bool`, or nil for NULL.
     public func optionalBool(_ index: Int32) -> Bool? {
         isNull(index) ? nil : bool(index)
     }
@@ -47,6 +53,7 @@ public struct Row {
         return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
     }
 
+    /// The column as text, or nil for NULL.
     public func optionalText(_ index: Int32) -> String? {
         isNull(index) ? nil : text(index)
     }

@@ -12,6 +12,7 @@ public struct SQLiteError: Error, Equatable, Sendable {
     /// The statement that failed, when there was one.
     public let sql: String?
 
+    /// An error with SQLite's extended result code, its message and the failing SQL.
     public init(extendedCode: Int32, message: String, sql: String? = nil) {
         self.extendedCode = extendedCode
         self.message = message
@@ -21,15 +22,22 @@ public struct SQLiteError: Error, Equatable, Sendable {
     /// The primary result code: the low byte of the extended code.
     public var primaryCode: Int32 { extendedCode & 0xFF }
 
+    /// Another connection holds a lock (SQLITE_BUSY or SQLITE_LOCKED).
     public var isBusy: Bool { primaryCode == SQLITE_BUSY || primaryCode == SQLITE_LOCKED }
+    /// A constraint (CHECK, NOT NULL, UNIQUE, FOREIGN KEY…) refused the change.
     public var isConstraintViolation: Bool { primaryCode == SQLITE_CONSTRAINT }
+    /// A UNIQUE or PRIMARY KEY constraint refused the change.
     public var isUniqueViolation: Bool {
         // Extended codes are function-like macros in sqlite3.h, which Swift does not import.
         extendedCode == SQLITE_CONSTRAINT | (8 << 8) || extendedCode == SQLITE_CONSTRAINT | (6 << 8)
     }
+    /// The file is not a database, or is damaged.
     public var isNotADatabase: Bool { primaryCode == SQLITE_NOTADB || primaryCode == SQLITE_CORRUPT }
+    /// The database cannot be written.
     public var isReadOnly: Bool { primaryCode == SQLITE_READONLY }
+    /// The database or the disk is full.
     public var isFull: Bool { primaryCode == SQLITE_FULL }
+    /// The file could not be opened.
     public var isCannotOpen: Bool { primaryCode == SQLITE_CANTOPEN }
 
     /// A short name for the extended code, as SQLite spells it in `sqlite3_errstr`.

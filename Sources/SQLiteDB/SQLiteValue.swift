@@ -9,6 +9,7 @@ public enum SQLiteValue: Equatable, Sendable {
 
 /// A Swift value that can be bound to a statement parameter.
 public protocol SQLiteBindable {
+    /// The value as SQLite stores it.
     var sqliteValue: SQLiteValue { get }
 }
 

@@ -80,11 +80,11 @@ let models = ["claude-sonnet-4", "claude-haiku-3.5", "claude-opus-4"]
 
 /// Writes `eventsPerAgent` usage events per agent as JSON Lines and the same rows as CSV.
 func writeWorkload(agents: [AgentID], eventsPerAgent: Int, jsonl: URL, csv: URL?) throws {
-    FileManager.default.createFile(atPath: jsonl.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: jsonl.path, contents: nil)
     let jsonHandle = try FileHandle(forWritingTo: jsonl)
     var csvHandle: FileHandle?
     if let csv {
-        FileManager.default.createFile(atPath: csv.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: csv.path, contents: nil)
         csvHandle = try FileHandle(forWritingTo: csv)
     }
     var json = ""

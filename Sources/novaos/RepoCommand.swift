@@ -36,7 +36,8 @@ extension RepoCommand {
 
         func execute(in context: CommandContext) throws {
             let project = try project.map(ProjectID.init)
-            let sandbox = try global.sandbox(in: context)
+            try Sandbox.validateRepositoryArguments(name: name, branch: branch, remote: remote)
+            let sandbox = try global.sandbox(in: context, create: true)
             let repository = try sandbox.createRepository(
                 name: name, project: project, description: description, branch: branch, remote: remote, options: context.repositoryOptions
             )

@@ -180,7 +180,7 @@ import Testing
             #expect(process.terminationStatus == 0, "a writer failed: \(stderr)")
             #expect(!stderr.contains("locked"))
         }
-        FileManager.default.createFile(atPath: home.appendingPathComponent("writers-done").path, contents: nil)
+        _ = FileManager.default.createFile(atPath: home.appendingPathComponent("writers-done").path, contents: nil)
         reader.0.waitUntilExit()
         let readerErrors = String(decoding: reader.1.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         #expect(reader.0.terminationStatus == 0, "a reader failed: \(readerErrors)")

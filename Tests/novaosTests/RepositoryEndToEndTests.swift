@@ -209,3 +209,35 @@ func pythonProject(in home: URL, printEnvironment: Bool = false) throws -> URL {
         #expect(local.repositoryType == .local && local.url == nil)
     }
 }
+
+@Suite(.serialized) struct RepositoryNetworkTests {
+    @Test func anUnreachableRemoteNeverHangsAndTheCommitIsKept() throws {
+        let home = try makeHome()
+        let started = Date()
+        // Nothing listens on port 9: git must fail at once, not prompt for a password.
+        let output = try runBinary(["repo", "create", "--name", "offline-remote", "--remote", "http://127.0.0.1:9/team/experiments.git", "--json"], home: home)
+        #expect(Date().timeIntervalSince(started) < 60)
+        #expect(output.exitCode == 0, "\(output.stderr)")
+        #expect(output.stderr.hasPrefix("warning: push of offline-remote to origin failed"))
+        let repository = try output.decode(ExperimentRepository.self)
+        #expect(repository.repositoryType == .remote)
+        #expect(try git(["rev-list", "--count", "HEAD"], in: URL(fileURLWithPath: repository.path)) == "1\n")
+        let withPassword = try runBinary(["repo", "create", "--name", "leaky", "--remote", "https://user:secret@example.com/x.git"], home: home)
+        #expect(withPassword.exitCode == 1 && withPassword.stderr.contains("must not contain a password"))
+        let fresh = try makeHome()
+        #expect(try runBinary(["repo", "create", "--name", "../escape"], home: fresh).exitCode == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fresh.path).isEmpty, "bad input created files")
+    }
+
+    @Test func aSourceGivenAsAURLIsClonedFirst() throws {
+        let home = try makeHome()
+        let source = try pythonProject(in: home)
+        _ = try runBinary(["repo", "create", "--name", "by-url"], home: home)
+        let output = try runBinary(["repo", "run", "by-url", "--source", "file://\(source.path)", "--rev", "HEAD~2", "--json"], home: home)
+        #expect(output.exitCode == 0, "\(output.stderr)")
+        let result = try #require(try output.decode(RepositoryRunSummary.self).results.first)
+        #expect(result.status == "passed" && result.source == "file://\(source.path)")
+        #expect(try runBinary(["repo", "run", "by-url", "--source", source.path, "--rev", "no-such-branch"], home: home).stderr.contains("unknown revision"))
+        #expect(try runBinary(["repo", "run", "by-url", "--source", source.path, "--rev", "--upload-pack=evil"], home: home).exitCode != 0)
+    }
+}

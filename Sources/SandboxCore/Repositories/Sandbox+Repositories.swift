@@ -392,6 +392,14 @@ extension Sandbox {
             .replacingOccurrences(of: "T", with: "_").replacingOccurrences(of: "Z", with: "")
     }
 
+    /// Checks the arguments of `createRepository` without touching anything, so a caller can
+    /// refuse bad input before it opens (or creates) the sandbox.
+    public static func validateRepositoryArguments(name: String?, branch: String?, remote: String?) throws {
+        if let name { try validateGitName(name, what: "repository name") }
+        if let branch { try validateGitName(branch, what: "branch") }
+        if let remote { try validateRemote(remote) }
+    }
+
     /// Repository names and branches: letters, digits, `.`, `_`, `-`; not starting with `.` or `-`.
     static func validateGitName(_ value: String, what: String) throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-")

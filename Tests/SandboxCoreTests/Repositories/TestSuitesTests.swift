@@ -30,10 +30,10 @@ import Testing
     @Test func detectsSuitesByTheirMarkers() throws {
         let folder = try makeHome()
         for file in ["Package.swift", "package.json", "Cargo.toml", "go.mod"] {
-            FileManager.default.createFile(atPath: folder.appendingPathComponent(file).path, contents: Data())
+            _ = FileManager.default.createFile(atPath: folder.appendingPathComponent(file).path, contents: Data())
         }
         try FileManager.default.createDirectory(at: folder.appendingPathComponent("tests"), withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: folder.appendingPathComponent("tests/test_x.py").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("tests/test_x.py").path, contents: Data())
         #expect(TestSuites.detect(in: folder.path).map(\.type) == ["pytest", "swift", "npm", "cargo", "go"])
         let empty = try makeHome()
         try Data("[tool.pytest.ini_options]\n".utf8).write(to: empty.appendingPathComponent("pyproject.toml"))
@@ -42,7 +42,7 @@ import Testing
 
     @Test func aMarkerWithoutItsToolIsSkippedNotFailed() throws {
         let folder = try makeHome()
-        FileManager.default.createFile(atPath: folder.appendingPathComponent("go.mod").path, contents: Data())
+        _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("go.mod").path, contents: Data())
         let suite = try #require(TestSuites.detect(in: folder.path).first)
         let result = TestSuites.run(suite, in: folder.path, environment: ["PATH": "/nonexistent"], timeout: 10)
         #expect(result.status == "skipped" && !result.success && result.failed == 0)
