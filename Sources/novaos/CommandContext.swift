@@ -36,6 +36,11 @@ struct CommandContext {
         )
     }
 
+    /// A path from the command line, made absolute against the current directory.
+    func url(forPath path: String) -> URL {
+        URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: currentDirectory, isDirectory: true)).standardizedFileURL
+    }
+
     /// Busy timeout for SQLite locks: `NOVAOS_BUSY_TIMEOUT_MS`, else 10 s.
     var busyTimeoutMilliseconds: Int32 {
         environment["NOVAOS_BUSY_TIMEOUT_MS"].flatMap { Int32($0) }.map { max(0, $0) } ?? 10_000

@@ -28,7 +28,7 @@ extension ProductionCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let destination = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: context.currentDirectory, isDirectory: true))
+            let destination = context.url(forPath: path)
             try context.emit(try Production(paths: global.paths(in: context)).backup(to: destination, now: context.clock()), json: global.json)
         }
     }

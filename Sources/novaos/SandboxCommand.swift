@@ -214,7 +214,7 @@ extension SandboxCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let destination = URL(fileURLWithPath: path, relativeTo: URL(fileURLWithPath: context.currentDirectory, isDirectory: true))
+            let destination = context.url(forPath: path)
             try context.emit(try global.sandbox(in: context).backup(to: destination), json: global.json)
         }
     }

@@ -424,8 +424,3 @@ extension Sandbox {
         }
     }
 }
-
-private func nonEmpty(_ value: String?) -> String? {
-    guard let value, !value.isEmpty else { return nil }
-    return value
-}

@@ -42,7 +42,8 @@ public struct SandboxPaths: Sendable, Equatable {
     }
 }
 
-private func nonEmpty(_ value: String?) -> String? {
+/// The value, unless it is missing or empty (an empty environment variable means "not set").
+func nonEmpty(_ value: String?) -> String? {
     guard let value, !value.isEmpty else { return nil }
     return value
 }
