@@ -61,6 +61,27 @@ struct CheckedRevenue {
     }
 }
 
+/// An event checked and priced, ready to insert: what `run` and `import` both record.
+enum CheckedEvent {
+    case usage(PricedUsage)
+    case revenue(CheckedRevenue)
+
+    init(_ event: AgentEvent, now: String) throws {
+        switch event {
+        case .usage(let usage): self = .usage(try PricedUsage(usage, now: now))
+        case .revenue(let revenue): self = .revenue(try CheckedRevenue(revenue, now: now))
+        }
+    }
+
+    /// What it adds to its agent's totals once inserted.
+    var effect: EventEffect {
+        switch self {
+        case .usage(let usage): EventEffect(tokens: usage.totalTokens, cost: usage.cost.micros)
+        case .revenue(let revenue): EventEffect(revenue: revenue.amount.micros)
+        }
+    }
+}
+
 /// What one event added to an agent's totals.
 struct EventEffect {
     var tokens: Int64 = 0
@@ -84,8 +105,7 @@ extension Sandbox {
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
         """
 
-    /// Inserts a usage record. Returns its row ID, or nil when its event ID was already
-    /// recorded (the unique index on `event_id` decides). Totals are not touched.
+    /// The ledger's insert statements, prepared once per connection.
     func ledger() throws -> (usage: Statement, revenue: Statement) {
         if let ledgerStatements { return ledgerStatements }
         let statements = (usage: try db.prepare(Self.insertUsageSQL), revenue: try db.prepare(Self.insertRevenueSQL))
@@ -93,6 +113,8 @@ extension Sandbox {
         return statements
     }
 
+    /// Inserts a usage record. Returns its row ID, or nil when its event ID was already
+    /// recorded (the unique index on `event_id` decides). Totals are not touched.
     func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
         try ledger().usage.runBorrowing([
             .text(agent), usage.eventID.map(SQLiteValue.text) ?? .null, .text(usage.model), .text(usage.operation),
@@ -119,22 +141,20 @@ extension Sandbox {
         try statement.run([effect.tokens, effect.cost, effect.revenue, agent])
     }
 
+    /// Inserts a checked event; false when its event ID was already recorded. Totals are not touched.
+    func insert(_ event: CheckedEvent, agent: String) throws -> Bool {
+        switch event {
+        case .usage(let usage): try insertUsage(agent: agent, usage) != nil
+        case .revenue(let revenue): try insertRevenue(agent: agent, revenue) != nil
+        }
+    }
+
     /// Records one event for `agent` in the caller's transaction. Returns what it added, or nil
     /// for a duplicate event ID.
     func recordEvent(_ event: AgentEvent, agent: String, now: String) throws -> EventEffect? {
-        switch event {
-        case .usage(let usage):
-            let priced = try PricedUsage(usage, now: now)
-            guard try insertUsage(agent: agent, priced) != nil else { return nil }
-            let effect = EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros)
-            try addToTotals(agent: agent, effect)
-            return effect
-        case .revenue(let revenue):
-            let checked = try CheckedRevenue(revenue, now: now)
-            guard try insertRevenue(agent: agent, checked) != nil else { return nil }
-            let effect = EventEffect(revenue: checked.amount.micros)
-            try addToTotals(agent: agent, effect)
-            return effect
-        }
+        let checked = try CheckedEvent(event, now: now)
+        guard try insert(checked, agent: agent) else { return nil }
+        try addToTotals(agent: agent, checked.effect)
+        return checked.effect
     }
 }

@@ -128,23 +128,15 @@ extension Sandbox {
                             let event = try EventParser.parse(line)
                             guard let agent = event.agentID else { throw SandboxError.invalidInput("missing \"agent_id\"") }
                             try checkAgent(agent)
-                            switch event {
-                            case .usage(let usage):
-                                let priced = try PricedUsage(usage, now: now)
-                                guard insert else { return }
-                                guard try insertUsage(agent: agent, priced) != nil else { summary.duplicate += 1; return }
-                                addEffect(agent, EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros))
-                                summary.usageEvents += 1
-                                summary.tokens += priced.totalTokens
-                                summary.cost.micros += priced.cost.micros
-                            case .revenue(let revenue):
-                                let checked = try CheckedRevenue(revenue, now: now)
-                                guard insert else { return }
-                                guard try insertRevenue(agent: agent, checked) != nil else { summary.duplicate += 1; return }
-                                addEffect(agent, EventEffect(revenue: checked.amount.micros))
-                                summary.revenueEvents += 1
-                                summary.revenue.micros += checked.amount.micros
-                            }
+                            let checked = try CheckedEvent(event, now: now)
+                            guard insert else { return }
+                            guard try self.insert(checked, agent: agent) else { summary.duplicate += 1; return }
+                            let effect = checked.effect
+                            addEffect(agent, effect)
+                            if case .usage = checked { summary.usageEvents += 1 } else { summary.revenueEvents += 1 }
+                            summary.tokens += effect.tokens
+                            summary.cost.micros += effect.cost
+                            summary.revenue.micros += effect.revenue
                             summary.new += 1
                         } catch let error as SandboxError {
                             summary.rejected += 1

@@ -149,14 +149,17 @@ extension Sandbox {
 
     /// Every experiment repository (or a project's), with figures from git and the database.
     public func listRepositories(project: ProjectID? = nil, options: RepositoryOptions = RepositoryOptions()) throws -> RepositoryList {
-        let repositories = try read {
+        let (repositories, counts): ([ExperimentRepository], [String: Int]) = try read {
             if let project { _ = try loadProject(project) }
-            return try loadRepositories(project: project)
+            var counts: [String: Int] = [:]
+            for (id, count) in try db.query("SELECT repository_id, count(*) FROM experiment_results GROUP BY repository_id", [], { ($0.text(0), $0.int(1)) }) {
+                counts[id] = count
+            }
+            return (try loadRepositories(project: project), counts)
         }
         let git = try? Git(environment: options.environment, identity: options.identity, timeout: 30)
         var summaries: [RepositorySummary] = []
         for repository in repositories {
-            let count = try read { try db.scalarInt("SELECT count(*) FROM experiment_results WHERE repository_id = ?", [repository.id]) }
             var commits = 0
             var last: Date?
             if let git {
@@ -168,7 +171,7 @@ extension Sandbox {
             let status = FileManager.default.fileExists(atPath: repository.path + "/.git") ? "active" : "missing"
             summaries.append(RepositorySummary(
                 id: repository.id, name: repository.name, url: repository.url, repositoryType: repository.repositoryType,
-                status: status, branch: repository.branch, experimentsCount: Int(count), totalCommits: commits,
+                status: status, branch: repository.branch, experimentsCount: counts[repository.id] ?? 0, totalCommits: commits,
                 lastActivity: last, createdAt: repository.createdAt, projectID: repository.projectID
             ))
         }

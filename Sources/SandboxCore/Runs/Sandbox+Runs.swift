@@ -257,12 +257,7 @@ private struct RunSession {
 
     /// Reads complete event lines from the pipe and records each one.
     mutating func drainEvents(final: Bool = false) throws {
-        var buffer = [UInt8](repeating: 0, count: 64 * 1024)
-        while true {
-            let count = read(eventsRead, &buffer, buffer.count)
-            guard count > 0 else { break }
-            eventBuffer.append(contentsOf: buffer[0..<count])
-        }
+        _ = readAvailable(eventsRead) { eventBuffer.append(contentsOf: $0) }
         while let newline = eventBuffer.firstIndex(of: 0x0A) {
             let line = Array(eventBuffer[..<newline])
             eventBuffer.removeSubrange(...newline)
