@@ -19,7 +19,11 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(name: "SQLiteDB", dependencies: ["CSQLite"]),
-        .target(name: "SandboxCore", dependencies: ["SQLiteDB"]),
+        // Spawning, isolation (bubblewrap), the supervise loop, capped logs, safe file operations: no SQL.
+        .target(name: "Supervision"),
+        // git, GitHub, test suites and code analysis of experiment repositories.
+        .target(name: "ExperimentRepos", dependencies: ["Supervision"]),
+        .target(name: "SandboxCore", dependencies: ["SQLiteDB", "Supervision", "ExperimentRepos"]),
         .executableTarget(
             name: "novaos",
             dependencies: [
@@ -30,6 +34,7 @@ let package = Package(
         // The benchmark: `swift build -c release && .build/release/novaos-bench` (see README).
         .executableTarget(name: "novaos-bench", dependencies: ["SandboxCore"]),
         .testTarget(name: "SQLiteDBTests", dependencies: ["SQLiteDB"]),
+        .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB"]),
         .testTarget(name: "novaosTests", dependencies: ["novaos", "SandboxCore", "SQLiteDB"]),
     ]

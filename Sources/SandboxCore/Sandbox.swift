@@ -62,6 +62,7 @@ public final class Sandbox {
         if let maximumPageCount {
             try db.execute("PRAGMA max_page_count = \(maximumPageCount)")
         }
+        closeLostRuns()
     }
 
     /// The current time, to whole seconds.

@@ -8,9 +8,22 @@ struct CommandContext {
     var currentDirectory: String
     var writeOutput: (String) -> Void
     var writeError: (String) -> Void
-    /// Raw bytes (an agent's output) to stdout or, with `true`, to stderr.
-    var writeData: (Data, Bool) -> Void = { data, toError in
-        (toError ? FileHandle.standardError : FileHandle.standardOutput).write(data)
+    /// Raw bytes (an agent's output) to stdout or, with `true`, to stderr; false once nobody
+    /// reads them any more (a closed pipe), never a crash.
+    var writeData: (Data, Bool) -> Bool = { data, toError in
+        let fd = toError ? STDERR_FILENO : STDOUT_FILENO
+        return data.withUnsafeBytes { raw in
+            var done = 0
+            while done < raw.count {
+                let count = write(fd, raw.baseAddress! + done, raw.count - done)
+                if count < 0 {
+                    if errno == EINTR { continue }
+                    return false
+                }
+                done += count
+            }
+            return true
+        }
     }
     var stdinIsTerminal: Bool
     var stdoutIsTerminal: Bool

@@ -61,7 +61,11 @@ extension RepoCommand {
     struct Run: ContextCommand {
         static let configuration = CommandConfiguration(
             abstract: "Test and analyse revisions; record each result and commit it into the experiment repository.",
-            discussion: "Exit status 0 when every revision succeeded, 1 otherwise (the results are recorded either way)."
+            discussion: """
+                Each revision's test suites run isolated (bubblewrap): a private checkout and temporary folder are \
+                all they can write, no network unless --network, no secrets. Exit status 0 when every revision \
+                succeeded, 1 otherwise (the results are recorded either way).
+                """
         )
 
         @Argument(help: "The experiment repository, by ID or name.") var repository: String
@@ -71,19 +75,27 @@ extension RepoCommand {
         @Option(help: "Test the last N commits.") var last: Int?
         @Option(help: ArgumentHelp("Time limit for each test suite (default 10m).", valueName: "duration")) var timeout: String?
         @Option(help: ArgumentHelp("A running sandbox experiment to complete with these results.", valueName: "experiment-id")) var experiment: String?
+        @Flag(help: "Let test suites reach the network.") var network = false
+        @Option(help: ArgumentHelp("namespace (default: bubblewrap) or none (no isolation, knowingly).", valueName: "mode")) var isolation: String = "namespace"
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
             if !revisions.isEmpty && last != nil { throw ValidationError("Use --rev or --last, not both.") }
+            guard IsolationMode(rawValue: isolation) != nil else { throw ValidationError("--isolation must be namespace or none, not \(isolation.debugDescription)") }
         }
 
         func execute(in context: CommandContext) throws {
             let timeout = try timeout.map(parseDuration) ?? 600
             let experiment = try experiment.map(parseExperimentID)
             let sandbox = try global.sandbox(in: context)
+            var options = context.repositoryOptions
+            options.isolation = IsolationMode(rawValue: isolation) ?? .namespace
+            options.network = network
+            if options.isolation == .none {
+                context.warn("--isolation none: test suites run unisolated, with novaos's file access and network")
+            }
             let summary = try sandbox.runRepository(
-                repository, source: source, revisions: revisions, last: last, timeout: timeout, experiment: experiment,
-                options: context.repositoryOptions
+                repository, source: source, revisions: revisions, last: last, timeout: timeout, experiment: experiment, options: options
             )
             try context.emit(summary, json: global.json)
             if summary.successfulExperiments < summary.experimentsRun { throw ExitCode(1) }

@@ -1,4 +1,6 @@
+import ExperimentRepos
 import Foundation
+import Supervision
 
 /// How an experiment repository is hosted.
 public enum RepositoryType: String, Codable, Sendable {
@@ -59,69 +61,6 @@ public struct RepositoryList: Codable, Sendable, Equatable {
     public var repositories: [RepositorySummary]
 }
 
-/// The outcome of one test suite on one revision.
-public struct TestSuiteResult: Codable, Sendable, Equatable {
-    /// pytest, swift, npm, cargo or go.
-    public var type: String
-    /// `passed`, `failed`, `timeout` or `skipped` (marker found, tool missing).
-    public var status: String
-    public var success: Bool
-    public var passed: Int
-    public var failed: Int
-    public var skipped: Int
-    public var durationSeconds: Double
-    /// The command run, or why it was not.
-    public var command: String
-    @NullEncoded public var exitCode: Int32?
-    @NullEncoded public var reason: String?
-    /// What the suite printed, cut to 256 KiB (head and tail).
-    public var output: String
-
-    enum CodingKeys: String, CodingKey {
-        case type, status, success, passed, failed, skipped, command, reason, output
-        case durationSeconds = "duration_seconds", exitCode = "exit_code"
-    }
-}
-
-/// A problem the analysis found in a file.
-public struct CodeIssue: Codable, Sendable, Equatable {
-    public var file: String
-    public var line: Int
-    /// `syntax_error`, `long_function` or `complex_function`.
-    public var kind: String
-    public var message: String
-}
-
-/// What the analysis of a revision found.
-public struct AnalysisResult: Codable, Sendable, Equatable {
-    /// False when no `python3` was found; the Python figures are then zero, not guessed.
-    public var pythonAvailable: Bool
-    public var filesAnalyzed: Int
-    public var totalLines: Int
-    public var functionsFound: Int
-    public var classesFound: Int
-    /// Mean cyclomatic complexity per function: 1 + each `if`, `elif`, loop, `except`,
-    /// conditional expression, `assert`, comprehension `if`, `match` case, and each extra
-    /// operand of `and`/`or`.
-    public var complexityScore: Double
-    public var potentialIssues: [CodeIssue]
-    /// Files and lines of other languages, counted but not parsed, by extension.
-    public var otherLanguages: [String: FileCount]
-    @NullEncoded public var note: String?
-
-    public struct FileCount: Codable, Sendable, Equatable {
-        public var files: Int
-        public var lines: Int
-    }
-
-    enum CodingKeys: String, CodingKey {
-        case note
-        case pythonAvailable = "python_available", filesAnalyzed = "files_analyzed", totalLines = "total_lines"
-        case functionsFound = "functions_found", classesFound = "classes_found", complexityScore = "complexity_score"
-        case potentialIssues = "potential_issues", otherLanguages = "other_languages"
-    }
-}
-
 /// The stored result of testing and analysing one revision.
 public struct ExperimentResult: Codable, Sendable, Equatable {
     public var experimentID: String
@@ -169,6 +108,10 @@ public struct RepositoryOptions {
     public var currentDirectory: String
     /// Receives warnings (a push that failed, GitHub unreachable).
     public var warn: (String) -> Void
+    /// `namespace` (the default) runs test suites and the analysis in a bubblewrap sandbox.
+    public var isolation: IsolationMode = .namespace
+    /// Whether test suites reach the network (they do not by default).
+    public var network = false
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment,
                 currentDirectory: String = FileManager.default.currentDirectoryPath,
@@ -185,14 +128,5 @@ public struct RepositoryOptions {
 
     var autoPush: Bool {
         !["false", "0", "no", "off"].contains((environment["EXPERIMENT_AUTO_PUSH"] ?? "").lowercased())
-    }
-
-    /// The variables a test suite gets: everything but what looks like a secret.
-    var suiteEnvironment: [String: String] {
-        environment.filter { key, _ in
-            let upper = key.uppercased()
-            return !["TOKEN", "KEY", "PASSWORD", "PASSWD", "SECRET", "CREDENTIAL"].contains { upper.contains($0) }
-                && !upper.hasPrefix("GITHUB_") && !upper.hasPrefix("NOVAOS_")
-        }
     }
 }

@@ -1,5 +1,7 @@
+import ExperimentRepos
 import Foundation
 import SQLiteDB
+import Supervision
 
 extension Sandbox {
     /// `HOME/sandbox/repositories`.
@@ -31,7 +33,7 @@ extension Sandbox {
             let status = try read { try loadProject(project).status }
             guard status == .active else { throw SandboxError.invalidState("project \(project) is \(status.rawValue); repositories can only be added to an active project") }
         }
-        let git = try Git(environment: options.environment, identity: options.identity)
+        let git = try mappingLowerErrors { try Git(environment: options.environment, identity: options.identity) }
         let createdAt = now()
 
         // Choose the name and claim the folder (mkdir fails if another process took it).
@@ -54,9 +56,11 @@ extension Sandbox {
 
         let id = "rep_" + String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
         try writeSkeleton(folder: folder, name: chosen, description: description, project: project)
-        try git.run(["init", "--quiet", "--initial-branch", branch], in: folder.path)
-        try git.run(["add", "--all"], in: folder.path)
-        try git.run(["commit", "--quiet", "-m", "Create experiment repository \(chosen)"], in: folder.path)
+        try mappingLowerErrors {
+            try git.run(["init", "--quiet", "--initial-branch", branch], in: folder.path)
+            try git.run(["add", "--all"], in: folder.path)
+            try git.run(["commit", "--quiet", "-m", "Create experiment repository \(chosen)"], in: folder.path)
+        }
 
         var type = RepositoryType.local
         var url: String?
@@ -78,7 +82,7 @@ extension Sandbox {
             }
         }
         if let url {
-            try git.run(["remote", "add", "origin", url], in: folder.path)
+            try mappingLowerErrors { try git.run(["remote", "add", "origin", url], in: folder.path) }
         }
         let repository = ExperimentRepository(
             id: id, name: chosen, path: folder.path, url: url, description: description, projectID: project,
@@ -226,6 +230,18 @@ extension Sandbox {
         for revision in revisions where revision.hasPrefix("-") || revision.isEmpty || revision.utf8.contains(0) {
             throw SandboxError.invalidInput("invalid revision \(quoted(revision))")
         }
+        let bubblewrap: Bubblewrap? = options.isolation == .namespace
+            ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"]) } : nil
+        return try mappingLowerErrors {
+            try testRevisions(of: repository, source: source, revisions: revisions, last: last, timeout: timeout, experiment: experiment,
+                              bubblewrap: bubblewrap, options: options)
+        }
+    }
+
+    private func testRevisions(
+        of repository: ExperimentRepository, source: String?, revisions: [String], last: Int?, timeout: TimeInterval, experiment: Int64?,
+        bubblewrap: Bubblewrap?, options: RepositoryOptions
+    ) throws -> RepositoryRunSummary {
         let git = try Git(environment: options.environment, identity: options.identity)
         let scratch = try makeTemporaryFolder(prefix: "novaos-repo")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -233,8 +249,8 @@ extension Sandbox {
         // The source: a local repository, or a URL cloned once into the scratch folder.
         let sourceName = source ?? repository.path
         var sourcePath: String
-        if let source, Self.looksLikeURL(source) {
-            try Self.validateRemote(source)
+        if let source, RemoteURL.looksLikeURL(source) {
+            try RemoteURL.validate(source)
             sourcePath = scratch + "/source"
             try git.run(["clone", "--quiet", "--no-checkout", "--", source, sourcePath], in: scratch)
         } else {
@@ -261,13 +277,28 @@ extension Sandbox {
         var results: [ExperimentResult] = []
         for sha in shas {
             let message = try git.run(["log", "-1", "--format=%B", sha], in: sourcePath).trimmingCharacters(in: .whitespacesAndNewlines)
+            // A private checkout: the revision's files only, no .git and no alternates that
+            // would lead the suite back to the source or the experiment repository.
             let checkout = scratch + "/checkout-\(sha.prefix(12))"
-            try git.run(["clone", "--quiet", "--shared", "--no-checkout", "--", sourcePath, checkout], in: scratch)
-            try git.run(["checkout", "--quiet", "--detach", sha], in: checkout)
+            let home = scratch + "/home-\(sha.prefix(12))"
+            guard mkdir(checkout, 0o700) == 0, mkdir(home, 0o700) == 0 else {
+                throw SandboxError.fileSystem(path: checkout, message: "cannot create the checkout: \(String(cString: strerror(errno)))")
+            }
+            try git.export(commit: sha, from: sourcePath, into: checkout, scratch: scratch)
+            let containment = bubblewrap.map {
+                ProcessRunner.Containment(bubblewrap: $0, layout: SandboxLayout(
+                    writable: [checkout, home], hidden: hiddenFromUntrustedCode(environment: options.environment),
+                    network: options.network, directory: checkout
+                ))
+            }
+            let environment = TestSuites.environment(from: options.environment, home: home)
             let suites = TestSuites.detect(in: checkout)
-            let suiteResults = suites.map { TestSuites.run($0, in: checkout, environment: options.suiteEnvironment, timeout: timeout) }
-            let analysis = CodeAnalysis.analyse(checkout, environment: options.suiteEnvironment)
+            let suiteResults = suites.map {
+                TestSuites.run($0, in: checkout, environment: environment, timeout: timeout, containment: containment)
+            }
+            let analysis = CodeAnalysis.analyse(checkout, environment: environment, containment: containment)
             try? FileManager.default.removeItem(atPath: checkout)
+            try? FileManager.default.removeItem(atPath: home)
 
             let ran = suiteResults.filter { $0.status != "skipped" }
             let success = !ran.isEmpty && ran.allSatisfy(\.success)
@@ -413,17 +444,9 @@ extension Sandbox {
         }
     }
 
-    static func looksLikeURL(_ value: String) -> Bool {
-        value.contains("://") || (value.contains("@") && value.contains(":") && !value.hasPrefix("/"))
-    }
-
-    /// A remote URL must not carry credentials (they would end up in git's config) nor look like an option.
+    /// A remote URL must not carry a credential (it would end up in the database and git's
+    /// config) nor look like an option; see `RemoteURL.validate`.
     static func validateRemote(_ value: String) throws {
-        guard !value.hasPrefix("-"), !value.utf8.contains(0), !value.contains("\n") else {
-            throw SandboxError.invalidInput("invalid remote \(quoted(value))")
-        }
-        if let components = URLComponents(string: value), components.password != nil {
-            throw SandboxError.invalidInput("the remote URL must not contain a password or token; use GITHUB_TOKEN for GitHub")
-        }
+        try mappingLowerErrors { try RemoteURL.validate(value) }
     }
 }

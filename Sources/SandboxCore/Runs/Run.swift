@@ -1,30 +1,5 @@
 import Foundation
-
-/// Why a run ended.
-public enum StopReason: String, Codable, Sendable, CaseIterable {
-    /// The agent exited by itself.
-    case exited
-    /// The agent died of a signal novaos did not send.
-    case signaled
-    /// The agent's tokens used reached its token budget.
-    case budgetExceeded = "budget_exceeded"
-    /// The project's total cost exceeded its cost cap.
-    case projectBudgetExceeded = "project_budget_exceeded"
-    /// The run outlived `--timeout`.
-    case timeout
-    /// novaos itself was interrupted (Ctrl-C, SIGTERM) and stopped the agent.
-    case interrupted
-    /// The command could not be started.
-    case failedToStart = "failed_to_start"
-
-    /// True when novaos stopped the agent rather than the agent ending by itself.
-    public var stoppedByNovaos: Bool {
-        switch self {
-        case .budgetExceeded, .projectBudgetExceeded, .timeout, .interrupted: true
-        case .exited, .signaled, .failedToStart: false
-        }
-    }
-}
+import Supervision
 
 /// One run of an agent program started by `sandbox run`.
 public struct RunRecord: Codable, Sendable, Equatable {
@@ -49,9 +24,11 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var rejectedEvents: Int
     /// The file holding the agent's stdout and stderr.
     public var log: String
+    /// How the agent ran: `namespace` (bubblewrap) or `none`.
+    public var isolation: IsolationMode
 
     enum CodingKeys: String, CodingKey {
-        case id, command, signal, cost, revenue, events, log
+        case id, command, signal, cost, revenue, events, log, isolation
         case agentID = "agent_id", startedAt = "started_at", endedAt = "ended_at", exitCode = "exit_code"
         case stopReason = "stop_reason", tokensUsed = "tokens_used", rejectedEvents = "rejected_events"
     }
@@ -68,21 +45,36 @@ public struct RunOptions {
     public var timeout: TimeInterval?
     /// How long the agent has between SIGTERM and SIGKILL.
     public var gracePeriod: TimeInterval
-    /// The environment the agent starts from; novaos adds its `NOVAOS_*` variables.
+    /// novaos's own environment: `PATH`, `LANG`, `TZ`, `TERM` and the values of `passing`
+    /// come from it; nothing else reaches the agent.
     public var environment: [String: String]
+    /// Variables the agent gets: a name alone takes its value from `environment`,
+    /// `NAME=VALUE` gives it. Their values are redacted from the log, the output, stored
+    /// events and the stored command.
+    public var passing: [String] = []
+    /// `namespace` (the default) runs the agent in a bubblewrap sandbox; `none` runs it as a
+    /// plain child process.
+    public var isolation: IsolationMode = .namespace
+    /// Whether the agent reaches the network (it does by default: agents call model APIs).
+    public var network = true
+    /// The most the run's log keeps, in bytes (the first and the last half of the output).
+    public var logLimit = 64 << 20
+    /// How long the database may stay locked before the agent is stopped (`database_unavailable`).
+    public var unavailableLimit: TimeInterval = 30
     /// The directory relative command paths are resolved against.
     public var currentDirectory: String
     /// Polled while the run goes on; true asks novaos to stop the agent (`interrupted`).
     public var shouldInterrupt: () -> Bool
-    /// Receives the agent's output as it comes: `true` for stderr.
-    public var output: (Data, Bool) -> Void
+    /// Receives the agent's output as it comes (`true` for stderr); returns false when
+    /// nobody reads it any more (the agent is then stopped).
+    public var output: (Data, Bool) -> Bool
     /// Receives one-line notes about the run (refused event lines, why the agent was stopped).
     public var note: (String) -> Void
 
     public init(
         timeout: TimeInterval? = nil, gracePeriod: TimeInterval = 2, environment: [String: String] = ProcessInfo.processInfo.environment,
         currentDirectory: String = FileManager.default.currentDirectoryPath,
-        shouldInterrupt: @escaping () -> Bool = { false }, output: @escaping (Data, Bool) -> Void = { _, _ in },
+        shouldInterrupt: @escaping () -> Bool = { false }, output: @escaping (Data, Bool) -> Bool = { _, _ in true },
         note: @escaping (String) -> Void = { _ in }
     ) {
         self.timeout = timeout

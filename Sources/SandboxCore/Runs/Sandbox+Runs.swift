@@ -1,25 +1,39 @@
 import Foundation
 import SQLiteDB
+import Supervision
 
 extension Sandbox {
+    /// `HOME/sandbox/logs`: run logs, outside every workspace.
+    var logsFolder: URL { paths.sandboxFolder.appendingPathComponent("logs", isDirectory: true) }
+
     /// Runs an agent program and records its usage live.
     ///
-    /// The command runs in the project's workspace, in its own process group, with
-    /// `NOVAOS_AGENT_ID`, `NOVAOS_PROJECT_ID`, `NOVAOS_TOKEN_BUDGET` (tokens left),
-    /// `NOVAOS_AGENT_CONFIG` and `NOVAOS_EVENTS` (a named pipe) added to its environment.
-    /// Each line the agent writes to the pipe is an `AgentEvent`, recorded and committed as it
-    /// arrives; a malformed line is noted with its line number and skipped. When the agent's
-    /// tokens reach its budget, the project's cost passes its cap, the timeout expires or
-    /// `shouldInterrupt` says so, the group gets SIGTERM, then SIGKILL after the grace period.
-    /// The agent's stdout and stderr go to `options.output` and to
-    /// `WORKSPACE/logs/<agent-id>/<run-id>.log`.
+    /// The command runs in the project's workspace, isolated by default (see
+    /// `RunOptions.isolation`), with an environment built from nothing: `PATH`, `LANG`, `TZ`,
+    /// `TERM`, `HOME` (the workspace), `NOVAOS_AGENT_ID`, `NOVAOS_PROJECT_ID`, `NOVAOS_RUN_ID`,
+    /// `NOVAOS_TOKEN_BUDGET` (tokens left), `NOVAOS_AGENT_CONFIG`, `NOVAOS_EVENTS` (the event
+    /// pipe, `/dev/fd/3`) and the variables in `options.passing`. Each line the agent writes
+    /// to the pipe is an `AgentEvent`; lines are committed in batches (one transaction at
+    /// least every 100 ms). The agent is stopped (SIGTERM to every process of it, SIGKILL
+    /// after the grace period) when its tokens reach its budget, the project's cost passes its
+    /// cap, it is paused or killed (or its project is), the timeout expires, `shouldInterrupt`
+    /// says so, its output is no longer read, the database stays locked past
+    /// `unavailableLimit`, or the disk fills. Its output goes to `options.output` and to
+    /// `HOME/sandbox/logs/<project-id>/<agent-id>/<run-id>.log`, capped at `logLimit`.
     ///
-    /// - Throws: for an agent that is not active, has no tokens left, or a command that
-    ///   cannot start (the run is then recorded as `failed_to_start`).
+    /// - Throws: before anything is recorded, for an agent that may not run, a bad `passing`
+    ///   entry, or isolation that cannot be had; after the run is recorded, for a command that
+    ///   cannot start (the run is then closed as `failed_to_start`).
     public func runAgent(_ id: AgentID, command: [String], options: RunOptions = RunOptions()) throws -> RunRecord {
         guard let program = command.first else { throw SandboxError.invalidInput("no command to run: give it after --") }
+        let passed = try Self.agentVariables(options.passing, from: options.environment)
+        let redactor = Redactor(secrets: Array(passed.values))
+        let bubblewrap: Bubblewrap? = options.isolation == .namespace
+            ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"]) } : nil
         let started = now()
-        let (agent, runID, logURL): (Agent, Int64, URL) = try write {
+        let supervisor = ProcessIdentity.current
+        let storedCommand = String(decoding: redactor.redact(Array(JSONValue.array(command.map(JSONValue.string)).jsonText.utf8)), as: UTF8.self)
+        let (agent, runID): (Agent, Int64) = try write {
             let agent = try loadAgent(id)
             guard agent.status == .active else {
                 throw SandboxError.invalidState("agent \(id) is \(agent.status.rawValue); only active agents run")
@@ -32,33 +46,169 @@ extension Sandbox {
                 throw SandboxError.invalidState("agent \(id) has used \(agent.tokensUsed) of its \(agent.tokenBudget) tokens; nothing left to run on")
             }
             try db.run(
-                "INSERT INTO runs (agent_id, command, log_path, started_at) VALUES (?, ?, '', ?)",
-                id.rawValue, JSONValue.array(command.map(JSONValue.string)).jsonText, Timestamp.string(from: started)
+                """
+                INSERT INTO runs (agent_id, command, log_path, started_at, isolation, supervisor_pid, supervisor_start)
+                VALUES (?, ?, '', ?, ?, ?, ?)
+                """,
+                id.rawValue, storedCommand, Timestamp.string(from: started), options.isolation.rawValue, Int64(supervisor.pid), supervisor.startTime
             )
             let runID = db.lastInsertRowID
-            let logURL = paths.workspace(for: agent.projectID)
-                .appendingPathComponent("logs", isDirectory: true)
-                .appendingPathComponent(id.rawValue, isDirectory: true)
-                .appendingPathComponent("\(runID).log")
-            try db.run("UPDATE runs SET log_path = ? WHERE id = ?", logURL.path, runID)
-            return (agent, runID, logURL)
+            let log = logsFolder.appendingPathComponent("\(agent.projectID.rawValue)/\(id.rawValue)/\(runID).log").path
+            try db.run("UPDATE runs SET log_path = ? WHERE id = ?", log, runID)
+            return (agent, runID)
         }
 
-        var session = RunSession(sandbox: self, agent: agent, runID: runID, options: options)
+        let child: ChildProcess
+        let log: RunLog
+        let eventsRead: Int32
         do {
-            try session.start(program: program, command: command, logURL: logURL)
+            (child, log, eventsRead) = try mappingLowerErrors {
+                try startAgent(agent, runID: runID, program: program, command: command, passed: passed, bubblewrap: bubblewrap, options: options)
+            }
         } catch {
             try? write {
                 try db.run(
-                    "UPDATE runs SET ended_at = ?, stop_reason = 'failed_to_start', exit_code = 127 WHERE id = ?",
+                    "UPDATE runs SET ended_at = ?, stop_reason = 'failed_to_start', exit_code = 127 WHERE id = ? AND ended_at IS NULL",
                     Timestamp.string(from: now()), runID
                 )
             }
-            session.cleanUp()
             throw error
         }
-        try session.superviseUntilDone()
+
+        // The supervisor records through a connection of its own with a short busy timeout,
+        // so a lock held elsewhere delays recording without ever blocking the loop.
+        let recorder = try RunRecorder(
+            sandbox: Sandbox(paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50),
+            agent: agent, runID: runID, redactor: redactor, note: options.note
+        )
+        var settings = SupervisorOptions()
+        settings.timeout = options.timeout
+        settings.gracePeriod = options.gracePeriod
+        settings.unavailableLimit = options.unavailableLimit
+        settings.maximumLineBytes = EventParser.maximumLineBytes
+        settings.shouldInterrupt = options.shouldInterrupt
+        settings.output = options.output
+        settings.note = options.note
+        _ = Supervisor(
+            child: child, isolated: bubblewrap != nil, events: eventsRead, log: log, ledger: recorder, redactor: redactor, options: settings
+        ).run()
         return try read { try loadRun(runID) }
+    }
+
+    /// Opens the log, makes the event pipe and starts the agent, isolated when `bubblewrap` is given.
+    private func startAgent(
+        _ agent: Agent, runID: Int64, program: String, command: [String], passed: [String: String], bubblewrap: Bubblewrap?, options: RunOptions
+    ) throws -> (ChildProcess, RunLog, Int32) {
+        let workspace = paths.workspace(for: agent.projectID).path
+        guard Bubblewrap.isRealDirectory(workspace) else {
+            throw SandboxError.fileSystem(path: workspace, message: "the project's workspace is missing or is not a folder")
+        }
+        // The log is opened through folders novaos opened itself, never by a path an agent could have replaced.
+        let folder = try Directory.open(paths.sandboxFolder.path).subdirectory("logs", mode: 0o700)
+            .subdirectory(agent.projectID.rawValue, mode: 0o700).subdirectory(agent.id.rawValue, mode: 0o700)
+        let log = RunLog(fd: try folder.createFile("\(runID).log"), path: folder.path + "/\(runID).log", limit: options.logLimit)
+        let pipe = try makePipe()
+        defer { close(pipe.write) }
+
+        var environment = passed
+        for key in ["PATH", "LANG", "TZ", "TERM"] { environment[key] = nonEmpty(options.environment[key]) }
+        environment["PATH"] = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        environment["HOME"] = workspace
+        environment["NOVAOS_AGENT_ID"] = agent.id.rawValue
+        environment["NOVAOS_PROJECT_ID"] = agent.projectID.rawValue
+        environment["NOVAOS_RUN_ID"] = String(runID)
+        environment["NOVAOS_TOKEN_BUDGET"] = String(max(0, agent.tokenBudget - agent.tokensUsed))
+        environment["NOVAOS_AGENT_CONFIG"] = agent.config.jsonText
+        environment["NOVAOS_EVENTS"] = "/dev/fd/3"
+        let executable = try ChildProcess.resolve(program, path: options.environment["PATH"], currentDirectory: options.currentDirectory)
+        let child: ChildProcess
+        do {
+            if let bubblewrap {
+                let argv = bubblewrap.arguments(layout: agentLayout(workspace: workspace, network: options.network, environment: options.environment),
+                                                program: executable, arguments: Array(command.dropFirst()))
+                // bwrap is started with the agent's environment: its init (PID 1 inside) shows it in /proc/1/environ.
+                child = try ChildProcess(executable: bubblewrap.executable, arguments: argv, environment: environment, directory: "/", passing: [pipe.write])
+            } else {
+                child = try ChildProcess(executable: executable, arguments: command, environment: environment, directory: workspace, passing: [pipe.write])
+            }
+        } catch {
+            close(pipe.read)
+            throw error
+        }
+        return (child, log, pipe.read)
+    }
+
+    /// What an isolated agent sees: its workspace, writable; the system read-only; none of
+    /// novaos's data (the sandbox folder, the production database) but the agent programs
+    /// shipped in `HOME/sandbox/agents`; none of the user's credential files.
+    func agentLayout(workspace: String, network: Bool, environment: [String: String]) -> SandboxLayout {
+        SandboxLayout(
+            writable: [workspace], hidden: hiddenFromUntrustedCode(environment: environment),
+            revealed: [paths.sandboxFolder.appendingPathComponent("agents").path], network: network, directory: workspace
+        )
+    }
+
+    /// novaos's data and the user's credential files, hidden from everything novaos runs.
+    func hiddenFromUntrustedCode(environment: [String: String]) -> [String] {
+        var hidden = [paths.sandboxFolder.path]
+        let production = paths.productionDatabase.path
+        hidden += ["", "-wal", "-shm", "-journal"].map { production + $0 }
+        if let home = nonEmpty(environment["HOME"]), home != "/" {
+            hidden += SandboxLayout.credentialEntries.map { home + "/" + $0 }
+        }
+        return hidden
+    }
+
+    /// The variables named by `--env`: `NAME` takes its value from `environment`, `NAME=VALUE` gives it.
+    static func agentVariables(_ specifications: [String], from environment: [String: String]) throws -> [String: String] {
+        var variables: [String: String] = [:]
+        for specification in specifications {
+            let name: String
+            let value: String
+            if let equals = specification.firstIndex(of: "=") {
+                name = String(specification[..<equals])
+                value = String(specification[specification.index(after: equals)...])
+            } else {
+                name = specification
+                guard let inherited = environment[name] else {
+                    throw SandboxError.invalidInput("--env \(quoted(name)): no such variable in novaos's environment; give a value with --env \(name)=VALUE")
+                }
+                value = inherited
+            }
+            let first = name.unicodeScalars.first
+            guard let first, first == "_" || (first.isASCII && first.properties.isAlphabetic),
+                  name.unicodeScalars.allSatisfy({ $0 == "_" || ($0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0))) })
+            else {
+                throw SandboxError.invalidInput("--env \(quoted(name)): a variable name is letters, digits and '_', not starting with a digit")
+            }
+            guard !name.hasPrefix("NOVAOS_"), name != "HOME" else {
+                throw SandboxError.invalidInput("--env \(name): novaos sets this variable itself")
+            }
+            guard !value.utf8.contains(0) else { throw SandboxError.invalidInput("--env \(name): the value contains a NUL byte") }
+            variables[name] = value
+        }
+        return variables
+    }
+
+    /// Closes the runs whose supervisor is gone (killed, or the machine lost power) as `lost`.
+    /// Cheap when there are none: one look-up in a partial index of open runs. Called when a
+    /// command opens the sandbox for writing; a busy database is left for the next command.
+    func closeLostRuns() {
+        guard !isEphemeral, !db.isReadOnly,
+              let open = try? db.query("SELECT id, supervisor_pid, supervisor_start FROM runs WHERE ended_at IS NULL", [], {
+                  ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2))
+              }), !open.isEmpty else { return }
+        let lost = open.filter { _, pid, start in
+            guard let pid, let start else { return true }
+            return !ProcessIdentity(pid: Int32(truncatingIfNeeded: pid), startTime: start).isAlive
+        }
+        guard !lost.isEmpty else { return }
+        let stamp = Timestamp.string(from: now())
+        _ = try? db.inTransaction(.immediate) {
+            for (id, _, _) in lost {
+                try db.run("UPDATE runs SET ended_at = ?, stop_reason = 'lost' WHERE id = ? AND ended_at IS NULL", stamp, id)
+            }
+        }
     }
 
     /// The runs of an agent, newest first.
@@ -96,7 +246,7 @@ extension Sandbox {
 
     static let runColumns = """
         id, agent_id, command, started_at, ended_at, exit_code, signal, stop_reason, tokens_used, cost_micros, revenue_micros, \
-        events, rejected_events, log_path
+        events, rejected_events, log_path, isolation
         """
 
     static func decodeRun(_ row: Row) -> RunRecord {
@@ -109,7 +259,8 @@ extension Sandbox {
             endedAt: Timestamp.date(from: row.optionalText(4)), exitCode: row.optionalInt64(5).map { Int32($0) },
             signal: row.optionalInt64(6).map { Int32($0) }, stopReason: row.optionalText(7).flatMap(StopReason.init(rawValue:)),
             tokensUsed: row.int64(8), cost: Money(micros: row.int64(9)), revenue: Money(micros: row.int64(10)),
-            events: row.int(11), rejectedEvents: row.int(12), log: row.text(13)
+            events: row.int(11), rejectedEvents: row.int(12), log: row.text(13),
+            isolation: IsolationMode(rawValue: row.text(14)) ?? .none
         )
     }
 
@@ -133,229 +284,3 @@ extension Sandbox {
     }
 }
 
-/// The moving parts of one run: the child, its pipes, the event pipe and the log.
-private struct RunSession {
-    let sandbox: Sandbox
-    let agent: Agent
-    let runID: Int64
-    let options: RunOptions
-
-    var child: ChildProcess?
-    var eventsFolder: String?
-    var eventsRead: Int32 = -1
-    var eventsKeepOpen: Int32 = -1
-    var log: FileHandle?
-    var eventBuffer: [UInt8] = []
-    var eventLine = 0
-    var stopReason: StopReason?
-    var killDeadline: Date?
-
-    init(sandbox: Sandbox, agent: Agent, runID: Int64, options: RunOptions) {
-        self.sandbox = sandbox
-        self.agent = agent
-        self.runID = runID
-        self.options = options
-    }
-
-    mutating func start(program: String, command: [String], logURL: URL) throws {
-        let workspace = sandbox.paths.workspace(for: agent.projectID)
-        do {
-            try FileManager.default.createDirectory(at: logURL.deletingLastPathComponent(), withIntermediateDirectories: true)
-            guard FileManager.default.createFile(atPath: logURL.path, contents: nil) else {
-                throw SandboxError.fileSystem(path: logURL.path, message: "cannot create the log file")
-            }
-            log = try FileHandle(forWritingTo: logURL)
-        } catch let error as SandboxError {
-            throw error
-        } catch {
-            throw SandboxError.fileSystem(path: logURL.path, message: "cannot create the log (\(firstLine(of: error)))")
-        }
-
-        // The event pipe lives in a private temporary folder, not in the workspace, so the
-        // agent cannot confuse it with its own files.
-        eventsFolder = try makeTemporaryFolder(prefix: "novaos-run")
-        let fifo = eventsFolder! + "/events"
-        guard mkfifo(fifo, 0o600) == 0 else {
-            throw SandboxError.fileSystem(path: fifo, message: "cannot create the event pipe: \(String(cString: strerror(errno)))")
-        }
-        eventsRead = open(fifo, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        // A writer of our own keeps the pipe from reporting end-of-file whenever the agent
-        // closes it between events.
-        eventsKeepOpen = open(fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC)
-        guard eventsRead >= 0, eventsKeepOpen >= 0 else {
-            throw SandboxError.fileSystem(path: fifo, message: "cannot open the event pipe: \(String(cString: strerror(errno)))")
-        }
-
-        var environment = options.environment
-        environment["NOVAOS_AGENT_ID"] = agent.id.rawValue
-        environment["NOVAOS_PROJECT_ID"] = agent.projectID.rawValue
-        environment["NOVAOS_TOKEN_BUDGET"] = String(max(0, agent.tokenBudget - agent.tokensUsed))
-        environment["NOVAOS_AGENT_CONFIG"] = agent.config.jsonText
-        environment["NOVAOS_EVENTS"] = fifo
-        environment["NOVAOS_RUN_ID"] = String(runID)
-        let executable = try ChildProcess.resolve(program, path: environment["PATH"], currentDirectory: options.currentDirectory)
-        child = try ChildProcess(executable: executable, arguments: command, environment: environment, directory: workspace.path)
-    }
-
-    mutating func superviseUntilDone() throws {
-        guard let child else { return }
-        let deadline = options.timeout.map { Date().addingTimeInterval($0) }
-        var exitedAt: Date?
-        var outputOpen = (stdout: true, stderr: true)
-        while true {
-            var fds = [
-                pollfd(fd: eventsRead, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: outputOpen.stdout ? child.stdout : -1, events: Int16(POLLIN), revents: 0),
-                pollfd(fd: outputOpen.stderr ? child.stderr : -1, events: Int16(POLLIN), revents: 0),
-            ]
-            _ = Glibc.poll(&fds, nfds_t(fds.count), 50)
-            try drainEvents()
-            if outputOpen.stdout { outputOpen.stdout = pump(child.stdout, isError: false) }
-            if outputOpen.stderr { outputOpen.stderr = pump(child.stderr, isError: true) }
-
-            if stopReason == nil {
-                if let deadline, Date() >= deadline {
-                    stop(.timeout, "stopped: the run passed its timeout of \(formatSeconds(options.timeout!))")
-                } else if options.shouldInterrupt() {
-                    stop(.interrupted, "stopped: novaos was interrupted")
-                }
-            }
-            if let killDeadline, Date() >= killDeadline, !child.poll() {
-                child.signalGroup(SIGKILL)
-                self.killDeadline = nil
-            }
-            if child.poll() {
-                exitedAt = exitedAt ?? Date()
-                // Once the agent has exited, read what is left; a descendant that keeps the
-                // pipes open gets one second before the whole group is killed.
-                if (!outputOpen.stdout && !outputOpen.stderr) || Date().timeIntervalSince(exitedAt!) > 1 {
-                    child.signalGroup(SIGKILL)
-                    try drainEvents(final: true)
-                    break
-                }
-            }
-        }
-        try finish(child)
-    }
-
-    /// Sends SIGTERM to the agent's group and schedules SIGKILL.
-    mutating func stop(_ reason: StopReason, _ message: String) {
-        guard stopReason == nil, let child else { return }
-        stopReason = reason
-        options.note(message)
-        child.signalGroup(SIGTERM)
-        killDeadline = Date().addingTimeInterval(options.gracePeriod)
-    }
-
-    /// Copies available output to the sink and the log; false at end of file.
-    func pump(_ fd: Int32, isError: Bool) -> Bool {
-        readAvailable(fd) { data in
-            options.output(data, isError)
-            log?.write(data)
-        }
-    }
-
-    /// Reads complete event lines from the pipe and records each one.
-    mutating func drainEvents(final: Bool = false) throws {
-        _ = readAvailable(eventsRead) { eventBuffer.append(contentsOf: $0) }
-        while let newline = eventBuffer.firstIndex(of: 0x0A) {
-            let line = Array(eventBuffer[..<newline])
-            eventBuffer.removeSubrange(...newline)
-            try handleEventLine(line)
-        }
-        if final, !eventBuffer.isEmpty {
-            let line = eventBuffer
-            eventBuffer.removeAll()
-            try handleEventLine(line)
-        }
-        if eventBuffer.count > EventParser.maximumLineBytes {
-            eventBuffer.removeAll()
-            eventLine += 1
-            try reject("line is too long (more than \(EventParser.maximumLineBytes) bytes)")
-        }
-    }
-
-    mutating func handleEventLine(_ bytes: [UInt8]) throws {
-        eventLine += 1
-        guard bytes.contains(where: { $0 != 0x20 && $0 != 0x09 && $0 != 0x0D }) else { return }
-        let event: AgentEvent
-        do {
-            event = try bytes.withUnsafeBufferPointer { try EventParser.parse($0) }
-            if let other = event.agentID, other != agent.id.rawValue {
-                throw SandboxError.invalidInput("event for agent \(quoted(other)) in a run of \(agent.id)")
-            }
-        } catch let error as SandboxError {
-            try reject(error.description)
-            return
-        }
-        let sandbox = self.sandbox
-        let agentID = agent.id.rawValue
-        let runID = self.runID
-        let outcome: (effect: EventEffect?, tokensUsed: Int64, budget: Int64, projectCost: Int64, projectBudget: Int64?)
-        do {
-            outcome = try sandbox.write {
-                let effect = try sandbox.recordEvent(event, agent: agentID, now: Timestamp.string(from: sandbox.now()))
-                if let effect {
-                    try sandbox.db.run(
-                        "UPDATE runs SET events = events + 1, tokens_used = tokens_used + ?, cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ? WHERE id = ?",
-                        effect.tokens, effect.cost, effect.revenue, runID
-                    )
-                }
-                let state = try sandbox.db.queryFirst(
-                    """
-                    SELECT a.tokens_used, a.token_budget, p.budget_micros,
-                           (SELECT coalesce(sum(cost_micros), 0) FROM agents WHERE project_id = a.project_id)
-                    FROM agents AS a JOIN projects AS p ON p.id = a.project_id WHERE a.id = ?
-                    """,
-                    [agentID]
-                ) { ($0.int64(0), $0.int64(1), $0.optionalInt64(2), $0.int64(3)) }!
-                return (effect, state.0, state.1, state.3, state.2)
-            }
-        } catch let error as SandboxError {
-            try reject(error.description)
-            return
-        }
-        if outcome.effect == nil {
-            options.note("events line \(eventLine): duplicate event id, skipped")
-        }
-        if outcome.tokensUsed >= outcome.budget {
-            stop(.budgetExceeded, "stopped: agent \(agent.id) used \(outcome.tokensUsed) of its \(outcome.budget) tokens")
-        } else if let cap = outcome.projectBudget, outcome.projectCost > cap {
-            stop(.projectBudgetExceeded, "stopped: project \(agent.projectID) cost \(Money(micros: outcome.projectCost)) is over its budget of \(Money(micros: cap))")
-        }
-    }
-
-    mutating func reject(_ message: String) throws {
-        options.note("events line \(eventLine): \(message); skipped")
-        let runID = self.runID
-        try sandbox.write { try sandbox.db.run("UPDATE runs SET rejected_events = rejected_events + 1 WHERE id = ?", runID) }
-    }
-
-    mutating func finish(_ child: ChildProcess) throws {
-        let reason: StopReason = stopReason ?? (child.terminatingSignal != nil ? .signaled : .exited)
-        let runID = self.runID
-        let sandbox = self.sandbox
-        try sandbox.write {
-            try sandbox.db.run(
-                "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, stop_reason = ? WHERE id = ?",
-                Timestamp.string(from: sandbox.now()), child.exitCode.map(Int64.init), child.terminatingSignal.map(Int64.init),
-                reason.rawValue, runID
-            )
-        }
-        cleanUp()
-    }
-
-    func cleanUp() {
-        if eventsRead >= 0 { close(eventsRead) }
-        if eventsKeepOpen >= 0 { close(eventsKeepOpen) }
-        if let eventsFolder {
-            unlink(eventsFolder + "/events")
-            rmdir(eventsFolder)
-        }
-        try? log?.close()
-    }
-}
-
-private func formatSeconds(_ seconds: TimeInterval) -> String {
-    seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.3fs", seconds)
-}

@@ -221,6 +221,45 @@ enum Schema {
         CREATE INDEX experiment_results_by_repository ON experiment_results (repository_id);
         """
 
-    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories]
+    /// Version 5: runs say how they were isolated and which supervisor watches them (its PID
+    /// and start time, so a later command can tell a dead supervisor from a live one), and
+    /// have the new stop reasons. A CHECK constraint cannot be altered in place, so the table
+    /// is rebuilt (SQLite docs, lang_altertable, "other kinds of table schema changes").
+    static let supervisedRuns = """
+        CREATE TABLE runs_v5 (
+            id               INTEGER PRIMARY KEY,
+            agent_id         TEXT NOT NULL REFERENCES agents (id),
+            command          TEXT NOT NULL CHECK (json_valid(command)),
+            log_path         TEXT NOT NULL,
+            started_at       TEXT NOT NULL,
+            ended_at         TEXT,
+            exit_code        INTEGER,
+            signal           INTEGER,
+            stop_reason      TEXT CHECK (stop_reason IN ('exited', 'signaled', 'budget_exceeded', 'project_budget_exceeded', 'timeout',
+                                                         'interrupted', 'failed_to_start', 'agent_paused', 'agent_killed',
+                                                         'database_unavailable', 'disk_full', 'lost')),
+            tokens_used      INTEGER NOT NULL DEFAULT 0,
+            cost_micros      INTEGER NOT NULL DEFAULT 0,
+            revenue_micros   INTEGER NOT NULL DEFAULT 0,
+            events           INTEGER NOT NULL DEFAULT 0,
+            rejected_events  INTEGER NOT NULL DEFAULT 0,
+            isolation        TEXT NOT NULL DEFAULT 'none' CHECK (isolation IN ('namespace', 'none')),
+            supervisor_pid   INTEGER,
+            supervisor_start INTEGER
+        ) STRICT;
+        INSERT INTO runs_v5 (id, agent_id, command, log_path, started_at, ended_at, exit_code, signal, stop_reason, tokens_used,
+                             cost_micros, revenue_micros, events, rejected_events)
+            SELECT id, agent_id, command, log_path, started_at, ended_at, exit_code, signal,
+                   CASE WHEN ended_at IS NULL THEN 'lost' ELSE stop_reason END,
+                   tokens_used, cost_micros, revenue_micros, events, rejected_events
+            FROM runs;
+        UPDATE runs_v5 SET ended_at = started_at WHERE ended_at IS NULL;
+        DROP TABLE runs;
+        ALTER TABLE runs_v5 RENAME TO runs;
+        CREATE INDEX runs_by_agent ON runs (agent_id, id);
+        CREATE INDEX runs_open ON runs (id) WHERE ended_at IS NULL;
+        """
+
+    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns]
     static let productionMigrations: [String] = [ledger]
 }

@@ -1,5 +1,7 @@
 import Foundation
 import SQLiteDB
+import Supervision
+import ExperimentRepos
 
 /// Everything SandboxCore can refuse or fail with. Each case reads as one line a person can act on.
 public enum SandboxError: Error, Equatable, Sendable {
@@ -23,6 +25,39 @@ public enum SandboxError: Error, Equatable, Sendable {
     case fileSystem(path: String, message: String)
     /// A promotion that was refused (evaluation NOT_READY without force, no confirmation).
     case promotionRefused(String)
+    /// Something the machine cannot provide (isolation without bubblewrap, say).
+    case unavailable(String)
+}
+
+extension SandboxError {
+    /// The same failure, as SandboxCore reports it.
+    init(_ error: SupervisionError) {
+        switch error {
+        case .cannotStart: self = .invalidInput(error.description)
+        case .isolationUnavailable(let message): self = .unavailable(message)
+        case .fileSystem(let path, let message): self = .fileSystem(path: path, message: message)
+        case .diskFull(let path): self = .fileSystem(path: path, message: "the disk is full")
+        case .system: self = .invalidState(error.description)
+        }
+    }
+
+    init(_ error: RepositoryError) {
+        switch error {
+        case .invalidInput(let message): self = .invalidInput(message)
+        case .failed(let message): self = .invalidState(message)
+        }
+    }
+}
+
+/// Runs `body`, turning the errors of the layers below into `SandboxError`s.
+func mappingLowerErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let error as SupervisionError {
+        throw SandboxError(error)
+    } catch let error as RepositoryError {
+        throw SandboxError(error)
+    }
 }
 
 extension SandboxError: CustomStringConvertible, LocalizedError {
@@ -32,7 +67,7 @@ extension SandboxError: CustomStringConvertible, LocalizedError {
             "invalid \(kind) ID \(quoted(value)): expected \(expected)"
         case .notFound(let kind, let id):
             "no \(kind) with ID \(quoted(id))"
-        case .invalidInput(let message), .invalidState(let message), .promotionRefused(let message):
+        case .invalidInput(let message), .invalidState(let message), .promotionRefused(let message), .unavailable(let message):
             message
         case .unknownModel(let model):
             "unknown model \(quoted(model)): pass --cost, or use one of \(PriceTable.standard.modelNames.joined(separator: ", "))"

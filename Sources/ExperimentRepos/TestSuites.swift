@@ -1,21 +1,26 @@
 import Foundation
+import Supervision
 
 /// Finds a revision's test suites by their marker files, runs those whose tool is installed,
 /// and reads the passed, failed and skipped counts from their output.
-enum TestSuites {
-    struct Suite {
-        var type: String
-        var tool: String
-        var arguments: [String]
+public enum TestSuites {
+    public struct Suite: Sendable {
+        public var type: String
+        public var tool: String
+        public var arguments: [String]
         /// How to check that the tool can run this suite.
-        var probe: [String]
+        public var probe: [String]
     }
 
-    static func detect(in folder: String) -> [Suite] {
+    /// The suites whose marker files are in `folder` (links are not followed).
+    public static func detect(in folder: String) -> [Suite] {
         let fileManager = FileManager.default
-        func exists(_ name: String) -> Bool { fileManager.fileExists(atPath: folder + "/" + name) }
+        func exists(_ name: String) -> Bool {
+            var info = stat()
+            return lstat(folder + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        }
         var suites: [Suite] = []
-        let pyproject = (try? String(contentsOfFile: folder + "/pyproject.toml", encoding: .utf8)) ?? ""
+        let pyproject = exists("pyproject.toml") ? (try? String(contentsOfFile: folder + "/pyproject.toml", encoding: .utf8)) ?? "" : ""
         let testsHavePython = (fileManager.enumerator(atPath: folder + "/tests")?.allObjects as? [String] ?? []).contains { $0.hasSuffix(".py") }
         if exists("pytest.ini") || pyproject.contains("[tool.pytest") || testsHavePython {
             suites.append(Suite(type: "pytest", tool: "python3", arguments: ["-m", "pytest", "-q", "-p", "no:cacheprovider"], probe: ["-m", "pytest", "--version"]))
@@ -35,26 +40,48 @@ enum TestSuites {
         return suites
     }
 
-    static func run(_ suite: Suite, in folder: String, environment: [String: String], timeout: TimeInterval) -> TestSuiteResult {
+    /// The variables a test suite gets: no secrets at all. `PATH`, locale and time zone, a
+    /// private `HOME` and `TMPDIR`, `CI=true`, and the variables that locate toolchains
+    /// (pyenv, rustup, Go, Java), set to their defaults under the real home when that is
+    /// where the toolchain is installed.
+    public static func environment(from base: [String: String], home: String) -> [String: String] {
+        var environment: [String: String] = ["PATH": base["PATH"] ?? "/usr/local/bin:/usr/bin:/bin", "HOME": home, "TMPDIR": home,
+                                             "CI": "true", "PYTHONDONTWRITEBYTECODE": "1", "LANG": base["LANG"] ?? "C.UTF-8"]
+        for key in ["TZ", "LC_ALL", "PYENV_ROOT", "PYENV_VERSION", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN", "GOROOT", "GOPATH",
+                    "GOTOOLCHAIN", "GOFLAGS", "JAVA_HOME", "VIRTUAL_ENV", "CONDA_PREFIX", "NODE_PATH"] {
+            if let value = base[key], !value.isEmpty { environment[key] = value }
+        }
+        if let realHome = base["HOME"], !realHome.isEmpty {
+            for (key, folder) in [("PYENV_ROOT", ".pyenv"), ("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup"), ("GOPATH", "go")] where environment[key] == nil {
+                var isDirectory: ObjCBool = false
+                let path = realHome + "/" + folder
+                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { environment[key] = path }
+            }
+        }
+        return environment
+    }
+
+    /// Runs one suite in `folder`, inside `containment` when given, with exactly `environment`.
+    public static func run(_ suite: Suite, in folder: String, environment: [String: String], timeout: TimeInterval,
+                           containment: ProcessRunner.Containment?) -> TestSuiteResult {
         let command = ([suite.tool] + suite.arguments).joined(separator: " ")
+        let isolation: IsolationMode = containment == nil ? .none : .namespace
         func skipped(_ reason: String) -> TestSuiteResult {
             TestSuiteResult(type: suite.type, status: "skipped", success: false, passed: 0, failed: 0, skipped: 0, durationSeconds: 0,
-                            command: command, exitCode: nil, reason: reason, output: "")
+                            command: command, exitCode: nil, reason: reason, output: "", isolation: nil)
         }
         guard let tool = ProcessRunner.which(suite.tool, environment: environment) else {
             return skipped("\(suite.tool) is not installed")
         }
-        if let probe = try? ProcessRunner(timeout: 30).run(tool, suite.probe, environment: environment, directory: folder), !probe.succeeded {
+        if let probe = try? ProcessRunner(timeout: 30).run(tool, suite.probe, environment: environment, directory: folder, containment: containment),
+           !probe.succeeded {
             return skipped("\(suite.type) is not available: \(probe.output.split(whereSeparator: \.isNewline).last.map(String.init) ?? "probe failed")")
         }
-        var environment = environment
-        environment["PYTHONDONTWRITEBYTECODE"] = "1"
-        environment["CI"] = "true"
         let outcome: ProcessRunner.Outcome
         do {
-            outcome = try ProcessRunner(timeout: timeout).run(tool, suite.arguments, environment: environment, directory: folder)
+            outcome = try ProcessRunner(timeout: timeout).run(tool, suite.arguments, environment: environment, directory: folder, containment: containment)
         } catch {
-            return skipped("cannot start \(suite.tool): \(firstLine(of: error))")
+            return skipped("cannot start \(suite.tool): \(error)")
         }
         var counts = parseCounts(type: suite.type, output: outcome.output)
         let success = outcome.succeeded
@@ -67,12 +94,12 @@ enum TestSuites {
             type: suite.type, status: outcome.timedOut ? "timeout" : (success ? "passed" : "failed"), success: success,
             passed: counts.passed, failed: counts.failed, skipped: counts.skipped,
             durationSeconds: (outcome.seconds * 1000).rounded() / 1000, command: command, exitCode: outcome.exitCode,
-            reason: outcome.timedOut ? "timed out after \(Int(timeout))s" : nil, output: output
+            reason: outcome.timedOut ? "timed out after \(Int(timeout))s" : nil, output: output, isolation: isolation
         )
     }
 
     /// Reads the summary each tool prints.
-    static func parseCounts(type: String, output: String) -> (passed: Int, failed: Int, skipped: Int) {
+    public static func parseCounts(type: String, output: String) -> (passed: Int, failed: Int, skipped: Int) {
         let lines = output.split(whereSeparator: \.isNewline).map(String.init)
         func number(before word: String, in line: String) -> Int {
             // "3 passed", "1 failed", "2 skipped", "1 error"

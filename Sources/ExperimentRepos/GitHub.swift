@@ -5,17 +5,24 @@ import FoundationNetworking
 
 /// Creates repositories through GitHub's REST API (`POST /user/repos`), or a GitHub
 /// Enterprise API at another base URL.
-struct GitHubClient {
-    var baseURL: URL
-    var username: String
-    var token: String
-    var timeout: TimeInterval = 20
+public struct GitHubClient: Sendable {
+    public var baseURL: URL
+    public var username: String
+    public var token: String
+    public var timeout: TimeInterval = 20
 
-    struct Created {
-        var cloneURL: String
+    public struct Created: Sendable {
+        public var cloneURL: String
     }
 
-    func createRepository(name: String, description: String, isPrivate: Bool) throws -> Created {
+    public init(baseURL: URL, username: String, token: String, timeout: TimeInterval = 20) {
+        self.baseURL = baseURL
+        self.username = username
+        self.token = token
+        self.timeout = timeout
+    }
+
+    public func createRepository(name: String, description: String, isPrivate: Bool) throws -> Created {
         var request = URLRequest(url: baseURL.appendingPathComponent("user/repos"), timeoutInterval: timeout)
         request.httpMethod = "POST"
         request.setValue("application/vnd.github+json", forHTTPHeaderField: "Accept")
@@ -44,17 +51,17 @@ struct GitHubClient {
         }.resume()
         guard done.wait(timeout: .now() + timeout + 5) == .success else {
             session.invalidateAndCancel()
-            throw SandboxError.invalidState("GitHub did not answer within \(Int(timeout))s")
+            throw RepositoryError.failed("GitHub did not answer within \(Int(timeout))s")
         }
         session.finishTasksAndInvalidate()
         if let error = box.error {
-            throw SandboxError.invalidState("cannot reach GitHub at \(baseURL.absoluteString): \(error.localizedDescription)")
+            throw RepositoryError.failed("cannot reach GitHub at \(baseURL.absoluteString): \(error.localizedDescription)")
         }
         let status = (box.response as? HTTPURLResponse)?.statusCode ?? 0
         let object = box.data.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]
         guard status == 201 || status == 200, let cloneURL = object?["clone_url"] as? String else {
             let message = (object?["message"] as? String).map { ": \($0)" } ?? ""
-            throw SandboxError.invalidState("GitHub refused to create repository \(name) (HTTP \(status))\(message)")
+            throw RepositoryError.failed("GitHub refused to create repository \(name) (HTTP \(status))\(message)")
         }
         return Created(cloneURL: cloneURL)
     }

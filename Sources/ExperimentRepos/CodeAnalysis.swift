@@ -1,12 +1,15 @@
 import Foundation
+import Supervision
 
 /// Static analysis of a checked-out revision. Python files are parsed by the machine's
 /// `python3` and its `ast` module; other languages are only counted.
-enum CodeAnalysis {
+public enum CodeAnalysis {
     /// Folders never analysed.
     static let skippedFolders: Set<String> = [".git", ".build", "venv", ".venv", "node_modules", "__pycache__"]
 
-    static func analyse(_ folder: String, environment: [String: String]) -> AnalysisResult {
+    /// Analyses the checkout at `folder`. Symbolic links are never followed: a link in the
+    /// checkout may point anywhere on the machine.
+    public static func analyse(_ folder: String, environment: [String: String], containment: ProcessRunner.Containment? = nil) -> AnalysisResult {
         var other: [String: AnalysisResult.FileCount] = [:]
         countOtherLanguages(folder, into: &other)
         guard let python = ProcessRunner.which("python3", environment: environment) else {
@@ -17,10 +20,10 @@ enum CodeAnalysis {
         }
         do {
             let outcome = try ProcessRunner(timeout: 120, outputLimit: 16 << 20).run(
-                python, ["-I", "-c", script, folder] + skippedFolders.sorted(), environment: ["PATH": environment["PATH"] ?? "/usr/bin:/bin"], directory: folder
+                python, ["-I", "-c", script, folder] + skippedFolders.sorted(), environment: environment, directory: folder, containment: containment
             )
             guard outcome.succeeded, let data = outcome.output.data(using: .utf8) else {
-                throw SandboxError.invalidState("the analysis script failed: \(outcome.output.split(separator: "\n").last ?? "")")
+                throw RepositoryError.failed("the analysis script failed: \(outcome.output.split(separator: "\n").last ?? "")")
             }
             var result = try JSONDecoder().decode(AnalysisResult.self, from: data)
             result.otherLanguages = other
@@ -28,7 +31,7 @@ enum CodeAnalysis {
         } catch {
             return AnalysisResult(
                 pythonAvailable: true, filesAnalyzed: 0, totalLines: 0, functionsFound: 0, classesFound: 0, complexityScore: 0,
-                potentialIssues: [], otherLanguages: other, note: "analysis failed: \(firstLine(of: error))"
+                potentialIssues: [], otherLanguages: other, note: "analysis failed: \(error)"
             )
         }
     }
@@ -44,7 +47,9 @@ enum CodeAnalysis {
                 continue
             }
             let ext = (name as NSString).pathExtension.lowercased()
-            guard known.contains(ext), let data = FileManager.default.contents(atPath: folder + "/" + relative) else { continue }
+            var info = stat()
+            guard known.contains(ext), lstat(folder + "/" + relative, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+                  let data = FileManager.default.contents(atPath: folder + "/" + relative) else { continue }
             var entry = counts[ext] ?? AnalysisResult.FileCount(files: 0, lines: 0)
             entry.files += 1
             entry.lines += data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } + (data.last.map { $0 == 0x0A ? 0 : 1 } ?? 0)
@@ -54,7 +59,7 @@ enum CodeAnalysis {
 
     /// Prints one JSON object: the fields of `AnalysisResult` but `other_languages`.
     static let script = #"""
-import ast, json, os, sys
+import ast, json, os, stat, sys
 
 root, skipped = sys.argv[1], set(sys.argv[2:])
 LONG_FUNCTION_STATEMENTS = 50
@@ -92,10 +97,14 @@ for directory, folders, names in os.walk(root):
         path = os.path.join(directory, name)
         relative = os.path.relpath(path, root)
         try:
-            with open(path, "rb") as handle:
-                source = handle.read()
+            # Never through a symbolic link (it may point out of the checkout), never a FIFO or device.
+            handle = os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK), "rb")
         except OSError:
             continue
+        with handle:
+            if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+                continue
+            source = handle.read()
         files += 1
         lines += source.count(b"\n") + (0 if source.endswith(b"\n") or not source else 1)
         try:

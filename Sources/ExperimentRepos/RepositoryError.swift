@@ -1,0 +1,53 @@
+import Foundation
+
+/// Everything the experiment-repository layer can refuse or fail with, as one line each.
+public enum RepositoryError: Error, Equatable, Sendable {
+    /// A value the caller supplied that cannot be accepted (a remote URL with a token in it).
+    case invalidInput(String)
+    /// git, GitHub or a tool failed.
+    case failed(String)
+}
+
+extension RepositoryError: CustomStringConvertible, LocalizedError {
+    public var description: String {
+        switch self {
+        case .invalidInput(let message), .failed(let message): message
+        }
+    }
+
+    public var errorDescription: String? { description }
+}
+
+/// Remote URLs as novaos accepts them: never with a credential in them.
+public enum RemoteURL {
+    /// True for a URL (`scheme://…`) or scp-like address (`user@host:path`), false for a path.
+    public static func looksLikeURL(_ value: String) -> Bool {
+        value.contains("://") || (value.contains("@") && value.contains(":") && !value.hasPrefix("/"))
+    }
+
+    /// Refuses a remote that could carry a secret into the database or `.git/config`: a
+    /// password, a user name on HTTP(S) (`https://TOKEN@host/…`), a query or fragment
+    /// (`?access_token=…`), git's `ext::` transport, or anything that looks like an option.
+    /// An SSH user (`git@host:org/repo.git`, `ssh://git@host/…`) is a login name, not a secret.
+    public static func validate(_ value: String) throws {
+        guard !value.isEmpty, !value.hasPrefix("-"), !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            throw RepositoryError.invalidInput("invalid remote \(value.debugDescription)")
+        }
+        let refusal = RepositoryError.invalidInput(
+            "the remote URL must not contain a token, password, user name or query; give GitHub's token in GITHUB_TOKEN instead"
+        )
+        let lower = value.lowercased()
+        if lower.hasPrefix("ext::") || lower.contains("::") && !lower.contains("://") {
+            throw RepositoryError.invalidInput("remote helpers such as ext:: are not allowed in remote URLs")
+        }
+        if value.contains("?") || value.contains("#") { throw refusal }
+        guard value.contains("://") else { return } // a path, or scp-like user@host:path (the user is an SSH login)
+        guard let components = URLComponents(string: value) else {
+            throw RepositoryError.invalidInput("invalid remote URL \(value.debugDescription)")
+        }
+        if components.password != nil || components.percentEncodedPassword != nil { throw refusal }
+        let scheme = components.scheme?.lowercased() ?? ""
+        if components.user != nil, scheme != "ssh", scheme != "git+ssh", scheme != "ssh+git" { throw refusal }
+        if components.query != nil || components.fragment != nil { throw refusal }
+    }
+}

@@ -1,0 +1,134 @@
+import Foundation
+import SQLiteDB
+import Supervision
+
+/// The ledger side of a supervised run: turns batches of event lines into records, one
+/// transaction per batch, and tells the supervisor when the agent must stop.
+///
+/// Every batch first checks, inside its write transaction, that the agent may still run: a
+/// batch that arrives after the commit that paused or killed the agent (or its project) is
+/// not recorded. Budgets are checked after the batch, in the same transaction, so two runs of
+/// one agent share its budget.
+final class RunRecorder: RunLedger {
+    let sandbox: Sandbox
+    let agent: Agent
+    let runID: Int64
+    let redactor: Redactor
+    let note: (String) -> Void
+
+    init(sandbox: Sandbox, agent: Agent, runID: Int64, redactor: Redactor, note: @escaping (String) -> Void) {
+        self.sandbox = sandbox
+        self.agent = agent
+        self.runID = runID
+        self.redactor = redactor
+        self.note = note
+    }
+
+    func record(_ batch: [EventLine]) throws(LedgerFailure) -> LedgerVerdict {
+        // Parse and price outside the transaction, so the write lock is held only to insert.
+        let now = Timestamp.string(from: sandbox.now())
+        var checked: [(line: Int, event: CheckedEvent)] = []
+        var rejected: [(line: Int, reason: String)] = []
+        for line in batch {
+            if line.overlong {
+                rejected.append((line.number, "line is too long (more than \(EventParser.maximumLineBytes) bytes)"))
+                continue
+            }
+            do {
+                let bytes = redactor.redact(line.bytes)
+                let event = try bytes.withUnsafeBufferPointer { try EventParser.parse($0) }
+                if let other = event.agentID, other != agent.id.rawValue {
+                    throw SandboxError.invalidInput("event for agent \(quoted(other)) in a run of \(agent.id)")
+                }
+                checked.append((line.number, try CheckedEvent(event, now: now)))
+            } catch {
+                rejected.append((line.number, "\(error)"))
+            }
+        }
+        var duplicates: [Int] = []
+        let verdict = try transaction {
+            if case .stop(let reason, let message) = try state() {
+                return LedgerVerdict.stop(reason, message + "; \(batch.count) event line(s) after that were not recorded")
+            }
+            var total = EventEffect()
+            var recorded = 0
+            for (line, event) in checked {
+                if try sandbox.insert(event, agent: agent.id.rawValue) {
+                    total.add(event.effect)
+                    recorded += 1
+                } else {
+                    duplicates.append(line)
+                }
+            }
+            if recorded > 0 { try sandbox.addToTotals(agent: agent.id.rawValue, total) }
+            try sandbox.db.cached(
+                """
+                UPDATE runs SET events = events + ?, rejected_events = rejected_events + ?, tokens_used = tokens_used + ?,
+                                cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ? WHERE id = ?
+                """
+            ).run([Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, runID])
+            return try state()
+        }
+        for (line, reason) in rejected.sorted(by: { $0.line < $1.line }) { note("events line \(line): \(reason); skipped") }
+        for line in duplicates { note("events line \(line): duplicate event id, skipped") }
+        return verdict
+    }
+
+    func check() throws(LedgerFailure) -> LedgerVerdict {
+        try guarded { try sandbox.db.inTransaction(.deferred) { try state() } }
+    }
+
+    func finish(_ outcome: RunOutcome) throws(LedgerFailure) {
+        try transaction {
+            try sandbox.db.run(
+                "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, stop_reason = ? WHERE id = ? AND ended_at IS NULL",
+                Timestamp.string(from: sandbox.now()), outcome.exitCode.map(Int64.init), outcome.signal.map(Int64.init),
+                outcome.stopReason.rawValue, runID
+            )
+        }
+    }
+
+    /// Whether the agent may go on, read in the caller's transaction.
+    private func state() throws -> LedgerVerdict {
+        guard let row = try sandbox.db.queryFirst(
+            """
+            SELECT a.status, p.status, a.tokens_used, a.token_budget, p.budget_micros,
+                   (SELECT coalesce(sum(cost_micros), 0) FROM agents WHERE project_id = a.project_id)
+            FROM agents AS a JOIN projects AS p ON p.id = a.project_id WHERE a.id = ?
+            """,
+            [agent.id.rawValue], { ($0.text(0), $0.text(1), $0.int64(2), $0.int64(3), $0.optionalInt64(4), $0.int64(5)) }
+        ) else {
+            return .stop(.agentKilled, "stopped: agent \(agent.id) is gone")
+        }
+        let (agentStatus, projectStatus, tokensUsed, budget, cap, projectCost) = row
+        if projectStatus != ProjectStatus.active.rawValue {
+            return .stop(.agentKilled, "stopped: project \(agent.projectID) was \(projectStatus)")
+        }
+        if agentStatus == AgentStatus.killed.rawValue { return .stop(.agentKilled, "stopped: agent \(agent.id) was killed") }
+        if agentStatus == AgentStatus.paused.rawValue { return .stop(.agentPaused, "stopped: agent \(agent.id) was paused") }
+        if tokensUsed >= budget {
+            return .stop(.budgetExceeded, "stopped: agent \(agent.id) used \(tokensUsed) of its \(budget) tokens")
+        }
+        if let cap, projectCost > cap {
+            return .stop(.projectBudgetExceeded, "stopped: project \(agent.projectID) cost \(Money(micros: projectCost)) is over its budget of \(Money(micros: cap))")
+        }
+        return .proceed
+    }
+
+    private func transaction<T>(_ body: () throws -> T) throws(LedgerFailure) -> T {
+        try guarded { try sandbox.db.inTransaction(.immediate, body) }
+    }
+
+    /// SQLite's failures, as the supervisor needs to tell them apart.
+    private func guarded<T>(_ body: () throws -> T) throws(LedgerFailure) -> T {
+        do {
+            return try body()
+        } catch let error as SQLiteError {
+            if error.isBusy { throw .busy }
+            if error.isFull { throw .full }
+            throw .failed(DatabaseFile.describe(error, path: sandbox.paths.sandboxDatabase.path).description)
+        } catch {
+            throw .failed("\(error)")
+        }
+    }
+}
