@@ -72,9 +72,12 @@ public enum FileTree {
     public static func remove(_ name: String, in parent: String) throws -> Removal {
         try Directory.checkName(name, in: parent)
         let folder = try Directory.open(parent)
-        var walk = Walk(parent: folder.fd)
-        walk.remove(Array(name.utf8CString))
-        return Removal(existed: walk.existed, left: walk.left, leftCount: walk.leftCount)
+        // The walk uses the descriptor, not the object: keep it open until the walk is over.
+        return withExtendedLifetime(folder) {
+            var walk = Walk(parent: folder.fd)
+            walk.remove(Array(name.utf8CString))
+            return Removal(existed: walk.existed, left: walk.left, leftCount: walk.leftCount)
+        }
     }
 }
 
@@ -178,20 +181,24 @@ private struct Walk {
     mutating func remove(_ name: [CChar]) {
         var info = stat()
         guard fstatat(parent, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-            if errno != ENOENT { record(".", reason: systemMessage()) }
+            if errno != ENOENT { record(.top, reason: systemMessage()) }
             return
         }
         existed = true
         guard isDirectory(info) else {
-            if unlinkat(parent, name, 0) != 0, errno != ENOENT { record(".", reason: systemMessage()) }
+            if unlinkat(parent, name, 0) != 0, errno != ENOENT { record(.top, reason: systemMessage()) }
             return
         }
         guard let mount = MountIdentity(descriptor: parent) else {
-            record(".", reason: "cannot read the parent folder: \(systemMessage())")
+            record(.top, reason: "cannot read the parent folder: \(systemMessage())")
             return
         }
         top = mount
-        guard var current = openFolder(name, in: parent, expected: info, path: ".") else { return }
+        var current: Int32
+        switch openFolder(name, in: parent, expected: info) {
+        case .success(let descriptor): current = descriptor
+        case .failure(let refusal): return record(.top, reason: refusal.reason)
+        }
         levels = [Level(name: name, identity: FileIdentity(info))]
 
         while true {
@@ -223,7 +230,7 @@ private struct Walk {
         let descriptor = openat(folder, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0, let stream = fdopendir(descriptor) else {
             if descriptor >= 0 { close(descriptor) }
-            record(levelPath(), reason: "cannot list the folder: \(systemMessage())")
+            record(.currentFolder, reason: "cannot list the folder: \(systemMessage())")
             return nil
         }
         defer { closedir(stream) }
@@ -233,7 +240,7 @@ private struct Walk {
             errno = 0
             guard let entry = readdir(stream) else {
                 guard errno == 0 else {
-                    record(levelPath(), reason: "cannot list the folder: \(systemMessage())")
+                    record(.currentFolder, reason: "cannot list the folder: \(systemMessage())")
                     return nil
                 }
                 break
@@ -255,15 +262,14 @@ private struct Walk {
         for name in names {
             var info = stat()
             guard fstatat(folder, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else {
-                if errno != ENOENT { leave(name, reason: systemMessage()) }
+                if errno == ENOENT { ignore(name) } else { leave(name, reason: systemMessage()) }
                 continue
             }
             if isDirectory(info) {
                 guard next == nil else { continue }
-                if let descriptor = openFolder(name, in: folder, expected: info, path: entryPath(name)) {
-                    next = (Level(name: name, identity: FileIdentity(info)), descriptor)
-                } else {
-                    skip(name)
+                switch openFolder(name, in: folder, expected: info) {
+                case .success(let descriptor): next = (Level(name: name, identity: FileIdentity(info)), descriptor)
+                case .failure(let refusal): leave(name, reason: refusal.reason)
                 }
             } else if !unlink(name, in: folder, flags: 0) {
                 leave(name, reason: systemMessage())
@@ -273,37 +279,40 @@ private struct Walk {
     }
 
     /// Opens the folder `name` in `folder` to go down into it, if it is still the one `lstat`
-    /// saw and it is on the top's mount; otherwise records why it stays.
-    private mutating func openFolder(_ name: [CChar], in folder: Int32, expected: stat, path: String) -> Int32? {
+    /// saw and it is on the top's mount; otherwise says why it stays.
+    private func openFolder(_ name: [CChar], in folder: Int32, expected: stat) -> Result<Int32, Refusal> {
         let descriptor = openat(folder, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
         guard descriptor >= 0 else {
             let replaced = errno == ELOOP || errno == ENOTDIR
-            record(path, reason: replaced ? "replaced during the removal" : systemMessage())
-            return nil
+            return .failure(Refusal(replaced ? "replaced during the removal" : systemMessage()))
         }
         guard FileIdentity(descriptor: descriptor) == FileIdentity(expected) else {
             close(descriptor)
-            record(path, reason: "replaced during the removal")
-            return nil
+            return .failure(Refusal("replaced during the removal"))
         }
         guard let top, let mount = MountIdentity(descriptor: descriptor), top.contains(mount) else {
             close(descriptor)
-            record(path, reason: "a mount point")
-            return nil
+            return .failure(Refusal("a mount point"))
         }
-        return descriptor
+        return .success(descriptor)
+    }
+
+    /// Why a folder is not entered.
+    struct Refusal: Error {
+        var reason: String
+        init(_ reason: String) { self.reason = reason }
     }
 
     // MARK: - Going up
 
     /// Closes the current folder, goes up to the folder above it and deletes the current one
-    /// there (unless it keeps leftovers). Returns the folder above, or nil when the walk is
+    /// there (which fails, quietly, when it keeps leftovers). Returns the folder above, or nil when the walk is
     /// over: back at the top, or stopped because `..` is not the folder it came down from.
     private mutating func goUp(from current: Int32) -> Int32? {
         let done = levels.removeLast()
         guard let above = levels.last else {
             close(current)
-            removeFolder(done, in: parent, path: ".")
+            removeFolder(done, in: parent)
             return nil
         }
         let descriptor = openat(current, "..", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
@@ -311,81 +320,104 @@ private struct Walk {
         guard descriptor >= 0, FileIdentity(descriptor: descriptor) == above.identity else {
             if descriptor >= 0 { close(descriptor) }
             levels.append(done)
-            record(levelPath(), reason: "moved during the removal; stopped there")
+            record(.currentFolder, reason: "moved during the removal; stopped there")
             levels.removeAll()
             return nil
         }
-        let path = entryPath(done.name)
-        removeFolder(done, in: descriptor, path: path)
+        removeFolder(done, in: descriptor)
         return descriptor
     }
 
-    /// Deletes the emptied folder `level` from `folder`, after checking the name still names it.
-    private mutating func removeFolder(_ level: Level, in folder: Int32, path: String) {
+    /// Deletes the emptied folder `level` from `folder` (the current one, or the trusted
+    /// parent once `levels` is empty), after checking the name still names it.
+    private mutating func removeFolder(_ level: Level, in folder: Int32) {
         let keeps = level.keepsLeftovers
         var info = stat()
         guard fstatat(folder, level.name, &info, AT_SYMLINK_NOFOLLOW) == 0, FileIdentity(info) == level.identity else {
-            if !keeps { record(path, reason: "replaced during the removal") }
-            markKept(level.name)
+            if !keeps { recordFolder(level, reason: "replaced during the removal") }
+            skip(level.name)
             return
         }
         if unlink(level.name, in: folder, flags: AT_REMOVEDIR) { return }
         let code = errno
         // A folder that keeps leftovers is already accounted for by them.
-        if !(keeps && (code == ENOTEMPTY || code == EEXIST)) { record(path, reason: systemMessage(code)) }
-        markKept(level.name)
+        if !(keeps && (code == ENOTEMPTY || code == EEXIST)) { recordFolder(level, reason: systemMessage(code)) }
+        skip(level.name)
+    }
+
+    /// Records that the folder `level`, just left, stays.
+    private mutating func recordFolder(_ level: Level, reason: String) {
+        record(levels.isEmpty ? .top : .entry(level.name), reason: reason)
     }
 
     // MARK: - Helpers
 
-    /// `unlinkat`, retried once after giving the folder back its owner's write permission
-    /// when that was what stopped it. Returns true when the entry is gone.
+    /// `unlinkat`, retried once after giving the folder back its owner's write and search
+    /// permissions when it lacked them. Returns true when the entry is gone.
     private mutating func unlink(_ name: [CChar], in folder: Int32, flags: Int32) -> Bool {
-        if unlinkat(folder, name, flags) == 0 || errno == ENOENT { return true }
-        guard errno == EACCES || errno == EPERM else { return false }
-        let index = folder == parent ? nil : levels.indices.last
-        guard let index, !levels[index].madeWritable else { return false }
+        if unlinkat(folder, name, flags) == 0 { return true }
         let code = errno
+        if code == ENOENT {
+            // Gone already; never listed again, whatever the file system says.
+            ignore(name, in: folder)
+            return true
+        }
+        // Never the trusted parent's permissions: only folders inside the tree.
+        guard code == EACCES || code == EPERM, folder != parent, let index = levels.indices.last, !levels[index].madeWritable else {
+            return false
+        }
         levels[index].madeWritable = true
         var info = stat()
-        guard fstat(folder, &info) == 0, fchmod(folder, (info.st_mode & 0o7777) | S_IRWXU) == 0 else {
+        let ownerBits = S_IWUSR | S_IXUSR
+        guard fstat(folder, &info) == 0, info.st_mode & ownerBits != ownerBits, fchmod(folder, (info.st_mode & 0o7777) | ownerBits) == 0 else {
             errno = code
             return false
         }
         return unlinkat(folder, name, flags) == 0 || errno == ENOENT
     }
 
+    /// Never looks at `name` in the current folder again, without counting it as left.
+    private mutating func ignore(_ name: [CChar], in folder: Int32? = nil) {
+        guard !levels.isEmpty, folder != parent else { return }
+        levels[levels.count - 1].skipped.insert(name)
+    }
+
     /// Records that `name` in the current folder stays, and why.
     private mutating func leave(_ name: [CChar], reason: String) {
-        record(entryPath(name), reason: reason)
+        record(.entry(name), reason: reason)
         skip(name)
     }
 
-    /// Marks `name` in the current folder as staying, and with it the current folder.
+    /// Marks `name` in the current folder (if any: not the trusted parent) as staying, and
+    /// with it the current folder.
     private mutating func skip(_ name: [CChar]) {
+        guard !levels.isEmpty else { return }
         levels[levels.count - 1].skipped.insert(name)
         levels[levels.count - 1].keepsLeftovers = true
     }
 
-    /// Like `skip`, after going up: the level that stays is the current one, if any.
-    private mutating func markKept(_ name: [CChar]) {
-        guard !levels.isEmpty else { return }
-        skip(name)
+    /// Where an entry left in place is; made a path only when it is listed, since building
+    /// one per level would make a deep walk quadratic.
+    enum Place {
+        /// The removed entry itself.
+        case top
+        /// The current folder.
+        case currentFolder
+        /// An entry of the current folder.
+        case entry([CChar])
     }
 
-    private mutating func record(_ path: String, reason: String) {
+    /// Counts one entry left, and lists it while the list is short.
+    private mutating func record(_ place: Place, reason: String) {
         leftCount += 1
-        if left.count < FileTree.listedLimit { left.append(FileTree.Leftover(path: path, reason: reason)) }
-    }
-
-    /// The current folder's path relative to the removed entry, for messages.
-    private func levelPath() -> String {
-        levels.count <= 1 ? "." : levels.dropFirst().map { Self.text($0.name) }.joined(separator: "/")
-    }
-
-    /// The path of `name` in the current folder, relative to the removed entry, for messages.
-    private func entryPath(_ name: [CChar]) -> String {
-        (levels.dropFirst().map { Self.text($0.name) } + [Self.text(name)]).joined(separator: "/")
+        guard left.count < FileTree.listedLimit else { return }
+        var names = levels.dropFirst().map { Self.text($0.name) }
+        switch place {
+        case .top: names = []
+        case .currentFolder: break
+        case .entry(let name): names.append(Self.text(name))
+        }
+        left.append(FileTree.Leftover(path: names.isEmpty ? "." : names.joined(separator: "/"), reason: reason))
     }
 
     private static func text(_ name: [CChar]) -> String {

@@ -13,6 +13,9 @@ public enum IsolationMode: String, Codable, Sendable, CaseIterable {
 public struct SandboxLayout: Sendable, Equatable {
     /// Folders bound read-write at the same path; everything else is read-only.
     public var writable: [String]
+    /// Folders bound read-only before anything is hidden (the program's own folder, which may
+    /// lie in `/tmp`, private inside); the hidden entries stay hidden within them.
+    public var readable: [String] = []
     /// Folders replaced by an empty one and files replaced by an empty file (`/dev/null`).
     public var hidden: [String]
     /// Folders inside hidden ones bound back read-only (applied after `hidden`).
@@ -22,8 +25,9 @@ public struct SandboxLayout: Sendable, Equatable {
     /// The working directory inside.
     public var directory: String
 
-    public init(writable: [String], hidden: [String], revealed: [String] = [], network: Bool, directory: String) {
+    public init(writable: [String], readable: [String] = [], hidden: [String], revealed: [String] = [], network: Bool, directory: String) {
         self.writable = writable
+        self.readable = readable
         self.hidden = hidden
         self.revealed = revealed
         self.network = network
@@ -60,9 +64,10 @@ public struct Bubblewrap: Sendable {
     /// Finds bwrap and checks once that the kernel lets it make namespaces.
     ///
     /// - Throws: `SupervisionError.isolationUnavailable` with a line that says what to do.
-    public static func locate(path: String?) throws -> Bubblewrap {
+    /// - Parameter only: look at this path alone (tests use it to simulate a machine without bwrap).
+    public static func locate(path: String?, only: String? = nil) throws -> Bubblewrap {
         #if os(Linux)
-        let candidates = (path ?? "").split(separator: ":").map { String($0) + "/bwrap" } + knownLocations
+        let candidates = only.map { [$0] } ?? (path ?? "").split(separator: ":").map { String($0) + "/bwrap" } + knownLocations
         guard let found = candidates.first(where: { access($0, X_OK) == 0 }) else {
             throw SupervisionError.isolationUnavailable("isolation needs bubblewrap, which is not installed: \(installAdvice)")
         }
@@ -87,6 +92,9 @@ public struct Bubblewrap: Sendable {
         if let resolved = try? FileManager.default.destinationOfSymbolicLink(atPath: "/etc/resolv.conf") {
             let target = resolved.hasPrefix("/") ? resolved : "/etc/" + resolved
             if target.hasPrefix("/run/") { argv += ["--ro-bind-try", target, target] }
+        }
+        for path in layout.readable where Self.isRealDirectory(path) {
+            argv += ["--ro-bind", path, path]
         }
         for path in layout.hidden {
             var info = stat()

@@ -66,8 +66,7 @@ public struct ProcessRunner: Sendable {
             if open.stderr { open.stderr = readAvailable(child.stderr) { buffer.append($0) } }
             if !timedOut, Date().timeIntervalSince(start) > timeout {
                 timedOut = true
-                if containment != nil { Bubblewrap.signalContents(of: child.pid, SIGTERM) }
-                child.signalGroup(SIGTERM)
+                if containment != nil { Bubblewrap.signalContents(of: child.pid, SIGTERM) } else { child.signalGroup(SIGTERM) }
                 killAt = Date().addingTimeInterval(gracePeriod)
             }
             if let deadline = killAt, Date() >= deadline {

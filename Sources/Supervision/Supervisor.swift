@@ -252,13 +252,14 @@ public final class Supervisor {
         return outcome
     }
 
-    /// Stops the agent: SIGTERM now (to every process of it when isolated), SIGKILL after the grace.
+    /// Stops the agent: SIGTERM now (to every process of it), SIGKILL after the grace.
     private func requestStop(_ reason: StopReason, _ message: String) {
         guard stopReason == nil else { return }
         stopReason = reason
         options.note(message)
-        if isolated { Bubblewrap.signalContents(of: child.pid, SIGTERM) }
-        child.signalGroup(SIGTERM)
+        // Isolated, SIGTERM goes to the processes inside only: bwrap itself would die of it,
+        // and --die-with-parent would SIGKILL them at once, with no grace.
+        if isolated { Bubblewrap.signalContents(of: child.pid, SIGTERM) } else { child.signalGroup(SIGTERM) }
         killAt = Date().addingTimeInterval(options.gracePeriod)
     }
 

@@ -231,7 +231,7 @@ extension Sandbox {
             throw SandboxError.invalidInput("invalid revision \(quoted(revision))")
         }
         let bubblewrap: Bubblewrap? = options.isolation == .namespace
-            ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"]) } : nil
+            ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"], only: nonEmpty(options.environment["NOVAOS_TEST_BWRAP"])) } : nil
         return try mappingLowerErrors {
             try testRevisions(of: repository, source: source, revisions: revisions, last: last, timeout: timeout, experiment: experiment,
                               bubblewrap: bubblewrap, options: options)

@@ -29,7 +29,7 @@ extension Sandbox {
         let passed = try Self.agentVariables(options.passing, from: options.environment)
         let redactor = Redactor(secrets: Array(passed.values))
         let bubblewrap: Bubblewrap? = options.isolation == .namespace
-            ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"]) } : nil
+            ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"], only: nonEmpty(options.environment["NOVAOS_TEST_BWRAP"])) } : nil
         let started = now()
         let supervisor = ProcessIdentity.current
         let storedCommand = String(decoding: redactor.redact(Array(JSONValue.array(command.map(JSONValue.string)).jsonText.utf8)), as: UTF8.self)
@@ -124,8 +124,9 @@ extension Sandbox {
         let child: ChildProcess
         do {
             if let bubblewrap {
-                let argv = bubblewrap.arguments(layout: agentLayout(workspace: workspace, network: options.network, environment: options.environment),
-                                                program: executable, arguments: Array(command.dropFirst()))
+                var layout = agentLayout(workspace: workspace, network: options.network, environment: options.environment)
+                layout.readable = Self.foldersOfFiles(named: [executable] + command.dropFirst(), currentDirectory: options.currentDirectory)
+                let argv = bubblewrap.arguments(layout: layout, program: executable, arguments: Array(command.dropFirst()))
                 // bwrap is started with the agent's environment: its init (PID 1 inside) shows it in /proc/1/environ.
                 child = try ChildProcess(executable: bubblewrap.executable, arguments: argv, environment: environment, directory: "/", passing: [pipe.write])
             } else {
@@ -157,6 +158,20 @@ extension Sandbox {
             hidden += SandboxLayout.credentialEntries.map { home + "/" + $0 }
         }
         return hidden
+    }
+
+    /// The folders of the program and of every file its arguments name (relative ones taken
+    /// from `currentDirectory`), so a script kept in `/tmp` still runs; read-only inside.
+    static func foldersOfFiles(named arguments: [String], currentDirectory: String) -> [String] {
+        var folders: [String] = []
+        for argument in arguments where !argument.isEmpty && !argument.hasPrefix("-") && argument.utf8.count < 4096 {
+            let path = argument.hasPrefix("/") ? argument : (currentDirectory as NSString).appendingPathComponent(argument)
+            var info = stat()
+            guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+            let folder = ((path as NSString).standardizingPath as NSString).deletingLastPathComponent
+            if folder != "/", !folders.contains(folder) { folders.append(folder) }
+        }
+        return folders
     }
 
     /// The variables named by `--env`: `NAME` takes its value from `environment`, `NAME=VALUE` gives it.

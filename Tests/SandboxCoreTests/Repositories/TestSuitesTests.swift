@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+@testable import ExperimentRepos
 @testable import SandboxCore
 
 @Suite struct TestSuitesTests {
@@ -44,17 +45,20 @@ import Testing
         let folder = try makeHome()
         _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("go.mod").path, contents: Data())
         let suite = try #require(TestSuites.detect(in: folder.path).first)
-        let result = TestSuites.run(suite, in: folder.path, environment: ["PATH": "/nonexistent"], timeout: 10)
+        let result = TestSuites.run(suite, in: folder.path, environment: ["PATH": "/nonexistent"], timeout: 10, containment: nil)
         #expect(result.status == "skipped" && !result.success && result.failed == 0)
         #expect(result.reason == "go is not installed")
     }
 
-    @Test func secretsAreStrippedFromTheSuitesEnvironment() {
-        let options = RepositoryOptions(environment: [
-            "PATH": "/bin", "HOME": "/root", "GITHUB_TOKEN": "t", "AWS_SECRET_ACCESS_KEY": "s", "API_KEY": "k", "DB_PASSWORD": "p",
-            "GITHUB_USERNAME": "u", "MY_TOKEN_FILE": "f", "NOVAOS_HOME": "/h",
+    @Test func theSuitesEnvironmentIsBuiltFromNothing() {
+        let environment = TestSuites.environment(from: [
+            "PATH": "/bin", "HOME": "/nonexistent-home", "GITHUB_TOKEN": "t", "AWS_SECRET_ACCESS_KEY": "s", "API_KEY": "k", "DB_PASSWORD": "p",
+            "GITHUB_USERNAME": "u", "MY_TOKEN_FILE": "f", "NOVAOS_HOME": "/h", "LANG": "C.UTF-8", "PYENV_ROOT": "/opt/pyenv",
+        ], home: "/tmp/private")
+        #expect(environment == [
+            "PATH": "/bin", "HOME": "/tmp/private", "TMPDIR": "/tmp/private", "CI": "true", "PYTHONDONTWRITEBYTECODE": "1",
+            "LANG": "C.UTF-8", "PYENV_ROOT": "/opt/pyenv",
         ])
-        #expect(options.suiteEnvironment == ["PATH": "/bin", "HOME": "/root"])
     }
 }
 

@@ -17,7 +17,7 @@ let exampleAgent = URL(fileURLWithPath: #filePath)
     func options(_ captured: Captured, timeout: TimeInterval? = nil) -> RunOptions {
         RunOptions(
             timeout: timeout, gracePeriod: 0.5,
-            output: { data, _ in captured.output.append(data) }, note: { captured.notes.append($0) }
+            output: { data, _ in captured.output.append(data); return true }, note: { captured.notes.append($0) }
         )
     }
 
@@ -40,7 +40,7 @@ let exampleAgent = URL(fileURLWithPath: #filePath)
         #expect(output.contains("starting with 100000 tokens left") && output.contains("'style': 'terse'"))
         let log = try String(contentsOfFile: run.log, encoding: .utf8)
         #expect(log.contains("call 3") && log.contains("done"))
-        #expect(run.log == sandbox.paths.workspace(for: agent.projectID).appendingPathComponent("logs/\(agent.id)/\(run.id).log").path)
+        #expect(run.log == sandbox.paths.sandboxFolder.appendingPathComponent("logs/\(agent.projectID)/\(agent.id)/\(run.id).log").path)
         let stored = try sandbox.agent(agent.id)
         #expect(stored.tokensUsed == 4_500 && stored.totalRevenue == dollars("4.99"))
         #expect(try sandbox.runs(agent: agent.id).runs == [run])

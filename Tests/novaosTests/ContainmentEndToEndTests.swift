@@ -1,0 +1,274 @@
+import Foundation
+import SandboxCore
+import Testing
+
+/// The built binary started in the background, its output going to files in `home`.
+final class BackgroundRun {
+    let process = Process()
+    let stdout: URL
+    let stderr: URL
+
+    init(_ arguments: [String], home: URL, environment extra: [String: String] = [:]) throws {
+        stdout = home.appendingPathComponent("bg-\(UUID().uuidString).out")
+        stderr = home.appendingPathComponent("bg-\(UUID().uuidString).err")
+        FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        FileManager.default.createFile(atPath: stderr.path, contents: nil)
+        process.executableURL = novaosBinary
+        process.arguments = arguments
+        process.currentDirectoryURL = home
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NOVAOS_") }
+        environment.merge(extra) { $1 }
+        process.environment = environment
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+        process.standardError = try FileHandle(forWritingTo: stderr)
+        process.standardInput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// Waits for the process to end, at most `seconds`; true when it did.
+    func wait(seconds: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while process.isRunning, Date() < deadline { usleep(20_000) }
+        return !process.isRunning
+    }
+
+    var output: String { (try? String(contentsOf: stdout, encoding: .utf8)) ?? "" }
+    var errors: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }
+}
+
+/// PIDs of the processes whose command line contains `text`.
+func processes(matching text: String) -> [Int32] {
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap(Int32.init).filter { pid in
+        guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
+        return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(text)
+    }
+}
+
+/// Waits until `condition` holds, at most `seconds`; true when it did.
+func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
+    let deadline = Date().addingTimeInterval(seconds)
+    while Date() < deadline {
+        if condition() { return true }
+        usleep(20_000)
+    }
+    return condition()
+}
+
+/// Every byte under `folder`, as text (for grepping for secrets).
+func contents(of folder: String) -> String {
+    var text = ""
+    let enumerator = FileManager.default.enumerator(atPath: folder)
+    while let file = enumerator?.nextObject() as? String {
+        if let data = FileManager.default.contents(atPath: folder + "/" + file) { text += String(decoding: data, as: UTF8.self) }
+    }
+    return text
+}
+
+@Suite struct ContainmentEndToEndTests {
+    let secret = "ghp_containmentTestSecret0123456789"
+    let passed = "sk-passed-on-purpose-98765"
+
+    func setUp(budget: Int = 1_000_000) throws -> (home: URL, project: String, agent: String) {
+        let home = try makeHome()
+        let project = try runBinary(["sandbox", "create", "contained", "--json"], home: home).decode(Project.self)
+        let agent = try runBinary(["sandbox", "deploy", project.id.rawValue, "assistant", "--config", #"{"token_budget": \#(budget)}"#, "--json"], home: home)
+            .decode(Agent.self)
+        return (home, project.id.rawValue, agent.id.rawValue)
+    }
+
+    func script(_ body: String, in home: URL, name: String = "agent.sh") throws -> String {
+        let url = home.appendingPathComponent(name)
+        try ("#!/bin/sh\n" + body).write(to: url, atomically: true, encoding: .utf8)
+        chmod(url.path, 0o755)
+        return url.path
+    }
+
+    @Test func anAgentSeesNoSecretNoOtherProcessAndNoneOfNovaosData() throws {
+        let (home, _, agent) = try setUp()
+        let spy = try script("""
+            echo "passed: $PASSED"
+            for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < "$f"; done
+            echo "processes: $(ls /proc | grep -c '^[0-9]')"
+            ls -a "\(home.path)/sandbox"
+            cat "\(home.path)/sandbox/sandbox.db" > /dev/null && echo "READ THE DATABASE"
+            echo x > "\(home.path)/outside.txt" && echo "WROTE OUTSIDE"
+            echo x > "$HOME/inside.txt" && echo "wrote inside"
+            ls /proc/self/fd
+            """, in: home)
+        let run = try runBinary(["sandbox", "run", agent, "--env", "PASSED", "--json", "--", spy], home: home,
+                                environment: ["GITHUB_TOKEN": secret, "PASSED": passed, "AWS_SECRET_ACCESS_KEY": secret])
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        let record = try run.decode(RunRecord.self)
+        #expect(record.isolation == .namespace)
+        let output = run.stderr // with --json the agent's output goes to stderr
+        #expect(output.contains("passed: [redacted]"))
+        #expect(output.contains("PASSED=[redacted]"))
+        #expect(output.contains("processes: 2") || output.contains("processes: 3"), "\(output)")
+        #expect(!output.contains("READ THE DATABASE") && !output.contains("WROTE OUTSIDE") && output.contains("wrote inside"))
+        #expect(!output.contains("sandbox.db") && !output.contains("logs"))
+        #expect(output.contains("0\n1\n2\n3\n") && !output.contains("\n5\n"), "only 0-3 (and ls's own) descriptors")
+        #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("outside.txt").path))
+        let everything = run.stdout + run.stderr + contents(of: home.path) + (try snapshot(home))
+        #expect(!everything.contains(secret), "a secret reached the agent or was stored")
+        #expect(!everything.contains(passed), "a value passed with --env was stored or printed")
+    }
+
+    @Test func aDaemonDoesNotOutliveItsRun() throws {
+        let (home, _, agent) = try setUp()
+        let marker = "1234.\(Int.random(in: 100_000...999_999))"
+        let daemon = try script("setsid sleep \(marker) > /dev/null 2>&1 < /dev/null &\nsleep 0.3\n", in: home)
+        let run = try runBinary(["sandbox", "run", agent, "--", daemon], home: home)
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        #expect(eventually(1) { processes(matching: "sleep \(marker)").isEmpty }, "the daemon outlived the run")
+    }
+
+    @Test func sigkillOfNovaosEndsTheAgentAndTheNextCommandClosesTheRunAsLost() throws {
+        let (home, _, agent) = try setUp()
+        let marker = "4321.\(Int.random(in: 100_000...999_999))"
+        let background = try BackgroundRun(["sandbox", "run", agent, "--", "sleep", marker], home: home)
+        #expect(eventually(10) { !processes(matching: "sleep \(marker)").isEmpty }, "the agent started")
+        kill(background.process.processIdentifier, SIGKILL)
+        _ = background.wait(seconds: 5)
+        let killedAt = Date()
+        #expect(eventually(2) { processes(matching: "sleep \(marker)").isEmpty }, "the agent outlived novaos")
+        #expect(Date().timeIntervalSince(killedAt) < 2)
+        let runs = try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self)
+        #expect(runs.runs.first?.stopReason == .lost && runs.runs.first?.endedAt != nil)
+    }
+
+    @Test func anEventFloodIsStoppedAtItsTimeoutAndTheLogStaysCapped() throws {
+        let (home, _, agent) = try setUp()
+        let flood = home.appendingPathComponent("flood.py")
+        try """
+            import os, sys
+            line = b'{"type":"revenue","amount":0.01,"source":"flood"}\\n' * 200
+            events = os.open(os.environ["NOVAOS_EVENTS"], os.O_WRONLY)
+            noise = b"x" * 65536
+            while True:
+                os.write(events, line)
+                os.write(1, noise)
+            """.write(to: flood, atomically: true, encoding: .utf8)
+        let started = Date()
+        let run = try runBinary(["sandbox", "run", agent, "--timeout", "3s", "--log-limit", "1MiB", "--json", "--", "python3", flood.path], home: home)
+        let elapsed = Date().timeIntervalSince(started)
+        #expect(run.exitCode == 124, "\(run.stderr.suffix(500))")
+        #expect(elapsed < 4.5, "took \(elapsed)s") // 4 s for the run, plus the process's own start and end
+        let record = try run.decode(RunRecord.self)
+        #expect(record.stopReason == .timeout && record.events > 0)
+        let size = (try FileManager.default.attributesOfItem(atPath: record.log)[.size] as? NSNumber)?.intValue ?? 0
+        #expect(size <= (1 << 20) + 200 && size >= 1 << 20)
+        #expect(try String(contentsOfFile: record.log, encoding: .utf8).contains("bytes cut here"))
+    }
+
+    @Test func killingTheProjectMidRunStopsTheAgentAndNothingIsRecordedAfter() throws {
+        let (home, project, agent) = try setUp()
+        let steady = home.appendingPathComponent("steady.py")
+        try """
+            import os, time
+            events = os.open(os.environ["NOVAOS_EVENTS"], os.O_WRONLY)
+            while True:
+                os.write(events, b'{"type":"usage","model":"claude-haiku-3.5","input_tokens":10,"output_tokens":1}\\n')
+                time.sleep(0.01)
+            """.write(to: steady, atomically: true, encoding: .utf8)
+        let background = try BackgroundRun(["sandbox", "run", agent, "--json", "--", "python3", steady.path], home: home)
+        let database = home.appendingPathComponent("sandbox/sandbox.db").path
+        func recorded() -> Int { Int(sqliteScalar(database, "SELECT count(*) FROM api_costs") ?? "0") ?? 0 }
+        #expect(eventually(10) { recorded() > 10 }, "events are recorded while the agent runs")
+        let kill = try runBinary(["sandbox", "kill", project, "--json"], home: home)
+        #expect(kill.exitCode == 0)
+        let afterKill = recorded()
+        let stoppedAt = Date()
+        #expect(background.wait(seconds: 5))
+        #expect(Date().timeIntervalSince(stoppedAt) < 1.5, "the agent was stopped within a second")
+        #expect(background.process.terminationStatus == 4)
+        #expect(recorded() == afterKill, "events were recorded after the kill")
+        let record = try SandboxJSON.decoder().decode(RunRecord.self, from: Data(background.output.utf8))
+        #expect(record.stopReason == .agentKilled && record.endedAt != nil)
+        #expect(record.events == afterKill)
+    }
+
+    @Test func aPlantedLogLinkLeavesTheOutsideUntouched() throws {
+        let (home, project, agent) = try setUp()
+        #expect(try runBinary(["sandbox", "run", agent, "--", "true"], home: home).exitCode == 0)
+        let victim = home.appendingPathComponent("victim")
+        try FileManager.default.createDirectory(at: victim, withIntermediateDirectories: true)
+        try "precious\n".write(to: victim.appendingPathComponent("2.log"), atomically: true, encoding: .utf8)
+        let agentLogs = home.appendingPathComponent("sandbox/logs/\(project)/\(agent)")
+        try FileManager.default.removeItem(at: agentLogs)
+        try FileManager.default.createSymbolicLink(at: agentLogs, withDestinationURL: victim)
+        let run = try runBinary(["sandbox", "run", agent, "--", "echo", "overwrite"], home: home)
+        #expect(run.exitCode != 0)
+        #expect(run.stderr.contains("symbolic link"), "\(run.stderr)")
+        #expect(try String(contentsOf: victim.appendingPathComponent("2.log"), encoding: .utf8) == "precious\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: victim.path) == ["2.log"])
+    }
+
+    @Test func isolationThatCannotBeHadIsRefusedWithAdvice() throws {
+        let (home, _, agent) = try setUp()
+        let before = try snapshot(home)
+        let missing = try runBinary(["sandbox", "run", agent, "--", "true"], home: home, environment: ["NOVAOS_TEST_BWRAP": "/nonexistent/bwrap"])
+        #expect(missing.exitCode == 1)
+        #expect(missing.stderr == "Error: isolation needs bubblewrap, which is not installed: install bubblewrap (apt-get install bubblewrap) or pass --isolation none to run without isolation, knowingly\n")
+        #expect(try snapshot(home) == before)
+        let bad = try runBinary(["sandbox", "run", agent, "--isolation", "sometimes", "--", "true"], home: home)
+        #expect(bad.exitCode == 64 && bad.stderr.hasPrefix("Error: --isolation must be namespace or none"))
+        #expect(try snapshot(home) == before)
+        let none = try runBinary(["sandbox", "run", agent, "--isolation", "none", "--json", "--", "true"], home: home)
+        #expect(none.exitCode == 0 && none.stderr.contains("warning: --isolation none"))
+        #expect(try none.decode(RunRecord.self).isolation == IsolationMode.none)
+    }
+}
+
+@Suite struct SupervisorDatabaseLockTests {
+    /// A write lock held by another process for 40 s: recording waits, the agent is stopped
+    /// after 30 s with `database_unavailable`, and the run row is closed once the lock goes.
+    @Test(.timeLimit(.minutes(2))) func aLockHeldFortySecondsEndsTheRunAsDatabaseUnavailable() throws {
+        let home = try makeHome()
+        let project = try runBinary(["sandbox", "create", "locked", "--json"], home: home).decode(Project.self)
+        let agent = try runBinary(["sandbox", "deploy", project.id.rawValue, "assistant", "--json"], home: home).decode(Agent.self).id.rawValue
+        let steady = home.appendingPathComponent("steady.py")
+        try """
+            import os, time
+            events = os.open(os.environ["NOVAOS_EVENTS"], os.O_WRONLY)
+            open("started", "w").close()
+            while True:
+                os.write(events, b'{"type":"revenue","amount":1,"source":"steady"}\\n')
+                time.sleep(0.05)
+            """.write(to: steady, atomically: true, encoding: .utf8)
+        let background = try BackgroundRun(["sandbox", "run", agent, "--json", "--", "python3", steady.path], home: home)
+        let workspace = home.appendingPathComponent("sandbox/projects/\(project.id.rawValue)/started").path
+        #expect(eventually(10) { FileManager.default.fileExists(atPath: workspace) })
+        let database = home.appendingPathComponent("sandbox/sandbox.db").path
+        let locker = Process()
+        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        locker.arguments = ["python3", "-c", "import sqlite3, sys, time\nc = sqlite3.connect(sys.argv[1], isolation_level=None)\nc.execute('BEGIN IMMEDIATE')\nprint('locked', flush=True)\ntime.sleep(40)\nc.execute('COMMIT')", database]
+        let lockerOutput = Pipe()
+        locker.standardOutput = lockerOutput
+        try locker.run()
+        _ = lockerOutput.fileHandleForReading.availableData // "locked"
+        let lockedAt = Date()
+        #expect(background.wait(seconds: 60))
+        let ended = Date().timeIntervalSince(lockedAt)
+        locker.waitUntilExit()
+        #expect(ended >= 30 && ended < 45, "ended after \(ended)s")
+        #expect(background.process.terminationStatus == 75, "\(background.errors.suffix(400))")
+        #expect(background.errors.contains("the database stayed unavailable"))
+        let runs = try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self)
+        #expect(runs.runs.first?.stopReason == .databaseUnavailable && runs.runs.first?.endedAt != nil)
+    }
+}
+
+/// One value read with the sqlite3 shell (read-only).
+func sqliteScalar(_ database: String, _ sql: String) -> String? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["sqlite3", "-readonly", database, sql]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    guard (try? process.run()) != nil else { return nil }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+}
