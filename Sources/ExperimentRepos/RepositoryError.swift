@@ -31,7 +31,7 @@ public enum RemoteURL {
     /// An SSH user (`git@host:org/repo.git`, `ssh://git@host/…`) is a login name, not a secret.
     public static func validate(_ value: String) throws {
         guard !value.isEmpty, !value.hasPrefix("-"), !value.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
-            throw RepositoryError.invalidInput("invalid remote \(value.debugDescription)")
+            throw RepositoryError.invalidInput("invalid remote: it is empty, starts with - or holds control characters")
         }
         let refusal = RepositoryError.invalidInput(
             "the remote URL must not contain a token, password, user name or query; give GitHub's token in GITHUB_TOKEN instead"
@@ -43,7 +43,7 @@ public enum RemoteURL {
         if value.contains("?") || value.contains("#") { throw refusal }
         guard value.contains("://") else { return } // a path, or scp-like user@host:path (the user is an SSH login)
         guard let components = URLComponents(string: value) else {
-            throw RepositoryError.invalidInput("invalid remote URL \(value.debugDescription)")
+            throw RepositoryError.invalidInput("invalid remote URL: git would not understand it")
         }
         if components.password != nil || components.percentEncodedPassword != nil { throw refusal }
         let scheme = components.scheme?.lowercased() ?? ""

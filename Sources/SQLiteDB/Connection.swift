@@ -35,12 +35,17 @@ public final class Connection {
     /// - Parameters:
     ///   - busyTimeoutMilliseconds: how long a statement waits for another connection's lock
     ///     before failing with `SQLITE_BUSY`.
+    ///   - followSymbolicLinks: false to refuse a path with a symbolic link anywhere in it
+    ///     (`SQLITE_OPEN_NOFOLLOW`, SQLite 3.31 and later): the open then fails with
+    ///     `SQLITE_CANTOPEN_SYMLINK` instead of writing through a link someone planted.
     /// - Throws: `SQLiteError` when the file cannot be opened or is not a database
     ///   (`SQLITE_NOTADB`); the handle is closed before the error is thrown.
-    public init(path: String, mode: OpenMode = .readWriteCreate, busyTimeoutMilliseconds: Int32 = 10_000) throws {
+    public init(
+        path: String, mode: OpenMode = .readWriteCreate, busyTimeoutMilliseconds: Int32 = 10_000, followSymbolicLinks: Bool = true
+    ) throws {
         var pointer: OpaquePointer?
         // NOMUTEX: a Connection is confined to one thread, so SQLite's own mutex buys nothing.
-        let flags = mode.flags | SQLITE_OPEN_NOMUTEX
+        let flags = mode.flags | SQLITE_OPEN_NOMUTEX | (followSymbolicLinks ? 0 : SQLITE_OPEN_NOFOLLOW)
         let code = sqlite3_open_v2(path, &pointer, flags, nil)
         guard let pointer else {
             throw SQLiteError(extendedCode: code, message: String(cString: sqlite3_errstr(code)))
@@ -69,6 +74,27 @@ public final class Connection {
     deinit {
         statementCache.removeAll()
         sqlite3_close_v2(handle)
+    }
+
+    // MARK: - Backup
+
+    /// Copies this whole database into `destination`, an open connection (to a new, empty
+    /// file), with SQLite's online backup API: a consistent snapshot even while other
+    /// connections write (SQLite docs, backup). The caller chose how `destination` was opened,
+    /// for instance without following symbolic links.
+    public func backup(into destination: Connection) throws {
+        guard let backup = sqlite3_backup_init(destination.handle, "main", handle, "main") else {
+            throw destination.error(code: sqlite3_errcode(destination.handle), sql: nil)
+        }
+        var code: Int32
+        repeat {
+            code = sqlite3_backup_step(backup, -1)
+            if code == SQLITE_BUSY || code == SQLITE_LOCKED { sqlite3_sleep(50) }
+        } while code == SQLITE_OK || code == SQLITE_BUSY || code == SQLITE_LOCKED
+        sqlite3_backup_finish(backup)
+        guard code == SQLITE_DONE else {
+            throw SQLiteError(extendedCode: code, message: String(cString: sqlite3_errstr(code)), sql: nil)
+        }
     }
 
     // MARK: - Errors

@@ -86,9 +86,9 @@ public final class Directory {
 
     /// Creates a new file `name` for writing: `O_CREAT | O_EXCL | O_NOFOLLOW`, so an existing
     /// file or a planted symbolic link makes it fail instead of being written through.
-    public func createFile(_ name: String, mode: mode_t = 0o600) throws -> Int32 {
+    public func createFile(_ name: String, mode: mode_t = 0o600, readable: Bool = false) throws -> Int32 {
         try Self.checkName(name, in: path)
-        let file = openat(fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
+        let file = openat(fd, name, (readable ? O_RDWR : O_WRONLY) | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode)
         guard file >= 0 else {
             throw SupervisionError.fileSystem(path: path + "/" + name, message: "cannot create the file: \(systemMessage())")
         }

@@ -39,12 +39,22 @@ public enum FileTree {
             return parts.dropLast().joined(separator: ", ") + " and " + parts[parts.count - 1]
         }
 
-        /// Names come from untrusted code: escape control characters so the message stays one
-        /// line, and shorten paths too long to read (a tree can be thousands of levels deep).
+        /// Names come from untrusted code: control, format and line-separator characters are
+        /// written as `\u{…}`, so the message stays one line and cannot drive a terminal, and
+        /// paths too long to read (a tree can be thousands of levels deep) keep their end.
         static func printable(_ path: String) -> String {
             let maximum = 200
             let shown = path.count > maximum ? "…" + path.suffix(maximum) : path
-            return shown.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) ? shown.debugDescription : String(shown)
+            var text = ""
+            for scalar in shown.unicodeScalars {
+                switch scalar.properties.generalCategory {
+                case .control, .format, .lineSeparator, .paragraphSeparator:
+                    text += "\\u{" + String(scalar.value, radix: 16, uppercase: true) + "}"
+                default:
+                    text.unicodeScalars.append(scalar)
+                }
+            }
+            return text
         }
     }
 

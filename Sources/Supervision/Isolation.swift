@@ -111,6 +111,11 @@ public struct Bubblewrap: Sendable {
         for path in layout.writable {
             argv += ["--bind", path, path]
         }
+        // Hidden folders are empty and read-only; remounted last, once the mount points of
+        // the binds inside them exist.
+        for path in layout.hidden where Self.isRealDirectory(path) {
+            argv += ["--remount-ro", path]
+        }
         argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if !layout.network { argv += ["--unshare-net"] }
         argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--chdir", layout.directory, "--", program]

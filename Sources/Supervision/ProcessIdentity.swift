@@ -23,7 +23,9 @@ public struct ProcessIdentity: Sendable, Equatable {
         guard pid > 0 else { return false }
         if kill(pid, 0) != 0, errno == ESRCH { return false }
         #if os(Linux)
-        guard let now = Self.startTime(of: pid) else { return false }
+        // A zombie (Z) or dying (X) process has ended, though its entry stays until reaped.
+        guard let fields = Self.statFields(of: pid), fields.count > 19, fields[0] != "Z", fields[0] != "X",
+              let now = Int64(fields[19]) else { return false }
         return startTime == 0 || now == startTime
         #else
         return true

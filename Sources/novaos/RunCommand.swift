@@ -58,12 +58,13 @@ extension SandboxCommand {
                 signal(SIGPIPE, previousPipe)
             }
             let json = global.json
+            let pump = OutputPump(write: context.writeData)
             var options = RunOptions(
                 timeout: timeout, gracePeriod: grace, environment: context.environment,
                 currentDirectory: context.currentDirectory,
                 shouldInterrupt: { interruptRequested != 0 },
                 // With --json, stdout carries only the result, so the agent's stdout goes to stderr.
-                output: { data, isError in context.writeData(data, isError || json) },
+                output: { data, isError in pump.send(data, toError: isError || json) },
                 note: { context.writeError("novaos: \($0)\n") }
             )
             options.passing = environment
@@ -74,6 +75,10 @@ extension SandboxCommand {
                 options.unavailableLimit = limit / 1000
             }
             let run = try sandbox.runAgent(agent, command: command, options: options)
+            pump.finish()
+            if pump.dropped > 0 {
+                context.warn("\(pump.dropped) bytes of the agent's output were not shown (the reader fell behind); the log has them all")
+            }
             try context.emit(run, json: json)
             if let code = Self.exitCode(of: run), code != 0 {
                 throw ExitCode(code)

@@ -36,10 +36,12 @@ final class BackgroundRun {
     var errors: String { (try? String(contentsOf: stderr, encoding: .utf8)) ?? "" }
 }
 
-/// PIDs of the processes whose command line contains `text`.
+/// PIDs of the `sleep` processes whose command line contains `text` (not novaos or bwrap,
+/// whose command lines name the agent's too).
 func processes(matching text: String) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap(Int32.init).filter { pid in
+        guard let name = try? String(contentsOfFile: "/proc/\(pid)/comm", encoding: .utf8), name.hasPrefix("sleep") else { return false }
         guard let data = FileManager.default.contents(atPath: "/proc/\(pid)/cmdline") else { return false }
         return String(decoding: data.map { $0 == 0 ? 0x20 : $0 }, as: UTF8.self).contains(text)
     }
@@ -90,7 +92,7 @@ func contents(of folder: String) -> String {
             echo "passed: $PASSED"
             for f in /proc/[0-9]*/environ; do tr '\\0' '\\n' < "$f"; done
             echo "processes: $(ls /proc | grep -c '^[0-9]')"
-            ls -a "\(home.path)/sandbox"
+            echo "listing: $(ls -a "\(home.path)/sandbox" | tr '\\n' ' ')"
             cat "\(home.path)/sandbox/sandbox.db" > /dev/null && echo "READ THE DATABASE"
             echo x > "\(home.path)/outside.txt" && echo "WROTE OUTSIDE"
             echo x > "$HOME/inside.txt" && echo "wrote inside"
@@ -104,9 +106,10 @@ func contents(of folder: String) -> String {
         let output = run.stderr // with --json the agent's output goes to stderr
         #expect(output.contains("passed: [redacted]"))
         #expect(output.contains("PASSED=[redacted]"))
-        #expect(output.contains("processes: 2") || output.contains("processes: 3"), "\(output)")
+        let count = output.components(separatedBy: "processes: ").last.flatMap { Int($0.prefix { $0.isNumber }) } ?? 99
+        #expect(count <= 6, "only the sandbox's own processes are visible (\(count))")
         #expect(!output.contains("READ THE DATABASE") && !output.contains("WROTE OUTSIDE") && output.contains("wrote inside"))
-        #expect(!output.contains("sandbox.db") && !output.contains("logs"))
+        #expect(output.contains("listing: . .. projects \n"), "only the workspace's own folder is visible: \(output)")
         #expect(output.contains("0\n1\n2\n3\n") && !output.contains("\n5\n"), "only 0-3 (and ls's own) descriptors")
         #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("outside.txt").path))
         let everything = run.stdout + run.stderr + contents(of: home.path) + (try snapshot(home))
@@ -217,6 +220,68 @@ func contents(of folder: String) -> String {
         let none = try runBinary(["sandbox", "run", agent, "--isolation", "none", "--json", "--", "true"], home: home)
         #expect(none.exitCode == 0 && none.stderr.contains("warning: --isolation none"))
         #expect(try none.decode(RunRecord.self).isolation == IsolationMode.none)
+    }
+}
+
+@Suite struct ContainedTestSuitesEndToEndTests {
+    @Test func aHostileTestSuiteFindsNoSecretLeavesNoDaemonAndWritesNothingOutside() throws {
+        let home = try makeHome()
+        let token = "ghp_hostileSuiteToken0123456789abcdef"
+        let marker = "2345.\(Int.random(in: 100_000...999_999))"
+        let created = try runBinary(["repo", "create", "--name", "hostile", "--json"], home: home, environment: ["GITHUB_TOKEN": token])
+        #expect(created.exitCode == 0, "\(created.stderr)")
+        let repository = try created.decode(ExperimentRepository.self)
+        let project = home.appendingPathComponent("evil")
+        try FileManager.default.createDirectory(at: project.appendingPathComponent("tests"), withIntermediateDirectories: true)
+        try git(["init", "--quiet"], in: project)
+        try """
+            import glob, os, subprocess
+
+            def test_spy():
+                found = []
+                for path in glob.glob("/proc/[0-9]*/environ"):
+                    try:
+                        found.append(open(path, "rb").read().decode(errors="replace"))
+                    except OSError:
+                        pass
+                subprocess.Popen(["setsid", "sleep", "\(marker)"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for target in ["\(home.path)/outside.txt", "\(repository.path)/planted.txt", "\(home.path)/sandbox/sandbox.db"]:
+                    try:
+                        with open(target, "a") as handle:
+                            handle.write("pwned")
+                        found.append("WROTE " + target)
+                    except OSError:
+                        pass
+                print("\\n".join(found))
+                print("processes:", len(glob.glob("/proc/[0-9]*")))
+                assert False, "show what was found"
+            """.write(to: project.appendingPathComponent("tests/test_spy.py"), atomically: true, encoding: .utf8)
+        try git(["add", "--all"], in: project)
+        try git(["commit", "--quiet", "-m", "Spy"], in: project)
+        let run = try runBinary(["repo", "run", "hostile", "--source", project.path, "--json"], home: home, environment: ["GITHUB_TOKEN": token])
+        #expect(run.exitCode == 1, "\(run.stderr)")
+        let summary = try run.decode(RepositoryRunSummary.self)
+        let suite = try #require(summary.results.first?.testResults.first)
+        #expect(suite.type == "pytest" && suite.status == "failed" && suite.isolation == .namespace)
+        #expect(suite.output.contains("show what was found"), "\(suite.output.prefix(2000))")
+        #expect(eventually(2) { processes(matching: "sleep \(marker)").isEmpty }, "the suite's daemon outlived it")
+        #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("outside.txt").path))
+        #expect(!FileManager.default.fileExists(atPath: repository.path + "/planted.txt"))
+        let history = try git(["log", "-p", "--all"], in: URL(fileURLWithPath: repository.path))
+        let everything = run.stdout + run.stderr + history + contents(of: home.appendingPathComponent("sandbox").path) + (try snapshot(home))
+        #expect(!everything.contains(token), "the token reached the suite or was stored")
+    }
+
+    @Test(arguments: ["https://ghp_abc123@github.com/o/r.git", "https://github.com/o/r.git?access_token=ghp_abc123",
+                      "https://x-access-token:ghp_abc123@github.com/o/r.git", "ext::sh -c touch% /tmp/pwned"])
+    func aRemoteWithATokenIsRefusedAndNothingChanges(remote: String) throws {
+        let home = try makeHome()
+        _ = try runBinary(["sandbox", "create", "remotes"], home: home)
+        let before = try snapshot(home)
+        let refused = try runBinary(["repo", "create", "--name", "leaky", "--remote", remote], home: home)
+        #expect(refused.exitCode == 1 && refused.stderr.hasPrefix("Error: ") && refused.stderr.split(separator: "\n").count == 1)
+        #expect(!refused.stderr.contains("ghp_abc123"))
+        #expect(try snapshot(home) == before)
     }
 }
 

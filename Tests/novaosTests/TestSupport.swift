@@ -85,9 +85,15 @@ func runBinary(_ arguments: [String], home: URL, environment extra: [String: Str
     process.standardError = stderr
     process.standardInput = FileHandle.nullDevice
     try process.run()
-    // Read before waiting, so a large output cannot fill the pipe and stall the child.
+    // Both pipes are read at once, so a large output on either cannot fill it and stall the child.
+    nonisolated(unsafe) var err = Data()
+    let errorRead = DispatchSemaphore(value: 0)
+    Thread {
+        err = stderr.fileHandleForReading.readDataToEndOfFile()
+        errorRead.signal()
+    }.start()
     let out = stdout.fileHandleForReading.readDataToEndOfFile()
-    let err = stderr.fileHandleForReading.readDataToEndOfFile()
+    errorRead.wait()
     process.waitUntilExit()
     return CommandOutput(
         stdout: String(decoding: out, as: UTF8.self), stderr: String(decoding: err, as: UTF8.self), exitCode: process.terminationStatus,

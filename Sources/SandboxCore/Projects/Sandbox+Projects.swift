@@ -1,5 +1,6 @@
 import Foundation
 import SQLiteDB
+import Supervision
 
 extension Sandbox {
     /// The longest project or agent name accepted, in characters.
@@ -200,25 +201,22 @@ extension Sandbox {
         return lstat(url.path, &info) == 0
     }
 
+    /// Deletes the workspace through directory descriptors (`FileTree.remove`): a symbolic
+    /// link, there or inside, is removed as a link; a mount point inside is left alone. What
+    /// cannot be deleted is named in the error, and a re-run of kill --delete finishes.
     private func removeWorkspace(_ workspace: URL) throws -> Bool {
         precondition(workspace.deletingLastPathComponent().path == paths.projectsFolder.path)
-        var info = stat()
-        guard lstat(workspace.path, &info) == 0 else { return false }
+        guard Self.entryExists(at: workspace) else { return false }
+        let rerun = "the project is killed, run 'novaos sandbox kill \(workspace.lastPathComponent) --delete' again to finish"
+        let removal: FileTree.Removal
         do {
-            if (info.st_mode & S_IFMT) == S_IFLNK || (info.st_mode & S_IFMT) != S_IFDIR {
-                // A link (or a stray file) in the workspace's place: remove the entry itself.
-                guard unlink(workspace.path) == 0 else {
-                    throw SandboxError.fileSystem(path: workspace.path, message: String(cString: strerror(errno)))
-                }
-            } else {
-                // FileManager walks the tree without following symbolic links inside it.
-                try FileManager.default.removeItem(at: workspace)
-            }
-        } catch let error as SandboxError {
-            throw error
+            removal = try FileTree.remove(workspace.lastPathComponent, in: paths.projectsFolder.path)
         } catch {
-            throw SandboxError.fileSystem(path: workspace.path, message: "cannot delete the workspace (\(firstLine(of: error))); the project is killed, run kill --delete again")
+            throw SandboxError.fileSystem(path: workspace.path, message: "cannot delete the workspace (\(firstLine(of: error))); \(rerun)")
         }
-        return true
+        guard removal.complete else {
+            throw SandboxError.fileSystem(path: workspace.path, message: "could not delete everything: \(removal); \(rerun)")
+        }
+        return removal.existed
     }
 }

@@ -106,7 +106,7 @@ extension Sandbox {
         // The log is opened through folders novaos opened itself, never by a path an agent could have replaced.
         let folder = try Directory.open(paths.sandboxFolder.path).subdirectory("logs", mode: 0o700)
             .subdirectory(agent.projectID.rawValue, mode: 0o700).subdirectory(agent.id.rawValue, mode: 0o700)
-        let log = RunLog(fd: try folder.createFile("\(runID).log"), path: folder.path + "/\(runID).log", limit: options.logLimit)
+        let log = RunLog(fd: try folder.createFile("\(runID).log", readable: true), path: folder.path + "/\(runID).log", limit: options.logLimit)
         let pipe = try makePipe()
         defer { close(pipe.write) }
 
