@@ -35,7 +35,7 @@ let package = Package(
         .executableTarget(name: "novaos-bench", dependencies: ["SandboxCore"]),
         .testTarget(name: "SQLiteDBTests", dependencies: ["SQLiteDB"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
-        .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB"]),
+        .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB", "ExperimentRepos", "Supervision"]),
         .testTarget(name: "novaosTests", dependencies: ["novaos", "SandboxCore", "SQLiteDB"]),
     ]
 )
