@@ -53,18 +53,6 @@ extension Connection {
     /// Copies the whole database into a new file at `path` with SQLite's online backup API,
     /// a consistent snapshot even while other connections write.
     public func backup(to path: String) throws {
-        let destination = try Connection(path: path, mode: .readWriteCreate)
-        guard let backup = sqlite3_backup_init(destination.handle, "main", handle, "main") else {
-            throw destination.error(code: sqlite3_errcode(destination.handle), sql: nil)
-        }
-        var code: Int32
-        repeat {
-            code = sqlite3_backup_step(backup, -1)
-            if code == SQLITE_BUSY || code == SQLITE_LOCKED { sqlite3_sleep(50) }
-        } while code == SQLITE_OK || code == SQLITE_BUSY || code == SQLITE_LOCKED
-        sqlite3_backup_finish(backup)
-        guard code == SQLITE_DONE else {
-            throw SQLiteError(extendedCode: code, message: String(cString: sqlite3_errstr(code)), sql: nil)
-        }
+        try backup(into: Connection(path: path, mode: .readWriteCreate))
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 /// The built binary started in the background, its output going to files in `home`.
 final class BackgroundRun {
-    let process = Process()
+    let process: Process
     let stdout: URL
     let stderr: URL
 
@@ -13,15 +13,9 @@ final class BackgroundRun {
         stderr = home.appendingPathComponent("bg-\(UUID().uuidString).err")
         FileManager.default.createFile(atPath: stdout.path, contents: nil)
         FileManager.default.createFile(atPath: stderr.path, contents: nil)
-        process.executableURL = novaosBinary
-        process.arguments = arguments
-        process.currentDirectoryURL = home
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NOVAOS_") }
-        environment.merge(extra) { $1 }
-        process.environment = environment
+        process = binaryProcess(arguments, home: home, environment: extra)
         process.standardOutput = try FileHandle(forWritingTo: stdout)
         process.standardError = try FileHandle(forWritingTo: stderr)
-        process.standardInput = FileHandle.nullDevice
         try process.run()
     }
 

@@ -70,9 +70,9 @@ let novaosBinary: URL = {
     return folder.appendingPathComponent("novaos")
 }()
 
-/// Runs the built binary with `arguments`, in `home` as current directory, with no
+/// The built binary, set up to run `arguments` in `home` as current directory, with no
 /// NOVAOS_* variables unless given, and stdin from /dev/null.
-func runBinary(_ arguments: [String], home: URL, environment extra: [String: String] = [:]) throws -> CommandOutput {
+func binaryProcess(_ arguments: [String], home: URL, environment extra: [String: String] = [:]) -> Process {
     let process = Process()
     process.executableURL = novaosBinary
     process.arguments = arguments
@@ -80,10 +80,16 @@ func runBinary(_ arguments: [String], home: URL, environment extra: [String: Str
     var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NOVAOS_") }
     environment.merge(extra) { $1 }
     process.environment = environment
+    process.standardInput = FileHandle.nullDevice
+    return process
+}
+
+/// Runs the built binary (see `binaryProcess`) to its end.
+func runBinary(_ arguments: [String], home: URL, environment extra: [String: String] = [:]) throws -> CommandOutput {
+    let process = binaryProcess(arguments, home: home, environment: extra)
     let stdout = Pipe(), stderr = Pipe()
     process.standardOutput = stdout
     process.standardError = stderr
-    process.standardInput = FileHandle.nullDevice
     try process.run()
     // Both pipes are read at once, so a large output on either cannot fill it and stall the child.
     nonisolated(unsafe) var err = Data()
