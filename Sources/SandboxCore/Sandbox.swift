@@ -19,6 +19,8 @@ public final class Sandbox {
     let isEphemeral: Bool
     let clock: () -> Date
     let busyTimeoutMilliseconds: Int32
+    /// The test-only size cap, kept so a run's own recording connection gets it too.
+    let maximumPageCount: Int?
     /// The ledger's insert statements, compiled on first use and kept: bulk imports insert
     /// through them millions of times.
     var ledgerStatements: (usage: Statement, revenue: Statement)?
@@ -43,6 +45,7 @@ public final class Sandbox {
         self.paths = paths
         self.clock = clock
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
+        self.maximumPageCount = maximumPageCount
         let databasePath = paths.sandboxDatabase.path
         if !create, !FileManager.default.fileExists(atPath: databasePath) {
             db = try Connection(path: ":memory:")

@@ -231,10 +231,10 @@ func describeEnd(_ run: RunRecord) -> String {
 }
 
 func runTable(_ runs: [RunRecord]) -> TextTable {
-    var table = TextTable(headers: ["RUN", "AGENT", "STARTED", "ENDED", "EVENTS", "TOKENS", "COST", "COMMAND"], rightAligned: [0, 4, 5, 6])
+    var table = TextTable(headers: ["RUN", "AGENT", "STARTED", "ENDED", "EVENTS", "TOKENS", "COST", "ISOLATION", "COMMAND"], rightAligned: [0, 4, 5, 6])
     table.rows = runs.map {
         [String($0.id), $0.agentID.rawValue, formatDate($0.startedAt), describeEnd($0), String($0.events), formatTokens($0.tokensUsed),
-         $0.cost.description, cell($0.command.joined(separator: " "), limit: 40)]
+         $0.cost.description, $0.isolation.rawValue, cell($0.command.joined(separator: " "), limit: 40)]
     }
     return table
 }
@@ -245,7 +245,7 @@ extension RunRecord: TextRenderable {
         var text = style.bold("Run \(id) of \(agentID): \(describeEnd(self))\(seconds)") + "\n"
         text += keyValues([
             ("events", "\(events) recorded, \(rejectedEvents) refused"), ("tokens", formatTokens(tokensUsed)),
-            ("cost", cost.description), ("revenue", revenue.description), ("log", log),
+            ("cost", cost.description), ("revenue", revenue.description), ("isolation", isolation.rawValue), ("log", log),
         ])
         return text
     }

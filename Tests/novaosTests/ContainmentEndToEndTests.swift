@@ -185,6 +185,27 @@ func contents(of folder: String) -> String {
         #expect(record.events == afterKill)
     }
 
+    @Test func aFullDiskStopsTheAgentAndTheRunIsClosed() throws {
+        let (home, _, agent) = try setUp(budget: 1_000_000_000)
+        let database = home.appendingPathComponent("sandbox/sandbox.db").path
+        let pages = try #require(sqliteScalar(database, "PRAGMA page_count").flatMap { Int($0) })
+        let filler = home.appendingPathComponent("filler.py")
+        try """
+            import os
+            events = os.open(os.environ["NOVAOS_EVENTS"], os.O_WRONLY)
+            line = b'{"type":"usage","model":"claude-haiku-3.5","input_tokens":1,"output_tokens":1,"operation":"' + b"x" * 150 + b'"}\\n'
+            while True:
+                os.write(events, line)
+            """.write(to: filler, atomically: true, encoding: .utf8)
+        let run = try runBinary(["sandbox", "run", agent, "--timeout", "20s", "--", "python3", filler.path], home: home,
+                                environment: ["NOVAOS_TEST_MAX_PAGE_COUNT": String(pages + 20)])
+        #expect(run.exitCode == 74, "\(run.stderr.suffix(300))")
+        #expect(run.stderr.contains("the disk is full"))
+        let runs = try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self)
+        #expect(runs.runs.first?.stopReason == .diskFull && runs.runs.first?.endedAt != nil)
+        #expect(sqliteScalar(database, "PRAGMA integrity_check") == "ok")
+    }
+
     @Test func aPlantedLogLinkLeavesTheOutsideUntouched() throws {
         let (home, project, agent) = try setUp()
         #expect(try runBinary(["sandbox", "run", agent, "--", "true"], home: home).exitCode == 0)

@@ -78,7 +78,7 @@ extension Sandbox {
         // The supervisor records through a connection of its own with a short busy timeout,
         // so a lock held elsewhere delays recording without ever blocking the loop.
         let recorder = try RunRecorder(
-            sandbox: Sandbox(paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50),
+            sandbox: Sandbox(paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50, maximumPageCount: maximumPageCount),
             agent: agent, runID: runID, redactor: redactor, note: options.note
         )
         var settings = SupervisorOptions()

@@ -50,6 +50,7 @@ extension SandboxError {
 }
 
 /// Runs `body`, turning the errors of the layers below into `SandboxError`s.
+@discardableResult
 func mappingLowerErrors<T>(_ body: () throws -> T) throws -> T {
     do {
         return try body()
