@@ -22,7 +22,8 @@ public struct Git: Sendable {
     static let overrides = [
         "core.hooksPath=/dev/null", "core.fsmonitor=false", "core.untrackedCache=false", "core.pager=cat", "core.editor=true",
         "credential.helper=", "protocol.ext.allow=never", "commit.gpgsign=false", "tag.gpgsign=false", "gc.auto=0",
-        "maintenance.auto=false", "advice.detachedHead=false", "init.templateDir=",
+        "maintenance.auto=false", "advice.detachedHead=false", "init.templateDir=", "log.showSignature=false",
+        "core.attributesFile=/dev/null",
     ]
 
     /// - Parameter identity: the author and committer of novaos's commits.
@@ -69,9 +70,19 @@ public struct Git: Sendable {
         return outcome.output
     }
 
+    /// Copies the repository at `source` (a path) into `destination` as a mirror, object by
+    /// object (`--no-local`: no hard links, no alternates). The copy's configuration is
+    /// novaos's own, so nothing in the source's `.git/config` (smudge filters, textconv,
+    /// gpg programs) is ever run by a later git call on the copy.
+    public func mirror(_ source: String, to destination: String, in scratch: String) throws {
+        try run(["clone", "--quiet", "--mirror", "--no-local", "--no-hardlinks", "--", source, destination], in: scratch)
+    }
+
     /// Writes the tree of `commit` of the repository at `source` into `folder` (which must
     /// exist and be empty): plain files, no `.git`, no alternates, nothing that leads back to
     /// `source`. The source's own index is untouched; a private one in `scratch` is used.
+    /// `source` must be a repository whose configuration novaos wrote (see `mirror`): its
+    /// filters would run here.
     public func export(commit: String, from source: String, into folder: String, scratch: String) throws {
         let index = scratch + "/index-\(UUID().uuidString)"
         defer { unlink(index) }

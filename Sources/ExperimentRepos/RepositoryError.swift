@@ -20,6 +20,15 @@ extension RepositoryError: CustomStringConvertible, LocalizedError {
 
 /// Remote URLs as novaos accepts them: never with a credential in them.
 public enum RemoteURL {
+    /// The prefixes of the tokens of GitHub, GitLab and others, refused anywhere in a URL.
+    static let tokenPrefixes = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "x-access-token", "x-token-auth", "oauth2:"]
+
+    /// An SSH login: a short lower-case name such as `git`, not something shaped like a token.
+    static func checkLogin(_ user: String, refusal: RepositoryError) throws {
+        let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_.-")
+        guard !user.isEmpty, user.count <= 32, user.allSatisfy({ allowed.contains($0) }), user.first?.isLetter == true else { throw refusal }
+    }
+
     /// True for a URL (`scheme://…`) or scp-like address (`user@host:path`), false for a path.
     public static func looksLikeURL(_ value: String) -> Bool {
         value.contains("://") || (value.contains("@") && value.contains(":") && !value.hasPrefix("/"))
@@ -41,13 +50,23 @@ public enum RemoteURL {
             throw RepositoryError.invalidInput("remote helpers such as ext:: are not allowed in remote URLs")
         }
         if value.contains("?") || value.contains("#") { throw refusal }
-        guard value.contains("://") else { return } // a path, or scp-like user@host:path (the user is an SSH login)
+        if tokenPrefixes.contains(where: { lower.contains($0) }) { throw refusal }
+        guard value.contains("://") else {
+            // A path, or scp-like user@host:path, whose user must look like a login name.
+            if let at = value.firstIndex(of: "@"), let colon = value.firstIndex(of: ":"), at < colon {
+                try checkLogin(String(value[..<at]), refusal: refusal)
+            }
+            return
+        }
         guard let components = URLComponents(string: value) else {
             throw RepositoryError.invalidInput("invalid remote URL: git would not understand it")
         }
         if components.password != nil || components.percentEncodedPassword != nil { throw refusal }
         let scheme = components.scheme?.lowercased() ?? ""
-        if components.user != nil, scheme != "ssh", scheme != "git+ssh", scheme != "ssh+git" { throw refusal }
+        if let user = components.user {
+            guard scheme == "ssh" || scheme == "git+ssh" || scheme == "ssh+git" else { throw refusal }
+            try checkLogin(user, refusal: refusal)
+        }
         if components.query != nil || components.fragment != nil { throw refusal }
     }
 }

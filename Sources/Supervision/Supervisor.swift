@@ -260,7 +260,8 @@ public final class Supervisor {
         // Isolated, SIGTERM goes to the processes inside only: bwrap itself would die of it,
         // and --die-with-parent would SIGKILL them at once, with no grace.
         if isolated { Bubblewrap.signalContents(of: child.pid, SIGTERM) } else { child.signalGroup(SIGTERM) }
-        killAt = Date().addingTimeInterval(options.gracePeriod)
+        // A deadline is a deadline: past --timeout the agent gets at most half a second.
+        killAt = Date().addingTimeInterval(reason == .timeout ? min(options.gracePeriod, 0.5) : options.gracePeriod)
     }
 
     private func flush(now: Date, final: Bool = false) {

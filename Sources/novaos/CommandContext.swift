@@ -11,19 +11,7 @@ struct CommandContext {
     /// Raw bytes (an agent's output) to stdout or, with `true`, to stderr; false once nobody
     /// reads them any more (a closed pipe), never a crash.
     var writeData: (Data, Bool) -> Bool = { data, toError in
-        let fd = toError ? STDERR_FILENO : STDOUT_FILENO
-        return data.withUnsafeBytes { raw in
-            var done = 0
-            while done < raw.count {
-                let count = write(fd, raw.baseAddress! + done, raw.count - done)
-                if count < 0 {
-                    if errno == EINTR { continue }
-                    return false
-                }
-                done += count
-            }
-            return true
-        }
+        writeAll(data, to: toError ? STDERR_FILENO : STDOUT_FILENO)
     }
     var stdinIsTerminal: Bool
     var stdoutIsTerminal: Bool
@@ -36,10 +24,10 @@ struct CommandContext {
             environment: ProcessInfo.processInfo.environment,
             currentDirectory: FileManager.default.currentDirectoryPath,
             writeOutput: { text in
-                FileHandle.standardOutput.write(Data(text.utf8))
+                writeAll(Data(text.utf8), to: STDOUT_FILENO)
             },
             writeError: { text in
-                FileHandle.standardError.write(Data(text.utf8))
+                writeAll(Data(text.utf8), to: STDERR_FILENO)
             },
             stdinIsTerminal: isatty(STDIN_FILENO) == 1,
             stdoutIsTerminal: isatty(STDOUT_FILENO) == 1,
@@ -89,5 +77,23 @@ protocol ContextCommand: ParsableCommand {
 extension ContextCommand {
     func run() throws {
         try execute(in: .live)
+    }
+}
+
+/// Writes all of `data` to `fd`; false when it cannot (a closed pipe, a full disk). Never
+/// crashes, unlike `FileHandle.write(_:)`, which traps on EPIPE once SIGPIPE is ignored.
+@discardableResult
+func writeAll(_ data: Data, to fd: Int32) -> Bool {
+    data.withUnsafeBytes { raw in
+        var done = 0
+        while done < raw.count {
+            let count = write(fd, raw.baseAddress! + done, raw.count - done)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            done += count
+        }
+        return true
     }
 }

@@ -28,7 +28,7 @@ struct NovaOS: ParsableCommand {
             // One line on stderr for every failure, usage errors included.
             var message = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
             if code == .validationFailure { message += " (see --help)" }
-            FileHandle.standardError.write(Data("Error: \(message)\n".utf8))
+            writeAll(Data("Error: \(message)\n".utf8), to: STDERR_FILENO)
             Foundation.exit(code.rawValue)
         }
     }

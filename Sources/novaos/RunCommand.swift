@@ -65,7 +65,8 @@ extension SandboxCommand {
                 shouldInterrupt: { interruptRequested != 0 },
                 // With --json, stdout carries only the result, so the agent's stdout goes to stderr.
                 output: { data, isError in pump.send(data, toError: isError || json) },
-                note: { context.writeError("novaos: \($0)\n") }
+                // Notes go through the pump too: a stalled stderr must not stall supervision.
+                note: { _ = pump.send(Data("novaos: \($0)\n".utf8), toError: true) }
             )
             options.passing = environment
             options.isolation = mode

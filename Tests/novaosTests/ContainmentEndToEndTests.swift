@@ -185,6 +185,67 @@ func contents(of folder: String) -> String {
         #expect(record.events == afterKill)
     }
 
+    /// `run … | head -n 1`: novaos's output closes; the agent is stopped, the run closed as
+    /// `interrupted`, and novaos exits 130 without crashing.
+    @Test func aClosedOutputStopsTheAgentAndClosesTheRun() throws {
+        let (home, _, agent) = try setUp()
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", "\"$0\" sandbox run \(agent) -- sh -c 'while :; do echo line; done' | head -n 1; echo \"status ${PIPESTATUS[0]}\"", novaosBinary.path]
+        shell.currentDirectoryURL = home
+        shell.environment = ["NOVAOS_HOME": home.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let pipe = Pipe()
+        shell.standardOutput = pipe
+        shell.standardError = FileHandle.nullDevice
+        try shell.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        shell.waitUntilExit()
+        #expect(text == "line\nstatus 130\n", "\(text)")
+        let runs = try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self)
+        #expect(runs.runs.first?.stopReason == .interrupted && runs.runs.first?.endedAt != nil)
+    }
+
+    /// A reader that stops reading novaos's stderr while the agent floods it with bad event
+    /// lines: supervision goes on, the timeout holds, and refusals are summarized, not listed.
+    @Test func aStalledReaderNeverStallsTheSupervisor() throws {
+        let (home, _, agent) = try setUp()
+        let shell = Process()
+        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+        shell.arguments = ["-c", """
+            start=$(date +%s%N)
+            "$0" sandbox run \(agent) --timeout 2s -- sh -c 'trap "" TERM; yes garbage >&3 & yes "bad event" & wait' > /dev/null 2> >(sleep 6 > /dev/null 2>&1)
+            code=$?
+            echo "$code $(( ($(date +%s%N) - start) / 1000000 ))"
+            """, novaosBinary.path]
+        shell.currentDirectoryURL = home
+        shell.environment = ["NOVAOS_HOME": home.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+        let pipe = Pipe()
+        shell.standardOutput = pipe
+        shell.standardError = FileHandle.nullDevice
+        try shell.run()
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        shell.waitUntilExit()
+        let parts = text.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
+        #expect(parts.first == 124, "\(text)")
+        #expect((parts.last ?? 99_999) < 3_500, "the run took \(parts.last ?? -1) ms for a 2 s timeout")
+        let run = try #require(try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self).runs.first)
+        #expect(run.stopReason == .timeout && run.rejectedEvents > 1_000)
+    }
+
+    /// A secret written with JSON escapes is decoded, then redacted, before it is stored or shown.
+    @Test func anEscapedSecretIsRedactedToo() throws {
+        let (home, _, agent) = try setUp()
+        let leak = try script(#"""
+            printf '%s\n' '{"type":"usage","id":"\u0073k-TOPSECRET123456","model":"claude-haiku-3.5","input_tokens":1,"output_tokens":1,"operation":"\u0073k-TOPSECRET123456"}' >&3
+            printf '%s\n' '{"type":"usage","model":"\u0073k-TOPSECRET123456","input_tokens":1,"output_tokens":1}' >&3
+            """#, in: home)
+        let run = try runBinary(["sandbox", "run", agent, "--env", "API_KEY", "--", leak], home: home, environment: ["API_KEY": "sk-TOPSECRET123456"])
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("unknown model '[redacted]'"), "\(run.stderr)")
+        let everything = run.stdout + run.stderr + contents(of: home.appendingPathComponent("sandbox").path) + (try snapshot(home))
+        #expect(!everything.contains("TOPSECRET"))
+    }
+
     @Test func aFullDiskStopsTheAgentAndTheRunIsClosed() throws {
         let (home, _, agent) = try setUp(budget: 1_000_000_000)
         let database = home.appendingPathComponent("sandbox/sandbox.db").path
@@ -287,8 +348,33 @@ func contents(of folder: String) -> String {
         #expect(!everything.contains(token), "the token reached the suite or was stored")
     }
 
+    /// A source repository whose own configuration names a smudge filter: novaos's git copies
+    /// the repository first and never reads that configuration, so the program never runs.
+    @Test func aSourcesOwnGitConfigurationNeverRunsAProgram() throws {
+        let home = try makeHome()
+        #expect(try runBinary(["repo", "create", "--name", "filtered"], home: home).exitCode == 0)
+        let project = home.appendingPathComponent("filtered-source")
+        try FileManager.default.createDirectory(at: project, withIntermediateDirectories: true)
+        try git(["init", "--quiet"], in: project)
+        try "a.txt filter=pwn\n".write(to: project.appendingPathComponent(".gitattributes"), atomically: true, encoding: .utf8)
+        try "hello\n".write(to: project.appendingPathComponent("a.txt"), atomically: true, encoding: .utf8)
+        try git(["add", "--all"], in: project)
+        try git(["commit", "--quiet", "-m", "Filtered"], in: project)
+        let marker = home.appendingPathComponent("PWNED")
+        for (key, value) in [("filter.pwn.smudge", "sh -c 'env > \(marker.path); cat'"), ("filter.pwn.required", "true"),
+                             ("log.showSignature", "true"), ("gpg.program", "sh -c 'env > \(marker.path)'"),
+                             ("core.fsmonitor", "sh -c 'env > \(marker.path)'")] {
+            try git(["config", key, value], in: project)
+        }
+        let run = try runBinary(["repo", "run", "filtered", "--source", project.path, "--json"], home: home, environment: ["GITHUB_TOKEN": "ghp_filterTest123"])
+        #expect(try run.decode(RepositoryRunSummary.self).experimentsRun == 1, "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: marker.path), "a program from the source's configuration ran")
+    }
+
     @Test(arguments: ["https://ghp_abc123@github.com/o/r.git", "https://github.com/o/r.git?access_token=ghp_abc123",
-                      "https://x-access-token:ghp_abc123@github.com/o/r.git", "ext::sh -c touch% /tmp/pwned"])
+                      "https://x-access-token:ghp_abc123@github.com/o/r.git", "ext::sh -c touch% /tmp/pwned",
+                      "ghp_abc123@github.com:o/r.git", "ssh://ghp_abc123@github.com/o/r.git", "https:ghp_abc123@host/o/r",
+                      "ssh://AKIAEXAMPLEKEYghp_abc123@host/o/r"])
     func aRemoteWithATokenIsRefusedAndNothingChanges(remote: String) throws {
         let home = try makeHome()
         _ = try runBinary(["sandbox", "create", "remotes"], home: home)

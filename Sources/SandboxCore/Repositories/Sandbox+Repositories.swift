@@ -246,17 +246,20 @@ extension Sandbox {
         let scratch = try makeTemporaryFolder(prefix: "novaos-repo")
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        // The source: a local repository, or a URL cloned once into the scratch folder.
+        // The source, copied once into the scratch folder as a mirror with novaos's own
+        // configuration: every later git call reads that copy, never a configuration the
+        // repository's owner (or an agent) could have written.
         let sourceName = source ?? repository.path
-        var sourcePath: String
+        let sourcePath = scratch + "/source.git"
         if let source, RemoteURL.looksLikeURL(source) {
             try RemoteURL.validate(source)
-            sourcePath = scratch + "/source"
-            try git.run(["clone", "--quiet", "--no-checkout", "--", source, sourcePath], in: scratch)
+            try git.run(["clone", "--quiet", "--mirror", "--", source, sourcePath], in: scratch)
         } else {
-            sourcePath = source.map { $0.hasPrefix("/") ? $0 : (options.currentDirectory as NSString).appendingPathComponent($0) } ?? repository.path
-            guard (try? git.run(["rev-parse", "--git-dir"], in: sourcePath)) != nil else {
-                throw SandboxError.invalidInput("\(sourceName) is not a git repository")
+            let local = source.map { $0.hasPrefix("/") ? $0 : (options.currentDirectory as NSString).appendingPathComponent($0) } ?? repository.path
+            do {
+                try git.mirror(local, to: sourcePath, in: scratch)
+            } catch {
+                throw SandboxError.invalidInput("\(sourceName) is not a git repository (\(error))")
             }
         }
 

@@ -14,14 +14,32 @@ final class RunRecorder: RunLedger {
     let agent: Agent
     let runID: Int64
     let redactor: Redactor
-    let note: (String) -> Void
+    private let sink: (String) -> Void
+    /// Refused or duplicate lines noted so far; past `noteLimit` they are only counted.
+    private var lineNotes = 0
+    static let noteLimit = 20
 
     init(sandbox: Sandbox, agent: Agent, runID: Int64, redactor: Redactor, note: @escaping (String) -> Void) {
         self.sandbox = sandbox
         self.agent = agent
         self.runID = runID
         self.redactor = redactor
-        self.note = note
+        self.sink = note
+    }
+
+    /// Every note is redacted: an error message may quote a decoded value.
+    private func note(_ text: String) {
+        sink(String(decoding: redactor.redact(Array(text.utf8)), as: UTF8.self))
+    }
+
+    /// A note about one event line, while under the limit.
+    private func lineNote(_ text: String) {
+        lineNotes += 1
+        if lineNotes <= Self.noteLimit {
+            note(text)
+        } else if lineNotes == Self.noteLimit + 1 {
+            note("more refused or duplicate event lines are not shown; the run counts them in rejected_events")
+        }
     }
 
     func record(_ batch: [EventLine]) throws(LedgerFailure) -> LedgerVerdict {
@@ -35,8 +53,10 @@ final class RunRecorder: RunLedger {
                 continue
             }
             do {
+                // Redacted before and after decoding: a secret may be written with JSON escapes.
                 let bytes = redactor.redact(line.bytes)
-                let event = try bytes.withUnsafeBufferPointer { try EventParser.parse($0) }
+                var event = try bytes.withUnsafeBufferPointer { try EventParser.parse($0) }
+                if !redactor.isEmpty { event = event.redacted(by: redactor) }
                 if let other = event.agentID, other != agent.id.rawValue {
                     throw SandboxError.invalidInput("event for agent \(quoted(other)) in a run of \(agent.id)")
                 }
@@ -69,8 +89,8 @@ final class RunRecorder: RunLedger {
             ).run([Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, runID])
             return try state()
         }
-        for (line, reason) in rejected.sorted(by: { $0.line < $1.line }) { note("events line \(line): \(reason); skipped") }
-        for line in duplicates { note("events line \(line): duplicate event id, skipped") }
+        for (line, reason) in rejected.sorted(by: { $0.line < $1.line }) { lineNote("events line \(line): \(reason); skipped") }
+        for line in duplicates { lineNote("events line \(line): duplicate event id, skipped") }
         return verdict
     }
 
@@ -129,6 +149,30 @@ final class RunRecorder: RunLedger {
             throw .failed(DatabaseFile.describe(error, path: sandbox.paths.sandboxDatabase.path).description)
         } catch {
             throw .failed("\(error)")
+        }
+    }
+}
+
+extension AgentEvent {
+    /// The event with every secret in its text fields replaced.
+    func redacted(by redactor: Redactor) -> AgentEvent {
+        func clean(_ text: String?) -> String? { text.map(clean) }
+        func clean(_ text: String) -> String { String(decoding: redactor.redact(Array(text.utf8)), as: UTF8.self) }
+        switch self {
+        case .usage(var usage):
+            usage.agentID = clean(usage.agentID)
+            usage.eventID = clean(usage.eventID)
+            usage.model = clean(usage.model)
+            usage.operation = clean(usage.operation)
+            usage.timestamp = clean(usage.timestamp)
+            return .usage(usage)
+        case .revenue(var revenue):
+            revenue.agentID = clean(revenue.agentID)
+            revenue.eventID = clean(revenue.eventID)
+            revenue.source = clean(revenue.source)
+            revenue.description = clean(revenue.description)
+            revenue.timestamp = clean(revenue.timestamp)
+            return .revenue(revenue)
         }
     }
 }

@@ -89,10 +89,19 @@ extension Sandbox {
         settings.shouldInterrupt = options.shouldInterrupt
         settings.output = options.output
         settings.note = options.note
-        _ = Supervisor(
+        let outcome = Supervisor(
             child: child, isolated: bubblewrap != nil, events: eventsRead, log: log, ledger: recorder, redactor: redactor, options: settings
         ).run()
-        return try read { try loadRun(runID) }
+        var run = try read { try loadRun(runID) }
+        if run.stopReason == nil {
+            // The database never let the run be closed; the caller still learns how it ended,
+            // and the next command that can write closes the row as `lost`.
+            run.stopReason = outcome.stopReason
+            run.exitCode = outcome.exitCode
+            run.signal = outcome.signal
+            run.endedAt = now()
+        }
+        return run
     }
 
     /// Opens the log, makes the event pipe and starts the agent, isolated when `bubblewrap` is given.
