@@ -41,6 +41,22 @@ func processes(matching text: String) -> [Int32] {
     }
 }
 
+/// Runs `script` with bash in `home` (`$0` is the built novaos); returns its stdout.
+func bash(_ script: String, home: URL) throws -> String {
+    let shell = Process()
+    shell.executableURL = URL(fileURLWithPath: "/bin/bash")
+    shell.arguments = ["-c", script, novaosBinary.path]
+    shell.currentDirectoryURL = home
+    shell.environment = ["NOVAOS_HOME": home.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
+    let pipe = Pipe()
+    shell.standardOutput = pipe
+    shell.standardError = FileHandle.nullDevice
+    try shell.run()
+    let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    shell.waitUntilExit()
+    return text
+}
+
 /// Waits until `condition` holds, at most `seconds`; true when it did.
 func eventually(_ seconds: Double, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
@@ -189,17 +205,7 @@ func contents(of folder: String) -> String {
     /// `interrupted`, and novaos exits 130 without crashing.
     @Test func aClosedOutputStopsTheAgentAndClosesTheRun() throws {
         let (home, _, agent) = try setUp()
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-        shell.arguments = ["-c", "\"$0\" sandbox run \(agent) -- sh -c 'while :; do echo line; done' | head -n 1; echo \"status ${PIPESTATUS[0]}\"", novaosBinary.path]
-        shell.currentDirectoryURL = home
-        shell.environment = ["NOVAOS_HOME": home.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-        let pipe = Pipe()
-        shell.standardOutput = pipe
-        shell.standardError = FileHandle.nullDevice
-        try shell.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        shell.waitUntilExit()
+        let text = try bash("\"$0\" sandbox run \(agent) -- sh -c 'while :; do echo line; done' | head -n 1; echo \"status ${PIPESTATUS[0]}\"", home: home)
         #expect(text == "line\nstatus 130\n", "\(text)")
         let runs = try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self)
         #expect(runs.runs.first?.stopReason == .interrupted && runs.runs.first?.endedAt != nil)
@@ -209,22 +215,12 @@ func contents(of folder: String) -> String {
     /// lines: supervision goes on, the timeout holds, and refusals are summarized, not listed.
     @Test func aStalledReaderNeverStallsTheSupervisor() throws {
         let (home, _, agent) = try setUp()
-        let shell = Process()
-        shell.executableURL = URL(fileURLWithPath: "/bin/bash")
-        shell.arguments = ["-c", """
+        let text = try bash("""
             start=$(date +%s%N)
             "$0" sandbox run \(agent) --timeout 2s -- sh -c 'trap "" TERM; yes garbage >&3 & yes "bad event" & wait' > /dev/null 2> >(sleep 6 > /dev/null 2>&1)
             code=$?
             echo "$code $(( ($(date +%s%N) - start) / 1000000 ))"
-            """, novaosBinary.path]
-        shell.currentDirectoryURL = home
-        shell.environment = ["NOVAOS_HOME": home.path, "PATH": ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin"]
-        let pipe = Pipe()
-        shell.standardOutput = pipe
-        shell.standardError = FileHandle.nullDevice
-        try shell.run()
-        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        shell.waitUntilExit()
+            """, home: home)
         let parts = text.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
         #expect(parts.first == 124, "\(text)")
         #expect((parts.last ?? 99_999) < 3_500, "the run took \(parts.last ?? -1) ms for a 2 s timeout")
