@@ -2,7 +2,7 @@
 """A pretend AI agent for `novaos sandbox run`.
 
 It makes pretend API calls and reports each one through the novaos event protocol:
-one JSON object per line, written to the pipe named by $NOVAOS_EVENTS.
+one JSON object per line, written to the pipe named by $NOVAOS_EVENTS (/dev/fd/3).
 
     novaos sandbox run AGENT_ID -- python3 "$PWD/sandbox/agents/example_agent.py" --calls 5
     novaos sandbox run AGENT_ID -- python3 "$PWD/sandbox/agents/example_agent.py" --runaway
