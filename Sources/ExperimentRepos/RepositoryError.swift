@@ -23,10 +23,12 @@ public enum RemoteURL {
     /// The prefixes of the tokens of GitHub, GitLab and others, refused anywhere in a URL.
     static let tokenPrefixes = ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_", "glpat-", "gldt-", "x-access-token", "x-token-auth", "oauth2:"]
 
-    /// An SSH login: a short lower-case name such as `git`, not something shaped like a token.
+    /// An SSH login: a short lower-case name such as `git` or `ec2-user`, not something shaped
+    /// like a token (long, or with more than a few digits).
     static func checkLogin(_ user: String, refusal: RepositoryError) throws {
         let allowed = Set("abcdefghijklmnopqrstuvwxyz0123456789_.-")
-        guard !user.isEmpty, user.count <= 32, user.allSatisfy({ allowed.contains($0) }), user.first?.isLetter == true else { throw refusal }
+        guard !user.isEmpty, user.count <= 32, user.allSatisfy({ allowed.contains($0) }), user.first?.isLetter == true,
+              user.filter(\.isNumber).count <= 4 else { throw refusal }
     }
 
     /// True for a URL (`scheme://…`) or scp-like address (`user@host:path`), false for a path.
@@ -49,7 +51,10 @@ public enum RemoteURL {
         if lower.hasPrefix("ext::") || lower.contains("::") && !lower.contains("://") {
             throw RepositoryError.invalidInput("remote helpers such as ext:: are not allowed in remote URLs")
         }
-        if value.contains("?") || value.contains("#") { throw refusal }
+        if value.contains("?") || value.contains("#") || value.contains("\\") { throw refusal }
+        if (lower.hasPrefix("http:") || lower.hasPrefix("https:") || lower.hasPrefix("ssh:")) && !lower.contains("://") {
+            throw RepositoryError.invalidInput("invalid remote URL: git would not understand it")
+        }
         if tokenPrefixes.contains(where: { lower.contains($0) }) { throw refusal }
         guard value.contains("://") else {
             // A path, or scp-like user@host:path, whose user must look like a login name.

@@ -62,9 +62,10 @@ public final class Directory {
     deinit { close(fd) }
 
     /// Opens an existing directory by absolute path. The path itself is trusted (novaos's own
-    /// folders); only what is opened inside it is guarded.
+    /// folders, which a user may well keep behind a link); only what is opened inside it is
+    /// guarded.
     public static func open(_ path: String) throws -> Directory {
-        let fd = Foundation.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW)
+        let fd = Foundation.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SupervisionError.fileSystem(path: path, message: "cannot open the folder: \(systemMessage())") }
         return Directory(fd: fd, path: path)
     }

@@ -93,33 +93,43 @@ public struct Bubblewrap: Sendable {
             let target = resolved.hasPrefix("/") ? resolved : "/etc/" + resolved
             if target.hasPrefix("/run/") { argv += ["--ro-bind-try", target, target] }
         }
-        for path in layout.readable where Self.isRealDirectory(path) {
+        // Every path is resolved first: bwrap follows links when it mounts, so a hidden entry
+        // reached through a link (a linked home, sandbox folder or production database) must be
+        // hidden where it really is, and mount points must be made on real folders.
+        for path in layout.readable.compactMap(Self.resolved) where Self.isRealDirectory(path) {
             argv += ["--ro-bind", path, path]
         }
-        for path in layout.hidden {
-            var info = stat()
-            guard lstat(path, &info) == 0 else { continue }
-            switch info.st_mode & S_IFMT {
-            case S_IFDIR: argv += ["--tmpfs", path]
-            case S_IFLNK: continue // a link is shown as a link; what it points to is hidden or not on its own
-            default: argv += ["--ro-bind", "/dev/null", path]
-            }
+        let hidden = Self.unique(layout.hidden.compactMap(Self.resolved))
+        for path in hidden {
+            argv += Self.isRealDirectory(path) ? ["--tmpfs", path] : ["--ro-bind", "/dev/null", path]
         }
-        for path in layout.revealed where Self.isRealDirectory(path) {
+        for path in layout.revealed.compactMap(Self.resolved) where Self.isRealDirectory(path) {
             argv += ["--ro-bind", path, path]
         }
-        for path in layout.writable {
+        for path in layout.writable.compactMap(Self.resolved) {
             argv += ["--bind", path, path]
         }
         // Hidden folders are empty and read-only; remounted last, once the mount points of
         // the binds inside them exist.
-        for path in layout.hidden where Self.isRealDirectory(path) {
+        for path in hidden where Self.isRealDirectory(path) {
             argv += ["--remount-ro", path]
         }
         argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if !layout.network { argv += ["--unshare-net"] }
-        argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--chdir", layout.directory, "--", program]
+        argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--chdir", Self.resolved(layout.directory) ?? layout.directory, "--", program]
         return argv + arguments
+    }
+
+    /// The path with every symbolic link resolved, or nil when nothing is there.
+    static func resolved(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
+    static func unique(_ paths: [String]) -> [String] {
+        var seen = Set<String>()
+        return paths.filter { seen.insert($0).inserted }
     }
 
     /// True when `path` is a folder itself, not a link to one.

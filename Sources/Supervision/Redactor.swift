@@ -59,6 +59,34 @@ public struct Redactor: Sendable {
         return scan(rest, final: true)
     }
 
+    /// A one-line message with every secret replaced, and also every start of a secret (8
+    /// bytes or more, or half of it) that stands right before an ellipsis: messages cut long
+    /// values short, and a cut secret must not show most of itself.
+    public func redactMessage(_ text: String) -> String {
+        var bytes = redact(Array(text.utf8))
+        guard !secrets.isEmpty else { return text }
+        let ellipsis = Array("…".utf8)
+        var index = 0
+        while index + ellipsis.count <= bytes.count {
+            guard bytes[index..<(index + ellipsis.count)].elementsEqual(ellipsis) else {
+                index += 1
+                continue
+            }
+            for secret in secrets {
+                let shortest = min(8, max(1, secret.count / 2))
+                for length in stride(from: secret.count - 1, through: shortest, by: -1) where length <= index {
+                    if bytes[(index - length)..<index].elementsEqual(secret[..<length]) {
+                        bytes.replaceSubrange((index - length)..<index, with: Self.replacement)
+                        index += Self.replacement.count - length
+                        break
+                    }
+                }
+            }
+            index += ellipsis.count
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
     /// `text` with every secret replaced (for whole values: an event line, a command).
     public func redact(_ text: [UInt8]) -> [UInt8] {
         guard !secrets.isEmpty else { return text }

@@ -78,7 +78,7 @@ extension SandboxCommand {
             let run = try sandbox.runAgent(agent, command: command, options: options)
             pump.finish()
             if pump.dropped > 0 {
-                context.warn("\(pump.dropped) bytes of the agent's output were not shown (the reader fell behind); the log has them all")
+                context.warn("\(pump.dropped) bytes of the agent's output were not shown (the reader fell behind); the run's log keeps the output up to --log-limit")
             }
             try context.emit(run, json: json)
             if let code = Self.exitCode(of: run), code != 0 {

@@ -18,4 +18,10 @@ import Testing
         #expect(redactor.isEmpty)
         #expect(redactor.redact(Array("on 1".utf8)) == Array("on 1".utf8))
     }
+
+    @Test func aSecretCutShortBeforeAnEllipsisIsRedactedToo() {
+        let redactor = Redactor(secrets: ["sk-live-ABCDEF0123456789"])
+        #expect(redactor.redactMessage("unknown type 'ppp…psk-live-ABCDEF012345678…'") == "unknown type 'ppp…p[redacted]…'")
+        #expect(redactor.redactMessage("got sk-live-ABCDEF0123456789 and sk-li…") == "got [redacted] and sk-li…")
+    }
 }

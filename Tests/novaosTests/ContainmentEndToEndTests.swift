@@ -242,6 +242,51 @@ func contents(of folder: String) -> String {
         #expect(!everything.contains("TOPSECRET"))
     }
 
+    /// A home, sandbox folder and production database reached through symbolic links: the
+    /// run works, and what the links point to is hidden all the same.
+    @Test func linkedDataFoldersAreHiddenWhereTheyReallyAre() throws {
+        let base = try makeHome()
+        let realHome = base.appendingPathComponent("real-home")
+        let realSandbox = base.appendingPathComponent("real-sandbox")
+        let realProduction = base.appendingPathComponent("real-production")
+        for folder in [realHome, realSandbox, realProduction] { try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true) }
+        let home = base.appendingPathComponent("home-link")
+        try FileManager.default.createSymbolicLink(at: home, withDestinationURL: realHome)
+        try FileManager.default.createSymbolicLink(at: realHome.appendingPathComponent("sandbox"), withDestinationURL: realSandbox)
+        try "PRODUCTION SECRET".write(to: realProduction.appendingPathComponent("prod.db"), atomically: true, encoding: .utf8)
+        let production = base.appendingPathComponent("prod-link.db")
+        try FileManager.default.createSymbolicLink(at: production, withDestinationURL: realProduction.appendingPathComponent("prod.db"))
+        let environment = ["NOVAOS_PRODUCTION_DB": production.path]
+        let project = try runBinary(["sandbox", "create", "linked", "--json"], home: home, environment: environment).decode(Project.self)
+        let agent = try runBinary(["sandbox", "deploy", project.id.rawValue, "assistant", "--json"], home: home, environment: environment).decode(Agent.self)
+        let spy = try script("""
+            cat "\(production.path)" "\(realProduction.path)/prod.db" 2>/dev/null
+            cat "\(realSandbox.path)/sandbox.db" "\(home.path)/sandbox/sandbox.db" 2>/dev/null | head -c 16
+            echo "listing: $(ls "\(realSandbox.path)" | tr '\\n' ' ')"
+            """, in: base, name: "spy.sh")
+        let run = try runBinary(["sandbox", "run", agent.id.rawValue, "--json", "--", spy], home: home, environment: environment)
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        #expect(!run.stderr.contains("PRODUCTION SECRET") && !run.stderr.contains("SQLite format"), "\(run.stderr)")
+        #expect(run.stderr.contains("listing: projects \n"), "\(run.stderr)")
+    }
+
+    /// A secret with quotes, backslashes or tabs is redacted from the stored command, and a
+    /// note that cuts a long value short shows no start of a secret.
+    @Test func awkwardSecretsAreRedactedEverywhere() throws {
+        let (home, _, agent) = try setUp()
+        let secret = "pa\"ss\\wörd-123\tz"
+        let long = "sk-live-ABCDEF0123456789"
+        // The secret is written with a JSON escape, so only the decoded text shows it, cut at 60 characters.
+        let line = #"{"type":""# + String(repeating: "p", count: 40) + #"\u0073k-live-ABCDEF0123456789"}"# + "\n"
+        try line.write(to: home.appendingPathComponent("line.jsonl"), atomically: true, encoding: .utf8)
+        let leak = try script("cat \"\(home.path)/line.jsonl\" >&3\n", in: home)
+        let run = try runBinary(["sandbox", "run", agent, "--env", "K=\(secret)", "--env", "L=\(long)", "--", leak, secret], home: home)
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        let everything = run.stdout + run.stderr + contents(of: home.appendingPathComponent("sandbox").path) + (try snapshot(home))
+        #expect(run.stderr.contains("events line 1"), "\(run.stderr)")
+        #expect(!everything.contains("wörd-123") && !everything.contains("sk-live-ABCDEF"), "\(run.stderr)")
+    }
+
     @Test func aFullDiskStopsTheAgentAndTheRunIsClosed() throws {
         let (home, _, agent) = try setUp(budget: 1_000_000_000)
         let database = home.appendingPathComponent("sandbox/sandbox.db").path
@@ -370,7 +415,8 @@ func contents(of folder: String) -> String {
     @Test(arguments: ["https://ghp_abc123@github.com/o/r.git", "https://github.com/o/r.git?access_token=ghp_abc123",
                       "https://x-access-token:ghp_abc123@github.com/o/r.git", "ext::sh -c touch% /tmp/pwned",
                       "ghp_abc123@github.com:o/r.git", "ssh://ghp_abc123@github.com/o/r.git", "https:ghp_abc123@host/o/r",
-                      "ssh://AKIAEXAMPLEKEYghp_abc123@host/o/r"])
+                      "ssh://AKIAEXAMPLEKEYghp_abc123@host/o/r", "a1b2c3d4e5f60718293a4b5c6d7e8f90@github.com:o/r.git",
+                      "ssh://deadbeefcafebabe0123456789abcdef@host/r", "https:/\\/tok@github.com/o/r"])
     func aRemoteWithATokenIsRefusedAndNothingChanges(remote: String) throws {
         let home = try makeHome()
         _ = try runBinary(["sandbox", "create", "remotes"], home: home)

@@ -29,7 +29,7 @@ final class RunRecorder: RunLedger {
 
     /// Every note is redacted: an error message may quote a decoded value.
     private func note(_ text: String) {
-        sink(String(decoding: redactor.redact(Array(text.utf8)), as: UTF8.self))
+        sink(redactor.redactMessage(text))
     }
 
     /// A note about one event line, while under the limit.

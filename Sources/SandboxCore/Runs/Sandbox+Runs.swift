@@ -32,7 +32,8 @@ extension Sandbox {
             ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"], only: nonEmpty(options.environment["NOVAOS_TEST_BWRAP"])) } : nil
         let started = now()
         let supervisor = ProcessIdentity.current
-        let storedCommand = String(decoding: redactor.redact(Array(JSONValue.array(command.map(JSONValue.string)).jsonText.utf8)), as: UTF8.self)
+        // Each argument is redacted before JSON escapes could hide a secret's characters.
+        let storedCommand = JSONValue.array(command.map { .string(String(decoding: redactor.redact(Array($0.utf8)), as: UTF8.self)) }).jsonText
         let (agent, runID): (Agent, Int64) = try write {
             let agent = try loadAgent(id)
             guard agent.status == .active else {
