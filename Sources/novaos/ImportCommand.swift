@@ -52,6 +52,7 @@ extension SandboxCommand {
             if summary.rejected > summary.errors.count {
                 context.writeError("… and \(summary.rejected - summary.errors.count) more rejected line(s)\n")
             }
+            summary.budgetWarnings.forEach(context.warn)
             if global.json || summary.committed {
                 try context.emit(summary, json: global.json)
             }

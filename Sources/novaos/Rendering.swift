@@ -72,16 +72,16 @@ extension ProjectList: TextRenderable {
     func renderText(_ style: TextStyle) -> String {
         guard !projects.isEmpty else { return "No projects." }
         var table = TextTable(
-            headers: ["ID", "NAME", "STATUS", "AGENTS", "TOKENS", "COST", "REVENUE", "ROI", "CREATED"],
-            rightAligned: [3, 4, 5, 6, 7]
+            headers: ["ID", "NAME", "STATUS", "AGENTS", "TOKENS", "COST", "CAP USED", "REVENUE", "ROI", "CREATED"],
+            rightAligned: [3, 4, 5, 6, 7, 8]
         )
         table.rows = projects.map { project in
             let metrics = project.metrics
             return [
                 project.id.rawValue, cell(project.name), project.status.rawValue,
                 "\(metrics.activeAgents)/\(metrics.totalAgents)", formatTokens(metrics.tokensUsed),
-                metrics.totalCost.description, metrics.totalRevenue.description, formatPercent(metrics.roi),
-                formatDate(project.createdAt),
+                metrics.totalCost.description, project.budgetUsedPercent.map(budgetUsed) ?? "-", metrics.totalRevenue.description,
+                formatPercent(metrics.roi), formatDate(project.createdAt),
             ]
         }
         return table.render(style)
@@ -103,7 +103,7 @@ extension ProjectDetail: TextRenderable {
             ("workspace", workspace), ("created", formatDate(createdAt)), ("promoted", formatDate(promotedAt)),
         ]
         if let killedAt { pairs.append(("killed", formatDate(killedAt))) }
-        if let budget { pairs.append(("budget", budget.description)) }
+        if let budget { pairs.append(("budget", "\(budget), \(budgetUsed(budgetUsedPercent ?? 0)) used")) }
         pairs += metricPairs(metrics)
         if let lastEvaluation {
             pairs.append(("last evaluation", "\(lastEvaluation.recommendation.rawValue) at \(formatDate(lastEvaluation.evaluatedAt))"))
@@ -118,11 +118,12 @@ extension ProjectDetail: TextRenderable {
             text += "No agents.\n"
         } else {
             var table = TextTable(
-                headers: ["AGENT", "NAME", "TYPE", "STATUS", "TOKENS", "BUDGET", "COST", "REVENUE", "ROI"],
-                rightAligned: [4, 5, 6, 7, 8]
+                headers: ["AGENT", "NAME", "TYPE", "STATUS", "TOKENS", "BUDGET", "USED", "COST", "REVENUE", "ROI"],
+                rightAligned: [4, 5, 6, 7, 8, 9]
             )
             table.rows = agents.map {
-                [$0.id.rawValue, cell($0.name), $0.type, $0.status.rawValue, formatTokens($0.tokensUsed), formatTokens($0.tokenBudget),
+                [$0.id.rawValue, cell($0.name), $0.type, $0.status.rawValue + ($0.pauseReason.map { " (\($0.rawValue))" } ?? ""),
+                 formatTokens($0.tokensUsed), formatTokens($0.tokenBudget), budgetUsed($0.budgetUsedPercent),
                  $0.totalCost.description, $0.totalRevenue.description, formatPercent($0.roi)]
             }
             text += table.render(style) + "\n"
@@ -172,6 +173,7 @@ extension Evaluation: TextRenderable {
         }
         return style.bold("Evaluation of \(projectID): ") + colored(recommendation, style) + "\n"
             + "  \(reason)\n\n" + table.render(style) + "\n\n" + keyValues(metricPairs(metrics) + [("evaluated", formatDate(evaluatedAt))])
+            + warnings.map { "\n! \($0)" }.joined()
     }
 }
 
@@ -322,4 +324,9 @@ extension ExperimentResult: TextRenderable {
         }
         return text
     }
+}
+
+/// A share of a budget used, with a `!` once it is all used: `42.0%`, `! 120.0%`.
+func budgetUsed(_ percent: Double) -> String {
+    (percent >= 100 ? "! " : "") + String(format: "%.1f%%", percent)
 }

@@ -7,7 +7,7 @@ struct SandboxCommand: ParsableCommand {
         commandName: "sandbox",
         abstract: "Create sandbox projects, deploy agents, record usage, evaluate, promote and kill.",
         subcommands: [
-            Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Pause.self, Resume.self,
+            Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Pause.self, Resume.self, Budget.self,
             ExperimentCommand.self, List.self,
             ProjectShow.self, Status.self, Eval.self, Promote.self, Kill.self, Backup.self,
         ]
@@ -69,6 +69,7 @@ extension SandboxCommand {
             let record = try sandbox.recordUsage(
                 agent: agent, model: model, inputTokens: inputTokens, outputTokens: outputTokens, operation: operation, cost: cost
             )
+            record.budgetWarnings.forEach(context.warn)
             try context.emit(record, json: global.json)
         }
     }

@@ -8,7 +8,7 @@ func runPilot(home: URL) throws -> PromotionResult? {
     let project = try sandbox.createProject(name: "support-bot", description: "Cheaper answers")
     let agent = try sandbox.deployAgent(
         project: project.id, type: "customer_support", name: "Haiku first",
-        configJSON: #"{"model": "claude-haiku-3.5"}"#
+        configJSON: #"{"model": "claude-haiku-3.5", "token_budget": 1000000}"#
     )
     _ = try sandbox.recordUsage(agent: agent.id, model: "claude-haiku-3.5", inputTokens: 200_000, outputTokens: 50_000)
     _ = try sandbox.recordRevenue(agent: agent.id, amount: try Money(parsing: "12.50"), source: "stripe")

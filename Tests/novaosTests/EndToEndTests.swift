@@ -41,7 +41,7 @@ import Testing
         #expect(try nova("sandbox", "experiment", "list", project.id.rawValue, "--json").decode(ExperimentList.self).experiments.count == 1)
 
         let evaluation = try nova("sandbox", "eval", project.id.rawValue, "--json")
-        #expect(try evaluation.jsonKeys() == ["project_id", "recommendation", "reason", "criteria", "metrics", "evaluated_at"])
+        #expect(try evaluation.jsonKeys() == ["project_id", "recommendation", "reason", "criteria", "metrics", "evaluated_at", "warnings"])
         let criteria = try #require(try evaluation.json()["criteria"] as? [String: Any])
         #expect(Set(criteria.keys) == ["positive_roi", "profitable", "has_active_agents", "has_sufficient_data"])
         #expect(try evaluation.decode(Evaluation.self).recommendation == .recommend) // cost 3.36, revenue 12.50: ROI 272 %
@@ -79,7 +79,7 @@ import Testing
         let list = try nova("sandbox", "list", "--json")
         #expect(try list.decode(ProjectList.self).projects.count == 2)
         let projects = try #require(try list.json()["projects"] as? [[String: Any]])
-        #expect(Set(projects[0].keys) == ["id", "name", "description", "status", "created_at", "metrics"])
+        #expect(Set(projects[0].keys) == ["id", "name", "description", "status", "created_at", "metrics", "budget", "budget_used_percent"])
         let metrics = try #require(projects[0]["metrics"] as? [String: Any])
         #expect(Set(metrics.keys) == ["total_agents", "active_agents", "tokens_used", "total_cost", "total_revenue", "profit", "roi"])
         #expect(try nova("sandbox", "list", "--status", "killed", "--json").decode(ProjectList.self).projects.map(\.id) == [other.id])

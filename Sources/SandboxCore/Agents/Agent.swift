@@ -5,6 +5,16 @@ public enum AgentStatus: String, Codable, Sendable, CaseIterable {
     case active, paused, killed
 }
 
+/// Why an agent is paused.
+public enum PauseReason: String, Codable, Sendable, CaseIterable {
+    /// `sandbox pause`.
+    case manual
+    /// Its tokens used reached its token budget.
+    case budgetExceeded = "budget_exceeded"
+    /// Its project's cost reached the project's cap.
+    case projectBudgetExceeded = "project_budget_exceeded"
+}
+
 /// An AI agent deployed in a sandbox project, with its running totals.
 public struct Agent: Codable, Sendable, Equatable {
     public var id: AgentID
@@ -22,12 +32,20 @@ public struct Agent: Codable, Sendable, Equatable {
     public var totalRevenue: Money
     public var profit: Money
     public var roi: Double
+    /// Why the agent is paused; null unless it is.
+    @NullEncoded public var pauseReason: PauseReason?
+    /// Tokens used as a percentage of the token budget, to one decimal (over 100 when over budget).
+    public var budgetUsedPercent: Double
 
     enum CodingKeys: String, CodingKey {
         case id, type, name, status, config, profit, roi
         case projectID = "project_id", tokenBudget = "token_budget", deployedAt = "deployed_at"
         case tokensUsed = "tokens_used", totalCost = "total_cost", totalRevenue = "total_revenue"
+        case pauseReason = "pause_reason", budgetUsedPercent = "budget_used_percent"
     }
+
+    /// True when the agent has used its whole token budget.
+    public var isOverBudget: Bool { tokensUsed >= tokenBudget }
 }
 
 /// The agent types novaos knows, with their normal (production) token budgets.

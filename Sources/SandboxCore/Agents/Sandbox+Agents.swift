@@ -46,7 +46,7 @@ extension Sandbox {
             return Agent(
                 id: id, projectID: projectID, type: type, name: name, status: .active, tokenBudget: budget.sandbox,
                 config: .object(config), deployedAt: deployedAt, tokensUsed: 0, totalCost: .zero, totalRevenue: .zero,
-                profit: .zero, roi: 0
+                profit: .zero, roi: 0, pauseReason: nil, budgetUsedPercent: 0
             )
         }
     }
@@ -57,7 +57,7 @@ extension Sandbox {
     }
 
     static let agentColumns = """
-        id, project_id, type, name, status, token_budget, config, deployed_at, tokens_used, cost_micros, revenue_micros
+        id, project_id, type, name, status, token_budget, config, deployed_at, tokens_used, cost_micros, revenue_micros, pause_reason
         """
 
     static func decodeAgent(_ row: Row) -> Agent {
@@ -68,7 +68,8 @@ extension Sandbox {
             name: row.text(3), status: AgentStatus(rawValue: row.text(4)) ?? .killed, tokenBudget: row.int64(5),
             config: JSONValue.decodeStored(row.text(6)), deployedAt: Timestamp.date(from: row.text(7)),
             tokensUsed: row.int64(8), totalCost: cost, totalRevenue: revenue, profit: revenue - cost,
-            roi: ROI.percent(revenue: revenue, cost: cost)
+            roi: ROI.percent(revenue: revenue, cost: cost), pauseReason: row.optionalText(11).flatMap(PauseReason.init(rawValue:)),
+            budgetUsedPercent: Budgets.percent(row.int64(8), of: row.int64(5))
         )
     }
 

@@ -52,10 +52,35 @@ public struct Evaluation: Codable, Sendable, Equatable {
     public var criteria: Criteria
     public var metrics: Metrics
     public var evaluatedAt: Date
+    /// Budgets the project's agents or the project itself have reached; they do not change
+    /// the recommendation, but a reader should know (empty in stored evaluations read back).
+    public var warnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case recommendation, reason, criteria, metrics
+        case recommendation, reason, criteria, metrics, warnings
         case projectID = "project_id", evaluatedAt = "evaluated_at"
+    }
+
+    public init(projectID: ProjectID, recommendation: Recommendation, reason: String, criteria: Criteria, metrics: Metrics,
+                evaluatedAt: Date, warnings: [String] = []) {
+        self.projectID = projectID
+        self.recommendation = recommendation
+        self.reason = reason
+        self.criteria = criteria
+        self.metrics = metrics
+        self.evaluatedAt = evaluatedAt
+        self.warnings = warnings
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        projectID = try container.decode(ProjectID.self, forKey: .projectID)
+        recommendation = try container.decode(Recommendation.self, forKey: .recommendation)
+        reason = try container.decode(String.self, forKey: .reason)
+        criteria = try container.decode(Criteria.self, forKey: .criteria)
+        metrics = try container.decode(Metrics.self, forKey: .metrics)
+        evaluatedAt = try container.decode(Date.self, forKey: .evaluatedAt)
+        warnings = try container.decodeIfPresent([String].self, forKey: .warnings) ?? []
     }
 }
 

@@ -11,12 +11,19 @@ extension Sandbox {
 
     /// Computes an evaluation without storing it.
     func computeEvaluation(_ id: ProjectID) throws -> Evaluation {
-        _ = try loadProject(id)
+        let project = try loadProject(id)
         let metrics = try loadMetrics(id)
         let verdict = Evaluator.evaluate(metrics)
+        var warnings: [String] = []
+        if let cap = project.budget, metrics.totalCost >= cap {
+            warnings.append("project \(id) is over its cost cap (\(metrics.totalCost) of \(cap), \(String(format: "%.1f", Budgets.percent(metrics.totalCost.micros, of: cap.micros)))%)")
+        }
+        for agent in try loadAgents(project: id) where agent.isOverBudget {
+            warnings.append("agent \(agent.id) is over its token budget (\(Budgets.grouped(agent.tokensUsed)) of \(Budgets.grouped(agent.tokenBudget)), \(String(format: "%.1f", agent.budgetUsedPercent))%)")
+        }
         return Evaluation(
             projectID: id, recommendation: verdict.recommendation, reason: verdict.reason, criteria: verdict.criteria,
-            metrics: metrics, evaluatedAt: now()
+            metrics: metrics, evaluatedAt: now(), warnings: warnings
         )
     }
 

@@ -37,10 +37,17 @@ public struct ImportSummary: Codable, Sendable, Equatable {
     public var committed: Bool
     /// The first rejected lines, with their line numbers.
     public var errors: [LineError]
+    /// True when the import took an agent to its token budget or a project to its cap.
+    public var budgetExceeded = false
+    /// The agents the import paused for that.
+    public var pausedAgents: [AgentID] = []
+    /// One line per budget reached, for people (not part of the JSON).
+    public var budgetWarnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case source, lines, new, duplicate, rejected, tokens, cost, revenue, committed, errors
         case usageEvents = "usage_events", revenueEvents = "revenue_events"
+        case budgetExceeded = "budget_exceeded", pausedAgents = "paused_agents"
     }
 }
 
@@ -152,6 +159,12 @@ extension Sandbox {
                     for (agent, effect) in effects {
                         try addToTotals(agent: agent, effect)
                     }
+                    // Budgets bind in the same transaction as the records that reached them.
+                    var budgets = BudgetOutcome()
+                    for agent in effects.keys.sorted() { budgets.merge(try enforceBudgets(agent: agent, added: effects[agent]?.tokens ?? 0)) }
+                    summary.budgetExceeded = budgets.budgetExceeded
+                    summary.pausedAgents = budgets.pausedAgents
+                    summary.budgetWarnings = budgets.warnings
                 }
             }
             summary.committed = true

@@ -73,10 +73,13 @@ public struct ProjectSummary: Codable, Sendable, Equatable {
     public var status: ProjectStatus
     public var createdAt: Date
     public var metrics: Metrics
+    /// The project's cost cap, and its cost as a percentage of it (both null without a cap).
+    @NullEncoded public var budget: Money?
+    @NullEncoded public var budgetUsedPercent: Double?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, description, status, metrics
-        case createdAt = "created_at"
+        case id, name, description, status, metrics, budget
+        case createdAt = "created_at", budgetUsedPercent = "budget_used_percent"
     }
 }
 
@@ -96,6 +99,8 @@ public struct ProjectDetail: Codable, Sendable, Equatable {
     @NullEncoded public var promotedAt: Date?
     @NullEncoded public var killedAt: Date?
     @NullEncoded public var budget: Money?
+    /// The project's cost as a percentage of its cap (null without a cap).
+    @NullEncoded public var budgetUsedPercent: Double?
     public var metrics: Metrics
     public var agents: [Agent]
     public var experiments: [Experiment]
@@ -111,7 +116,7 @@ public struct ProjectDetail: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, name, description, status, workspace, budget, metrics, agents, experiments, runs, repositories
         case createdAt = "created_at", promotedAt = "promoted_at", killedAt = "killed_at"
-        case lastEvaluation = "last_evaluation", promotionPending = "promotion_pending"
+        case lastEvaluation = "last_evaluation", promotionPending = "promotion_pending", budgetUsedPercent = "budget_used_percent"
     }
 }
 

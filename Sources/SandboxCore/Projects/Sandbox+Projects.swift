@@ -103,7 +103,7 @@ extension Sandbox {
                 """
                 SELECT p.id, p.name, p.description, p.status, p.created_at,
                        count(a.id), coalesce(sum(a.status = 'active'), 0), coalesce(sum(a.tokens_used), 0),
-                       coalesce(sum(a.cost_micros), 0), coalesce(sum(a.revenue_micros), 0)
+                       coalesce(sum(a.cost_micros), 0), coalesce(sum(a.revenue_micros), 0), p.budget_micros
                 FROM projects AS p LEFT JOIN agents AS a ON a.project_id = p.id
                 WHERE ?1 IS NULL OR p.status = ?1
                 GROUP BY p.id
@@ -117,7 +117,9 @@ extension Sandbox {
                     metrics: Metrics(
                         totalAgents: row.int(5), activeAgents: row.int(6), tokensUsed: row.int64(7),
                         totalCost: Money(micros: row.int64(8)), totalRevenue: Money(micros: row.int64(9))
-                    )
+                    ),
+                    budget: row.optionalInt64(10).map(Money.init(micros:)),
+                    budgetUsedPercent: row.optionalInt64(10).map { Budgets.percent(row.int64(8), of: $0) }
                 )
             }
             return ProjectList(projects: rows)
@@ -128,10 +130,12 @@ extension Sandbox {
     public func projectDetail(_ id: ProjectID) throws -> ProjectDetail {
         try read {
             let project = try loadProject(id)
+            let metrics = try loadMetrics(id)
             return ProjectDetail(
                 id: project.id, name: project.name, description: project.description, status: project.status,
                 workspace: project.workspace, createdAt: project.createdAt, promotedAt: project.promotedAt,
-                killedAt: project.killedAt, budget: project.budget, metrics: try loadMetrics(id),
+                killedAt: project.killedAt, budget: project.budget,
+                budgetUsedPercent: project.budget.map { Budgets.percent(metrics.totalCost.micros, of: $0.micros) }, metrics: metrics,
                 agents: try loadAgents(project: id), experiments: try loadExperiments(project: id),
                 lastEvaluation: try loadLastEvaluation(id), runs: try loadLatestRuns(project: id),
                 repositories: try loadRepositories(project: id),

@@ -26,9 +26,14 @@ public struct RunRecord: Codable, Sendable, Equatable {
     public var log: String
     /// How the agent ran: `namespace` (bubblewrap) or `none`.
     public var isolation: IsolationMode
+    /// True when the run ended because a budget or cap was reached.
+    public var budgetExceeded = false
+    /// The agents this run's records paused (known to the command that ran it; empty in `runs`).
+    public var pausedAgents: [AgentID] = []
 
     enum CodingKeys: String, CodingKey {
         case id, command, signal, cost, revenue, events, log, isolation
+        case pausedAgents = "paused_agents", budgetExceeded = "budget_exceeded"
         case agentID = "agent_id", startedAt = "started_at", endedAt = "ended_at", exitCode = "exit_code"
         case stopReason = "stop_reason", tokensUsed = "tokens_used", rejectedEvents = "rejected_events"
     }
@@ -70,6 +75,8 @@ public struct RunOptions {
     public var output: (Data, Bool) -> Bool
     /// Receives one-line notes about the run (refused event lines, why the agent was stopped).
     public var note: (String) -> Void
+    /// Receives warnings: a budget or cap reached (`agent … reached its token budget …`).
+    public var warn: ((String) -> Void)?
 
     public init(
         timeout: TimeInterval? = nil, gracePeriod: TimeInterval = 2, environment: [String: String] = ProcessInfo.processInfo.environment,

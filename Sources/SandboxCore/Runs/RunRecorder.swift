@@ -15,16 +15,20 @@ final class RunRecorder: RunLedger {
     let runID: Int64
     let redactor: Redactor
     private let sink: (String) -> Void
+    private let warn: (String) -> Void
+    /// Agents the run's records paused (its own, or its project's for the cap).
+    private(set) var pausedAgents: [AgentID] = []
     /// Refused or duplicate lines noted so far; past `noteLimit` they are only counted.
     private var lineNotes = 0
     static let noteLimit = 20
 
-    init(sandbox: Sandbox, agent: Agent, runID: Int64, redactor: Redactor, note: @escaping (String) -> Void) {
+    init(sandbox: Sandbox, agent: Agent, runID: Int64, redactor: Redactor, note: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
         self.sandbox = sandbox
         self.agent = agent
         self.runID = runID
         self.redactor = redactor
         self.sink = note
+        self.warn = warn
     }
 
     /// Every note is redacted: an error message may quote a decoded value.
@@ -66,8 +70,11 @@ final class RunRecorder: RunLedger {
             }
         }
         var duplicates: [Int] = []
+        var budgets = BudgetOutcome()
         let verdict = try transaction {
-            if case .stop(let reason, let message) = try state() {
+            // Paused by hand or killed: nothing after that commit is recorded. Paused by a
+            // budget: the calls were made and paid for, so they are recorded, and the run stops.
+            if case .drop(let reason, let message) = try state() {
                 return LedgerVerdict.stop(reason, message + "; \(batch.count) event line(s) after that were not recorded")
             }
             var total = EventEffect()
@@ -87,15 +94,18 @@ final class RunRecorder: RunLedger {
                                 cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ? WHERE id = ?
                 """
             ).run([Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, runID])
-            return try state()
+            budgets = try sandbox.enforceBudgets(agent: agent.id.rawValue, added: total.tokens)
+            return try state().verdict
         }
+        for id in budgets.pausedAgents where !pausedAgents.contains(id) { pausedAgents.append(id) }
+        budgets.warnings.forEach(warn)
         for (line, reason) in rejected.sorted(by: { $0.line < $1.line }) { lineNote("events line \(line): \(reason); skipped") }
         for line in duplicates { lineNote("events line \(line): duplicate event id, skipped") }
         return verdict
     }
 
     func check() throws(LedgerFailure) -> LedgerVerdict {
-        try guarded { try sandbox.db.inTransaction(.deferred) { try state() } }
+        try guarded { try sandbox.db.inTransaction(.deferred) { try state().verdict } }
     }
 
     func finish(_ outcome: RunOutcome) throws(LedgerFailure) {
@@ -108,31 +118,53 @@ final class RunRecorder: RunLedger {
         }
     }
 
+    /// What the agent's state means for its run.
+    enum RunState {
+        case runnable
+        /// Stop, and record nothing more (paused by hand, killed).
+        case drop(StopReason, String)
+        /// Stop, but record what arrives meanwhile (a budget was reached: the calls were paid for).
+        case stopAfterRecording(StopReason, String)
+
+        var verdict: LedgerVerdict {
+            switch self {
+            case .runnable: .proceed
+            case .drop(let reason, let message), .stopAfterRecording(let reason, let message): .stop(reason, message)
+            }
+        }
+    }
+
     /// Whether the agent may go on, read in the caller's transaction.
-    private func state() throws -> LedgerVerdict {
+    private func state() throws -> RunState {
         guard let row = try sandbox.db.queryFirst(
             """
-            SELECT a.status, p.status, a.tokens_used, a.token_budget, p.budget_micros,
+            SELECT a.status, a.pause_reason, p.status, a.tokens_used, a.token_budget, p.budget_micros,
                    (SELECT coalesce(sum(cost_micros), 0) FROM agents WHERE project_id = a.project_id)
             FROM agents AS a JOIN projects AS p ON p.id = a.project_id WHERE a.id = ?
             """,
-            [agent.id.rawValue], { ($0.text(0), $0.text(1), $0.int64(2), $0.int64(3), $0.optionalInt64(4), $0.int64(5)) }
+            [agent.id.rawValue], { ($0.text(0), $0.optionalText(1), $0.text(2), $0.int64(3), $0.int64(4), $0.optionalInt64(5), $0.int64(6)) }
         ) else {
-            return .stop(.agentKilled, "stopped: agent \(agent.id) is gone")
+            return .drop(.agentKilled, "stopped: agent \(agent.id) is gone")
         }
-        let (agentStatus, projectStatus, tokensUsed, budget, cap, projectCost) = row
+        let (agentStatus, pauseReason, projectStatus, tokensUsed, budget, cap, projectCost) = row
         if projectStatus != ProjectStatus.active.rawValue {
-            return .stop(.agentKilled, "stopped: project \(agent.projectID) was \(projectStatus)")
+            return .drop(.agentKilled, "stopped: project \(agent.projectID) was \(projectStatus)")
         }
-        if agentStatus == AgentStatus.killed.rawValue { return .stop(.agentKilled, "stopped: agent \(agent.id) was killed") }
-        if agentStatus == AgentStatus.paused.rawValue { return .stop(.agentPaused, "stopped: agent \(agent.id) was paused") }
-        if tokensUsed >= budget {
-            return .stop(.budgetExceeded, "stopped: agent \(agent.id) used \(tokensUsed) of its \(budget) tokens")
+        if agentStatus == AgentStatus.killed.rawValue { return .drop(.agentKilled, "stopped: agent \(agent.id) was killed") }
+        let overBudget = RunState.stopAfterRecording(.budgetExceeded, "stopped: agent \(agent.id) used \(tokensUsed) of its \(budget) tokens")
+        let overCap = cap.map {
+            RunState.stopAfterRecording(.projectBudgetExceeded, "stopped: project \(agent.projectID) cost \(Money(micros: projectCost)) reached its cap of \(Money(micros: $0))")
         }
-        if let cap, projectCost > cap {
-            return .stop(.projectBudgetExceeded, "stopped: project \(agent.projectID) cost \(Money(micros: projectCost)) is over its budget of \(Money(micros: cap))")
+        if agentStatus == AgentStatus.paused.rawValue {
+            switch pauseReason.flatMap(PauseReason.init(rawValue:)) {
+            case .budgetExceeded?: return overBudget
+            case .projectBudgetExceeded?: return overCap ?? overBudget
+            case .manual?, nil: return .drop(.agentPaused, "stopped: agent \(agent.id) was paused")
+            }
         }
-        return .proceed
+        if tokensUsed >= budget { return overBudget }
+        if let cap, projectCost >= cap, let overCap { return overCap }
+        return .runnable
     }
 
     private func transaction<T>(_ body: () throws -> T) throws(LedgerFailure) -> T {

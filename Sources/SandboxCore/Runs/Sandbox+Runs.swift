@@ -37,14 +37,22 @@ extension Sandbox {
         let (agent, runID): (Agent, Int64) = try write {
             let agent = try loadAgent(id)
             guard agent.status == .active else {
-                throw SandboxError.invalidState("agent \(id) is \(agent.status.rawValue); only active agents run")
+                let why = agent.pauseReason.map { " (\($0.rawValue))" } ?? ""
+                throw SandboxError.invalidState("agent \(id) is \(agent.status.rawValue)\(why); only active agents run")
             }
             let projectStatus = try db.scalarText("SELECT status FROM projects WHERE id = ?", [agent.projectID.rawValue])
             guard projectStatus == ProjectStatus.active.rawValue else {
                 throw SandboxError.invalidState("agent \(id) belongs to project \(agent.projectID), which is \(projectStatus ?? "gone"); only agents of active projects run")
             }
             guard agent.tokensUsed < agent.tokenBudget else {
-                throw SandboxError.invalidState("agent \(id) has used \(agent.tokensUsed) of its \(agent.tokenBudget) tokens; nothing left to run on")
+                throw SandboxError.invalidState("agent \(id) has used \(agent.tokensUsed) of its \(agent.tokenBudget) tokens; nothing left to run on (raise it with 'novaos sandbox budget \(id) --tokens N')")
+            }
+            let project = try loadProject(agent.projectID)
+            if let cap = project.budget {
+                let cost = try projectCost(agent.projectID.rawValue)
+                guard cost < cap.micros else {
+                    throw SandboxError.invalidState("project \(agent.projectID) has cost \(Money(micros: cost)) of its \(cap) cap; nothing is left to run on (raise it with 'novaos sandbox budget \(agent.projectID) --usd X')")
+                }
             }
             try db.run(
                 """
@@ -80,7 +88,7 @@ extension Sandbox {
         // so a lock held elsewhere delays recording without ever blocking the loop.
         let recorder = try RunRecorder(
             sandbox: Sandbox(paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50, maximumPageCount: maximumPageCount),
-            agent: agent, runID: runID, redactor: redactor, note: options.note
+            agent: agent, runID: runID, redactor: redactor, note: options.note, warn: options.warn ?? options.note
         )
         var settings = SupervisorOptions()
         settings.timeout = options.timeout
@@ -102,6 +110,8 @@ extension Sandbox {
             run.signal = outcome.signal
             run.endedAt = now()
         }
+        run.budgetExceeded = run.stopReason == .budgetExceeded || run.stopReason == .projectBudgetExceeded
+        run.pausedAgents = recorder.pausedAgents
         return run
     }
 
@@ -264,7 +274,19 @@ extension Sandbox {
             guard project.status == .active else {
                 throw SandboxError.invalidState("agent \(id) belongs to project \(project.id), which is \(project.status.rawValue)")
             }
-            try db.run("UPDATE agents SET status = ? WHERE id = ?", to.rawValue, id.rawValue)
+            if to == .active {
+                // Resuming does not lift a budget: raise it first.
+                guard agent.tokensUsed < agent.tokenBudget else {
+                    throw SandboxError.invalidState("agent \(id) is over its token budget (\(Budgets.grouped(agent.tokensUsed)) of \(Budgets.grouped(agent.tokenBudget))); raise it with 'novaos sandbox budget \(id) --tokens N' first")
+                }
+                if let cap = project.budget {
+                    let cost = try projectCost(project.id.rawValue)
+                    guard cost < cap.micros else {
+                        throw SandboxError.invalidState("project \(project.id) is at or over its cost cap (\(Money(micros: cost)) of \(cap)); raise it with 'novaos sandbox budget \(project.id) --usd X' or remove it with --none first")
+                    }
+                }
+            }
+            try db.run("UPDATE agents SET status = ?, pause_reason = ? WHERE id = ?", to.rawValue, to == .paused ? PauseReason.manual.rawValue : nil, id.rawValue)
             return try loadAgent(id)
         }
     }
@@ -285,7 +307,8 @@ extension Sandbox {
             signal: row.optionalInt64(6).map { Int32($0) }, stopReason: row.optionalText(7).flatMap(StopReason.init(rawValue:)),
             tokensUsed: row.int64(8), cost: Money(micros: row.int64(9)), revenue: Money(micros: row.int64(10)),
             events: row.int(11), rejectedEvents: row.int(12), log: row.text(13),
-            isolation: IsolationMode(rawValue: row.text(14)) ?? .none
+            isolation: IsolationMode(rawValue: row.text(14)) ?? .none,
+            budgetExceeded: [StopReason.budgetExceeded.rawValue, StopReason.projectBudgetExceeded.rawValue].contains(row.optionalText(7) ?? "")
         )
     }
 

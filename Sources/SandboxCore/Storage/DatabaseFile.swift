@@ -13,6 +13,16 @@ enum DatabaseFile {
             }
         }
 
+        /// The oldest schema a read-only open accepts without migrating: what read-only
+        /// commands read is there unchanged. Production version 2 only added
+        /// `agents.pause_reason`, which no read-only command reads.
+        var oldestReadableVersion: Int {
+            switch self {
+            case .sandbox: migrations.count
+            case .production: 1
+            }
+        }
+
         /// WAL with synchronous=NORMAL is durable across application crashes and may lose
         /// only the last transactions on power loss (SQLite docs, pragma synchronous); the
         /// production ledger asks for FULL, which syncs the WAL at every commit.
@@ -63,6 +73,7 @@ enum DatabaseFile {
             throw SandboxError.unreadableDatabase(path: path, reason: "it is a SQLite database, but not one of novaos (it has tables and no novaos schema version)")
         }
         if readOnly || connection.isReadOnly {
+            if version >= kind.oldestReadableVersion { return }
             throw SandboxError.unreadableDatabase(path: path, reason: "it needs a schema upgrade (version \(version) to \(supported)) but is read-only")
         }
         if version == 0 {

@@ -260,6 +260,29 @@ enum Schema {
         CREATE INDEX runs_open ON runs (id) WHERE ended_at IS NULL;
         """
 
-    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns]
-    static let productionMigrations: [String] = [ledger]
+    /// Why an agent is paused: the same column in both databases, so the ledger stays one schema
+    /// (production version 2).
+    static let pauseReason = """
+        ALTER TABLE agents ADD COLUMN pause_reason TEXT
+            CHECK (pause_reason IN ('manual', 'budget_exceeded', 'project_budget_exceeded'));
+
+        """
+
+    /// Version 6: budgets that bind. An agent paused by a budget says why (`pause_reason`), and
+    /// every change of a budget or cap is kept with its time.
+    static let budgets = pauseReason + """
+        UPDATE agents SET pause_reason = 'manual' WHERE status = 'paused';
+        CREATE TABLE budget_changes (
+            id          INTEGER PRIMARY KEY,
+            target_kind TEXT NOT NULL CHECK (target_kind IN ('agent', 'project')),
+            target_id   TEXT NOT NULL,
+            previous    INTEGER,
+            budget      INTEGER,
+            changed_at  TEXT NOT NULL
+        ) STRICT;
+        CREATE INDEX budget_changes_by_target ON budget_changes (target_id, id);
+        """
+
+    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets]
+    static let productionMigrations: [String] = [ledger, pauseReason]
 }

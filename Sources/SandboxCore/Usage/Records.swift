@@ -11,11 +11,18 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     public var totalTokens: Int64
     public var cost: Money
     public var recordedAt: Date
+    /// True when this record took its agent to its token budget or its project to its cap.
+    public var budgetExceeded = false
+    /// The agents this record paused for that.
+    public var pausedAgents: [AgentID] = []
+    /// One line per budget reached, for people (not part of the JSON).
+    public var budgetWarnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case id, model, operation, cost
         case agentID = "agent_id", inputTokens = "input_tokens", outputTokens = "output_tokens"
         case totalTokens = "total_tokens", recordedAt = "recorded_at"
+        case budgetExceeded = "budget_exceeded", pausedAgents = "paused_agents"
     }
 }
 

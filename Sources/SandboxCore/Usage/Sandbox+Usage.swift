@@ -3,7 +3,9 @@ import SQLiteDB
 
 extension Sandbox {
     /// Records one API call of an agent and adds it to the agent's running totals, in one
-    /// transaction.
+    /// transaction. Never refused for being over budget (the money was spent), but the same
+    /// transaction pauses the agent when it reaches its token budget, and every active agent
+    /// of the project when the project reaches its cost cap (see `BudgetOutcome`).
     ///
     /// - Parameters:
     ///   - model: the model called; priced from `PriceTable.standard` unless `cost` is given.
@@ -23,9 +25,11 @@ extension Sandbox {
             _ = try loadRecordingAgent(id)
             let recordID = try insertUsage(agent: id.rawValue, priced)!
             try addToTotals(agent: id.rawValue, EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros))
+            let budgets = try enforceBudgets(agent: id.rawValue, added: priced.totalTokens)
             return UsageRecord(
                 id: recordID, agentID: id, model: priced.model, operation: priced.operation, inputTokens: inputTokens,
-                outputTokens: outputTokens, totalTokens: priced.totalTokens, cost: priced.cost, recordedAt: recordedAt
+                outputTokens: outputTokens, totalTokens: priced.totalTokens, cost: priced.cost, recordedAt: recordedAt,
+                budgetExceeded: budgets.budgetExceeded, pausedAgents: budgets.pausedAgents, budgetWarnings: budgets.warnings
             )
         }
     }

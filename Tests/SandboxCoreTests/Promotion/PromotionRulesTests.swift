@@ -7,7 +7,8 @@ import Testing
         Agent(
             id: AgentID(unchecked: "agt_000000000001"), projectID: ProjectID(unchecked: "prj_00000001"), type: "assistant",
             name: "a", status: status, tokenBudget: 10, config: .object([:]), deployedAt: Date(), tokensUsed: 0,
-            totalCost: Money(micros: cost), totalRevenue: Money(micros: revenue), profit: Money(micros: revenue - cost), roi: 0
+            totalCost: Money(micros: cost), totalRevenue: Money(micros: revenue), profit: Money(micros: revenue - cost), roi: 0,
+            pauseReason: nil, budgetUsedPercent: 0
         )
     }
 

@@ -98,7 +98,7 @@ let exampleAgent = URL(fileURLWithPath: #filePath)
         let sandbox = try makeSandbox()
         let agent = try agent(sandbox)
         _ = try sandbox.pauseAgent(agent.id)
-        #expect(throws: SandboxError.invalidState("agent \(agent.id) is paused; only active agents run")) {
+        #expect(throws: SandboxError.invalidState("agent \(agent.id) is paused (manual); only active agents run")) {
             try sandbox.runAgent(agent.id, command: ["true"], options: options(Captured()))
         }
         #expect(throws: SandboxError.self) { try sandbox.pauseAgent(agent.id) }

@@ -69,6 +69,23 @@ import Testing
         #expect(a == b && a.count == 3)
     }
 
+    /// A production database of schema version 1 (before `pause_reason`) is still read by the
+    /// read-only commands, and the next promotion migrates it.
+    @Test func aVersionOneProductionDatabaseIsReadThenMigrated() throws {
+        let sandbox = try makeSandbox()
+        let seed = try seededProject(sandbox)
+        do {
+            let old = try Connection(path: sandbox.paths.productionDatabase.path)
+            _ = try old.setJournalMode("WAL")
+            try old.execute(Schema.ledger)
+            try old.setUserVersion(1)
+        }
+        #expect(try Production(paths: sandbox.paths).listAgents().agents.isEmpty)
+        _ = try sandbox.promote(seed.project)
+        #expect(try Connection(path: sandbox.paths.productionDatabase.path).userVersion == Schema.productionMigrations.count)
+        #expect(try Production(paths: sandbox.paths).listAgents().agents.count == 1)
+    }
+
     @Test func pathsResolveFlagThenEnvironmentThenCurrentDirectory() {
         let environment = ["NOVAOS_HOME": "/env/home", "NOVAOS_PRODUCTION_DB": "/env/prod.db"]
         #expect(SandboxPaths.resolve(home: "/flag", productionDatabase: nil, environment: environment, currentDirectory: "/cwd").home.path == "/flag")

@@ -1,0 +1,144 @@
+import Foundation
+import SandboxCore
+import Testing
+
+/// Budgets bind the same way through every way in: `usage`, `import` and `run`.
+@Suite struct BudgetEndToEndTests {
+    func setUp(cap: String? = nil, budget: Int = 1_000_000) throws -> (home: URL, project: String, agent: String, other: String) {
+        let home = try makeHome()
+        let project = try runBinary(["sandbox", "create", "demo", "--json"] + (cap.map { ["--budget", $0] } ?? []), home: home).decode(Project.self).id.rawValue
+        let config = #"{"token_budget": \#(budget)}"#
+        let agent = try runBinary(["sandbox", "deploy", project, "assistant", "--config", config, "--json"], home: home).decode(Agent.self).id.rawValue
+        let other = try runBinary(["sandbox", "deploy", project, "assistant", "--name", "other", "--json"], home: home).decode(Agent.self).id.rawValue
+        return (home, project, agent, other)
+    }
+
+    func agent(_ id: String, home: URL) throws -> Agent {
+        let detail = try runBinary(["sandbox", "project", try project(of: id, home: home), "--json"], home: home).decode(ProjectDetail.self)
+        return try #require(detail.agents.first { $0.id.rawValue == id })
+    }
+
+    func project(of agent: String, home: URL) throws -> String {
+        let list = try runBinary(["sandbox", "list", "--json"], home: home).decode(ProjectList.self)
+        return try #require(list.projects.first).id.rawValue
+    }
+
+    /// The issue's example: a $25 cap and two records of $36. Both are recorded (the money was
+    /// spent), the first pauses every active agent of the project, with one warning line.
+    @Test func usageOverTheCapIsRecordedAndPausesTheProjectsAgents() throws {
+        let (home, project, agent, other) = try setUp(cap: "25")
+        let first = try runBinary(["sandbox", "usage", agent, "--model", "claude-sonnet-4", "--input-tokens", "1000", "--output-tokens", "100", "--cost", "36", "--json"], home: home)
+        #expect(first.exitCode == 0)
+        #expect(first.stderr == "warning: project \(project) reached its cost cap ($36.00 of $25.00); paused: \([agent, other].sorted().joined(separator: ", "))\n")
+        let json = try first.json()
+        #expect(json["budget_exceeded"] as? Bool == true)
+        #expect(Set(json["paused_agents"] as? [String] ?? []) == [agent, other])
+        let second = try runBinary(["sandbox", "usage", agent, "--model", "claude-sonnet-4", "--input-tokens", "1000", "--output-tokens", "100", "--cost", "36", "--json"], home: home)
+        #expect(second.exitCode == 0 && second.stderr.isEmpty)
+        #expect(try second.json()["budget_exceeded"] as? Bool == false)
+        let detail = try runBinary(["sandbox", "project", project, "--json"], home: home).decode(ProjectDetail.self)
+        #expect(detail.metrics.totalCost == Money(micros: 72_000_000))
+        #expect(detail.budgetUsedPercent == 288)
+        #expect(detail.agents.allSatisfy { $0.status == .paused && $0.pauseReason == .projectBudgetExceeded })
+        #expect(try runBinary(["sandbox", "list"], home: home).stdout.contains("! 288.0%"))
+        let evaluation = try runBinary(["sandbox", "eval", project, "--json"], home: home).decode(Evaluation.self)
+        #expect(evaluation.warnings.contains { $0.hasPrefix("project \(project) is over its cost cap") })
+    }
+
+    @Test func anAgentReachingItsTokenBudgetIsPausedWithAWarningLine() throws {
+        let (home, _, agent, other) = try setUp(budget: 1_000_000)
+        let under = try runBinary(["sandbox", "usage", agent, "--model", "claude-haiku-3.5", "--input-tokens", "999000", "--output-tokens", "999"], home: home)
+        #expect(under.exitCode == 0 && under.stderr.isEmpty)
+        let over = try runBinary(["sandbox", "usage", agent, "--model", "claude-haiku-3.5", "--input-tokens", "100", "--output-tokens", "21", "--json"], home: home)
+        #expect(over.exitCode == 0)
+        #expect(over.stderr == "warning: agent \(agent) reached its token budget (1,000,120 of 1,000,000); it is paused\n")
+        #expect(try over.json()["paused_agents"] as? [String] == [agent])
+        let paused = try self.agent(agent, home: home)
+        #expect(paused.status == .paused && paused.pauseReason == .budgetExceeded && paused.budgetUsedPercent == 100)
+        #expect(try self.agent(other, home: home).status == .active)
+    }
+
+    @Test func anImportPausesTheSameWayAndSaysSo() throws {
+        let (home, _, agent, _) = try setUp(budget: 10_000)
+        let lines = (0..<20).map { #"{"type":"usage","agent_id":"\#(agent)","id":"e\#($0)","model":"claude-haiku-3.5","input_tokens":1000,"output_tokens":0}"# }
+        let file = home.appendingPathComponent("events.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let imported = try runBinary(["sandbox", "import", file.path, "--json"], home: home)
+        #expect(imported.exitCode == 0)
+        #expect(imported.stderr == "warning: agent \(agent) reached its token budget (20,000 of 10,000); it is paused\n")
+        let json = try imported.json()
+        #expect(json["new"] as? Int == 20, "recording is never refused for being over budget")
+        #expect(json["budget_exceeded"] as? Bool == true && json["paused_agents"] as? [String] == [agent])
+        #expect(try self.agent(agent, home: home).pauseReason == .budgetExceeded)
+    }
+
+    @Test func aRunReachingItsBudgetPausesTheAgentAndWarns() throws {
+        let (home, _, agent, _) = try setUp(budget: 6_000)
+        let run = try runBinary(["sandbox", "run", agent, "--json", "--", "python3", exampleAgentPath, "--runaway", "--delay", "0.01"], home: home)
+        #expect(run.exitCode == 3)
+        #expect(run.stderr.contains("warning: agent \(agent) reached its token budget ("))
+        let record = try run.decode(RunRecord.self)
+        let agentID = try AgentID(agent)
+        #expect(record.stopReason == .budgetExceeded && record.budgetExceeded && record.pausedAgents == [agentID])
+        #expect(try self.agent(agent, home: home).pauseReason == .budgetExceeded)
+    }
+
+    @Test func runRefusesToStartOverACapAndRecordsNothing() throws {
+        let (home, project, agent, other) = try setUp(cap: "1")
+        #expect(try runBinary(["sandbox", "usage", agent, "--model", "claude-sonnet-4", "--input-tokens", "1", "--output-tokens", "1", "--cost", "1"], home: home).exitCode == 0)
+        // The cap paused both agents; lift the pause on one by hand the only way there is: raise, resume, lower.
+        #expect(try runBinary(["sandbox", "budget", project, "--usd", "2"], home: home).exitCode == 0)
+        #expect(try runBinary(["sandbox", "resume", other], home: home).exitCode == 0)
+        #expect(try runBinary(["sandbox", "budget", project, "--usd", "1"], home: home).exitCode == 0)
+        let before = try snapshot(home)
+        let refused = try runBinary(["sandbox", "run", other, "--", "true"], home: home)
+        #expect(refused.exitCode == 1)
+        #expect(refused.stderr.hasPrefix("Error: project \(project) has cost $1.00 of its $1.00 cap; nothing is left to run on"))
+        #expect(try snapshot(home) == before, "a refused run records nothing")
+        let paused = try runBinary(["sandbox", "run", agent, "--", "true"], home: home)
+        #expect(paused.exitCode == 1 && paused.stderr.contains("is paused (project_budget_exceeded)"))
+    }
+
+    @Test func resumeRefusesWhileOverBudgetAndBudgetRaisesIt() throws {
+        let (home, project, agent, _) = try setUp(budget: 1_000)
+        _ = try runBinary(["sandbox", "usage", agent, "--model", "claude-haiku-3.5", "--input-tokens", "2000", "--output-tokens", "0"], home: home)
+        let refused = try runBinary(["sandbox", "resume", agent], home: home)
+        #expect(refused.exitCode == 1)
+        #expect(refused.stderr == "Error: agent \(agent) is over its token budget (2,000 of 1,000); raise it with 'novaos sandbox budget \(agent) --tokens N' first\n")
+        let raised = try runBinary(["sandbox", "budget", agent, "--tokens", "5000", "--json"], home: home)
+        #expect(raised.exitCode == 0)
+        let change = try raised.decode(BudgetChange.self)
+        #expect(change.previous == .tokens(1_000) && change.budget == .tokens(5_000) && change.budgetUsedPercent == 40)
+        #expect(try self.agent(agent, home: home).status == .paused, "raising a budget resumes nothing by itself")
+        #expect(try runBinary(["sandbox", "resume", agent], home: home).exitCode == 0)
+        let removed = try runBinary(["sandbox", "budget", project, "--none", "--json"], home: home).decode(BudgetChange.self)
+        #expect(removed.previous == nil && removed.budget == nil && removed.budgetUsedPercent == nil)
+        let database = home.appendingPathComponent("sandbox/sandbox.db").path
+        #expect(sqliteScalar(database, "SELECT count(*) FROM budget_changes") == "2")
+    }
+
+    @Test(arguments: [
+        ["sandbox", "budget", "agt_000000000000"],
+        ["sandbox", "budget", "agt_000000000000", "--usd", "5"],
+        ["sandbox", "budget", "prj_00000000", "--tokens", "5"],
+        ["sandbox", "budget", "prj_00000000", "--usd", "5", "--none"],
+        ["sandbox", "budget", "nothing", "--tokens", "5"],
+    ])
+    func badBudgetCommandsAreUsageErrors(arguments: [String]) throws {
+        let home = try makeHome()
+        let output = try runBinary(arguments, home: home)
+        #expect(output.exitCode == 64 && output.stderr.hasPrefix("Error: ") && output.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test func refusedBudgetValuesChangeNothing() throws {
+        let (home, project, agent, _) = try setUp(cap: "10")
+        let before = try snapshot(home)
+        for arguments in [["sandbox", "budget", agent, "--tokens", "0"], ["sandbox", "budget", agent, "--tokens", "-5"],
+                          ["sandbox", "budget", project, "--usd", "0"], ["sandbox", "budget", project, "--usd", "abc"],
+                          ["sandbox", "budget", "agt_ffffffffffff", "--tokens", "5"]] {
+            let output = try runBinary(arguments, home: home)
+            #expect(output.exitCode != 0 && output.stderr.hasPrefix("Error: "), "\(arguments)")
+        }
+        #expect(try snapshot(home) == before)
+    }
+}
