@@ -51,6 +51,18 @@ public struct EventLine: Sendable, Equatable {
     }
 }
 
+/// What the ledger answers a batch with: whether the agent may go on, and the lines to write
+/// back to the agent on its reply pipe (answers to reservations), in order.
+public struct LedgerAnswer: Sendable, Equatable {
+    public var verdict: LedgerVerdict
+    public var replies: [[UInt8]]
+
+    public init(_ verdict: LedgerVerdict, replies: [[UInt8]] = []) {
+        self.verdict = verdict
+        self.replies = replies
+    }
+}
+
 /// What the ledger says after recording or checking.
 public enum LedgerVerdict: Sendable, Equatable {
     case proceed
@@ -80,9 +92,9 @@ public struct RunOutcome: Sendable, Equatable {
 /// The narrow interface between the supervisor and the ledger: the supervisor hands over
 /// batches of event lines and the finished run; it never sees SQL.
 public protocol RunLedger: AnyObject {
-    /// Records a batch in one transaction, and says whether the agent may go on. A batch
-    /// that arrives when the agent may no longer run is not recorded.
-    func record(_ batch: [EventLine]) throws(LedgerFailure) -> LedgerVerdict
+    /// Records a batch in one transaction, and says whether the agent may go on and what to
+    /// answer it. A batch that arrives when the agent may no longer run is not recorded.
+    func record(_ batch: [EventLine]) throws(LedgerFailure) -> LedgerAnswer
     /// Says whether the agent may go on (paused, killed, out of budget), writing nothing.
     func check() throws(LedgerFailure) -> LedgerVerdict
     /// Closes the run.
@@ -123,6 +135,10 @@ public final class Supervisor {
     let child: ChildProcess
     let isolated: Bool
     let events: Int32
+    /// The write end of the reply pipe (non-blocking), or -1.
+    let replies: Int32
+    private var outbound: [UInt8] = []
+    private var repliesDropped = false
     let log: RunLog
     let ledger: RunLedger
     var redactors: (stdout: Redactor, stderr: Redactor)
@@ -142,10 +158,14 @@ public final class Supervisor {
     /// - Parameters:
     ///   - isolated: the child is bwrap; SIGTERM then goes to every process inside.
     ///   - events: the read end of the event pipe (non-blocking); closed by `run()`.
-    public init(child: ChildProcess, isolated: Bool, events: Int32, log: RunLog, ledger: RunLedger, redactor: Redactor, options: SupervisorOptions) {
+    ///   - replies: the write end of the reply pipe, or -1; closed by `run()`.
+    public init(child: ChildProcess, isolated: Bool, events: Int32, replies: Int32 = -1, log: RunLog, ledger: RunLedger, redactor: Redactor,
+                options: SupervisorOptions) {
         self.child = child
         self.isolated = isolated
         self.events = events
+        self.replies = replies
+        if replies >= 0 { setNonBlocking(replies) }
         self.log = log
         self.ledger = ledger
         self.redactors = (redactor, redactor)
@@ -155,7 +175,10 @@ public final class Supervisor {
 
     /// Supervises until the agent and everything it started are gone, then closes the run.
     public func run() -> RunOutcome {
-        defer { close(events) }
+        defer {
+            close(events)
+            if replies >= 0 { close(replies) }
+        }
         let started = Date()
         let deadline = options.timeout.map { started.addingTimeInterval($0) }
         var lastFlush = started
@@ -171,7 +194,10 @@ public final class Supervisor {
                 pollfd(fd: open.stderr ? child.stderr : -1, events: Int16(POLLIN), revents: 0),
             ]
             _ = poll(&fds, nfds_t(fds.count), 20)
-            if accepting { open.events = readAvailable(events) { takeEvents($0) } }
+            // A pipe read dry means the agent is waiting (for a reply, perhaps): commit now.
+            var eventBytes = 0
+            if accepting { open.events = readAvailable(events) { eventBytes += $0.count; takeEvents($0) } }
+            let drained = eventBytes > 0 && eventBytes < 1 << 20
             if open.stdout { open.stdout = readAvailable(child.stdout) { pass($0, isError: false) } }
             if open.stderr { open.stderr = readAvailable(child.stderr) { pass($0, isError: true) } }
 
@@ -183,7 +209,7 @@ public final class Supervisor {
                     requestStop(.interrupted, "stopped: novaos was interrupted")
                 }
             }
-            if now.timeIntervalSince(lastFlush) >= options.flushInterval || pending.count >= options.maximumPendingLines {
+            if now.timeIntervalSince(lastFlush) >= options.flushInterval || pending.count >= options.maximumPendingLines || drained {
                 lastFlush = now
                 if !pending.isEmpty {
                     flush(now: now)
@@ -194,6 +220,7 @@ public final class Supervisor {
                 lastCheck = now
                 consult(now: now) { try ledger.check() }
             }
+            sendReplies()
             if let killAt, now >= killAt, !child.poll() {
                 child.signalGroup(SIGKILL)
                 self.killAt = nil
@@ -267,10 +294,11 @@ public final class Supervisor {
     private func flush(now: Date, final: Bool = false) {
         let batch = pending
         consult(now: now) {
-            let verdict = try ledger.record(batch)
+            let answer = try ledger.record(batch)
             pending.removeAll(keepingCapacity: true)
             pendingBytes = 0
-            return verdict
+            for reply in answer.replies { queueReply(reply) }
+            return answer.verdict
         }
         if final, case .full? = lastFailure { pending = [] }
     }
@@ -306,6 +334,24 @@ public final class Supervisor {
                 requestStop(.databaseUnavailable, "stopped: the events cannot be recorded (\(message))")
             }
         }
+    }
+
+    /// Replies wait here when the agent does not read them; at most 1 MiB, then they are dropped.
+    private func queueReply(_ line: [UInt8]) {
+        guard replies >= 0 else { return }
+        guard outbound.count + line.count <= 1 << 20 else {
+            if !repliesDropped { options.note("the agent does not read its replies; further replies are dropped") }
+            repliesDropped = true
+            return
+        }
+        outbound += line
+        sendReplies()
+    }
+
+    private func sendReplies() {
+        guard replies >= 0, !outbound.isEmpty else { return }
+        let written = outbound.withUnsafeBytes { write(replies, $0.baseAddress, $0.count) }
+        if written > 0 { outbound.removeFirst(written) }
     }
 
     private func takeEvents(_ data: Data) {

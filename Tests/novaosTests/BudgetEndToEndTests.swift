@@ -141,4 +141,33 @@ import Testing
         }
         #expect(try snapshot(home) == before)
     }
+
+    /// Two runs of one agent at once, each reserving before every call: together they never
+    /// spend more than the budget (reservations count until the usage that settles them).
+    @Test func twoConcurrentRunsWithReservationsStayWithinTheBudget() throws {
+        let (home, _, agent, _) = try setUp(budget: 30_000)
+        let runs = try (0..<2).map { _ in
+            try BackgroundRun(["sandbox", "run", agent, "--json", "--", "python3", exampleAgentPath, "--runaway", "--reserve", "--delay", "0.005"], home: home)
+        }
+        for run in runs { #expect(run.wait(seconds: 60)) }
+        // Each run ends by itself when refused a reservation (exit 0), or is stopped when the
+        // other one's usage reached the budget exactly (exit 3); neither overspends.
+        for run in runs {
+            #expect([0, 3].contains(run.process.terminationStatus), "\(run.errors.suffix(300))")
+            #expect(run.output.contains(#""stop_reason" : "exited""#) || run.output.contains(#""stop_reason" : "budget_exceeded""#))
+        }
+        let final = try self.agent(agent, home: home)
+        #expect(final.tokensUsed <= 30_000, "spent \(final.tokensUsed) of 30,000")
+        #expect(final.tokensUsed >= 30_000 - 2 * 1_500, "the budget was used, not refused early: \(final.tokensUsed)")
+        let database = home.appendingPathComponent("sandbox/sandbox.db").path
+        #expect(sqliteScalar(database, "SELECT sum(reserved_tokens) FROM runs") == "0", "reservations end with their runs")
+    }
+
+    @Test func aReserveEventOutsideARunIsRefused() throws {
+        let (home, _, agent, _) = try setUp()
+        let file = home.appendingPathComponent("reserve.jsonl")
+        try #"{"type":"reserve","agent_id":"\#(agent)","tokens":100}"#.write(to: file, atomically: true, encoding: .utf8)
+        let imported = try runBinary(["sandbox", "import", file.path], home: home)
+        #expect(imported.exitCode == 1 && imported.stderr.contains("a reserve event is answered only inside 'sandbox run'"))
+    }
 }

@@ -120,7 +120,7 @@ func contents(of folder: String) -> String {
         #expect(count <= 6, "only the sandbox's own processes are visible (\(count))")
         #expect(!output.contains("READ THE DATABASE") && !output.contains("WROTE OUTSIDE") && output.contains("wrote inside"))
         #expect(output.contains("listing: . .. projects \n"), "only the workspace's own folder is visible: \(output)")
-        #expect(output.contains("0\n1\n2\n3\n") && !output.contains("\n5\n"), "only 0-3 (and ls's own) descriptors")
+        #expect(output.contains("0\n1\n2\n3\n4\n") && !output.contains("\n6\n"), "only 0-4 (and ls's own) descriptors")
         #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("outside.txt").path))
         let everything = run.stdout + run.stderr + contents(of: home.path) + (try snapshot(home))
         #expect(!everything.contains(secret), "a secret reached the agent or was stored")

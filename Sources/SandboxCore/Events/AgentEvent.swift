@@ -13,6 +13,14 @@ import Foundation
 public enum AgentEvent: Equatable, Sendable {
     case usage(Usage)
     case revenue(Revenue)
+    /// A running agent asks for tokens before a model call (`{"type":"reserve","tokens":N}`);
+    /// answered on the run's reply pipe. Only meaningful inside `sandbox run`.
+    case reserve(Reserve)
+
+    public struct Reserve: Equatable, Sendable {
+        public var agentID: String?
+        public var tokens: Int64
+    }
 
     public struct Usage: Equatable, Sendable {
         public var agentID: String?
@@ -38,6 +46,7 @@ public enum AgentEvent: Equatable, Sendable {
         switch self {
         case .usage(let usage): usage.agentID
         case .revenue(let revenue): revenue.agentID
+        case .reserve(let reserve): reserve.agentID
         }
     }
 
@@ -77,7 +86,7 @@ enum EventParser {
     }
 
     private enum Key: Int, CaseIterable {
-        case type, agentID, id, model, inputTokens, outputTokens, operation, cost, amount, source, description, timestamp
+        case type, agentID, id, model, inputTokens, outputTokens, operation, cost, amount, source, description, timestamp, tokens
 
         var name: String {
             switch self {
@@ -93,6 +102,7 @@ enum EventParser {
             case .source: "source"
             case .description: "description"
             case .timestamp: "timestamp"
+            case .tokens: "tokens"
             }
         }
 
@@ -106,7 +116,7 @@ enum EventParser {
             case 2: return check(.id)
             case 4: return check(.type) ?? check(.cost)
             case 5: return check(.model)
-            case 6: return check(.amount) ?? check(.source)
+            case 6: return check(.amount) ?? check(.source) ?? check(.tokens)
             case 8: return check(.agentID)
             case 9: return check(.operation) ?? check(.timestamp)
             case 11: return check(.description)
@@ -125,7 +135,7 @@ enum EventParser {
             throw SandboxError.invalidInput("line is too long (\(bytes.count) bytes, at most \(maximumLineBytes))")
         }
         var scanner = Scanner(bytes: bytes)
-        var values = Fields(repeating: nil, count: 12)
+        var values = Fields(repeating: nil, count: Key.allCases.count)
         scanner.skipWhitespace()
         try scanner.expect(UInt8(ascii: "{"), "an event must be a JSON object")
         scanner.skipWhitespace()
@@ -220,10 +230,14 @@ enum EventParser {
                 agentID: agentID, eventID: eventID, amount: amount, source: try string(.source),
                 description: try string(.description), timestamp: timestamp
             ))
+        case "reserve":
+            let requested = try tokens(.tokens)
+            guard requested > 0 else { throw SandboxError.invalidInput("\"tokens\" of a reserve must be greater than 0") }
+            return .reserve(AgentEvent.Reserve(agentID: agentID, tokens: requested))
         case nil:
-            throw SandboxError.invalidInput("missing \"type\" (usage or revenue)")
+            throw SandboxError.invalidInput("missing \"type\" (usage, revenue or reserve)")
         case let other?:
-            throw SandboxError.invalidInput("unknown event type \(quoted(other)): expected usage or revenue")
+            throw SandboxError.invalidInput("unknown event type \(quoted(other)): expected usage, revenue or reserve")
         }
     }
 

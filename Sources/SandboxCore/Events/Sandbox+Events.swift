@@ -70,6 +70,7 @@ enum CheckedEvent {
         switch event {
         case .usage(let usage): self = .usage(try PricedUsage(usage, now: now))
         case .revenue(let revenue): self = .revenue(try CheckedRevenue(revenue, now: now))
+        case .reserve: throw SandboxError.invalidInput("a reserve event is answered only inside 'sandbox run', where it has a reply pipe")
         }
     }
 

@@ -46,10 +46,16 @@ final class RunRecorder: RunLedger {
         }
     }
 
-    func record(_ batch: [EventLine]) throws(LedgerFailure) -> LedgerVerdict {
+    /// One line of a batch, checked: something to record, or a reservation to answer.
+    private enum Item {
+        case event(line: Int, CheckedEvent)
+        case reserve(line: Int, tokens: Int64)
+    }
+
+    func record(_ batch: [EventLine]) throws(LedgerFailure) -> LedgerAnswer {
         // Parse and price outside the transaction, so the write lock is held only to insert.
         let now = Timestamp.string(from: sandbox.now())
-        var checked: [(line: Int, event: CheckedEvent)] = []
+        var items: [Item] = []
         var rejected: [(line: Int, reason: String)] = []
         for line in batch {
             if line.overlong {
@@ -64,36 +70,61 @@ final class RunRecorder: RunLedger {
                 if let other = event.agentID, other != agent.id.rawValue {
                     throw SandboxError.invalidInput("event for agent \(quoted(other)) in a run of \(agent.id)")
                 }
-                checked.append((line.number, try CheckedEvent(event, now: now)))
+                if case .reserve(let reserve) = event {
+                    items.append(.reserve(line: line.number, tokens: reserve.tokens))
+                } else {
+                    items.append(.event(line: line.number, try CheckedEvent(event, now: now)))
+                }
             } catch {
                 rejected.append((line.number, "\(error)"))
             }
         }
         var duplicates: [Int] = []
         var budgets = BudgetOutcome()
+        var replies: [[UInt8]] = []
         let verdict = try transaction {
             // Paused by hand or killed: nothing after that commit is recorded. Paused by a
             // budget: the calls were made and paid for, so they are recorded, and the run stops.
-            if case .drop(let reason, let message) = try state() {
+            let before = try state()
+            if case .drop(let reason, let message) = before {
+                replies = items.compactMap { if case .reserve = $0 { Self.reply(granted: 0, reason: reason) } else { nil } }
                 return LedgerVerdict.stop(reason, message + "; \(batch.count) event line(s) after that were not recorded")
             }
+            // Reservations: what the agent may still spend is its budget less what it used and
+            // what every open run of it (this one included) holds reserved. A usage event
+            // settles this run's reservation; the end of the run releases the rest.
+            var ledger = try reservationLedger()
             var total = EventEffect()
             var recorded = 0
-            for (line, event) in checked {
-                if try sandbox.insert(event, agent: agent.id.rawValue) {
-                    total.add(event.effect)
-                    recorded += 1
-                } else {
-                    duplicates.append(line)
+            for item in items {
+                switch item {
+                case .event(let line, let event):
+                    if try sandbox.insert(event, agent: agent.id.rawValue) {
+                        total.add(event.effect)
+                        recorded += 1
+                        ledger.used += event.effect.tokens
+                        ledger.reservedHere = max(0, ledger.reservedHere - event.effect.tokens)
+                    } else {
+                        duplicates.append(line)
+                    }
+                case .reserve(_, let tokens):
+                    if case .stopAfterRecording(let reason, _) = before {
+                        replies.append(Self.reply(granted: 0, reason: reason))
+                    } else if tokens <= ledger.available {
+                        ledger.reservedHere += tokens
+                        replies.append(Self.reply(granted: tokens, reason: nil))
+                    } else {
+                        replies.append(Self.reply(granted: 0, reason: .budgetExceeded))
+                    }
                 }
             }
             if recorded > 0 { try sandbox.addToTotals(agent: agent.id.rawValue, total) }
             try sandbox.db.cached(
                 """
                 UPDATE runs SET events = events + ?, rejected_events = rejected_events + ?, tokens_used = tokens_used + ?,
-                                cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ? WHERE id = ?
+                                cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ?, reserved_tokens = ? WHERE id = ?
                 """
-            ).run([Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, runID])
+            ).run([Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, ledger.reservedHere, runID])
             budgets = try sandbox.enforceBudgets(agent: agent.id.rawValue, added: total.tokens)
             return try state().verdict
         }
@@ -101,7 +132,34 @@ final class RunRecorder: RunLedger {
         budgets.warnings.forEach(warn)
         for (line, reason) in rejected.sorted(by: { $0.line < $1.line }) { lineNote("events line \(line): \(reason); skipped") }
         for line in duplicates { lineNote("events line \(line): duplicate event id, skipped") }
-        return verdict
+        return LedgerAnswer(verdict, replies: replies)
+    }
+
+    /// The figures a reservation is judged by, read at the start of a batch.
+    private struct Reservations {
+        var budget: Int64
+        var used: Int64
+        var reservedHere: Int64
+        var reservedByOtherRuns: Int64
+        var available: Int64 { budget - used - reservedHere - reservedByOtherRuns }
+    }
+
+    private func reservationLedger() throws -> Reservations {
+        let row = try sandbox.db.queryFirst(
+            """
+            SELECT a.token_budget, a.tokens_used, r.reserved_tokens,
+                   (SELECT coalesce(sum(reserved_tokens), 0) FROM runs WHERE agent_id = a.id AND ended_at IS NULL AND id <> r.id)
+            FROM agents AS a JOIN runs AS r ON r.agent_id = a.id WHERE a.id = ? AND r.id = ?
+            """,
+            [agent.id.rawValue, runID], { Reservations(budget: $0.int64(0), used: $0.int64(1), reservedHere: $0.int64(2), reservedByOtherRuns: $0.int64(3)) }
+        )
+        return row ?? Reservations(budget: 0, used: 0, reservedHere: 0, reservedByOtherRuns: 0)
+    }
+
+    /// `{"granted":N}`, or `{"granted":0,"reason":"…"}`, and a newline.
+    static func reply(granted: Int64, reason: StopReason?) -> [UInt8] {
+        let text = reason.map { #"{"granted":\#(granted),"reason":"\#($0.rawValue)"}"# } ?? #"{"granted":\#(granted)}"#
+        return Array((text + "\n").utf8)
     }
 
     func check() throws(LedgerFailure) -> LedgerVerdict {
@@ -111,7 +169,7 @@ final class RunRecorder: RunLedger {
     func finish(_ outcome: RunOutcome) throws(LedgerFailure) {
         try transaction {
             try sandbox.db.run(
-                "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, stop_reason = ? WHERE id = ? AND ended_at IS NULL",
+                "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, stop_reason = ?, reserved_tokens = 0 WHERE id = ? AND ended_at IS NULL",
                 Timestamp.string(from: sandbox.now()), outcome.exitCode.map(Int64.init), outcome.signal.map(Int64.init),
                 outcome.stopReason.rawValue, runID
             )
@@ -205,6 +263,9 @@ extension AgentEvent {
             revenue.description = clean(revenue.description)
             revenue.timestamp = clean(revenue.timestamp)
             return .revenue(revenue)
+        case .reserve(var reserve):
+            reserve.agentID = clean(reserve.agentID)
+            return .reserve(reserve)
         }
     }
 }

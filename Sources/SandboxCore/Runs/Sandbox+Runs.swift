@@ -12,7 +12,8 @@ extension Sandbox {
     /// `RunOptions.isolation`), with an environment built from nothing: `PATH`, `LANG`, `TZ`,
     /// `TERM`, `HOME` (the workspace), `NOVAOS_AGENT_ID`, `NOVAOS_PROJECT_ID`, `NOVAOS_RUN_ID`,
     /// `NOVAOS_TOKEN_BUDGET` (tokens left), `NOVAOS_AGENT_CONFIG`, `NOVAOS_EVENTS` (the event
-    /// pipe, `/dev/fd/3`) and the variables in `options.passing`. Each line the agent writes
+    /// pipe, `/dev/fd/3`), `NOVAOS_REPLIES` (answers to `reserve` events, `/dev/fd/4`) and the
+    /// variables in `options.passing`. Each line the agent writes
     /// to the pipe is an `AgentEvent`; lines are committed in batches (one transaction at
     /// least every 100 ms). The agent is stopped (SIGTERM to every process of it, SIGKILL
     /// after the grace period) when its tokens reach its budget, the project's cost passes its
@@ -70,8 +71,9 @@ extension Sandbox {
         let child: ChildProcess
         let log: RunLog
         let eventsRead: Int32
+        let repliesWrite: Int32
         do {
-            (child, log, eventsRead) = try mappingLowerErrors {
+            (child, log, eventsRead, repliesWrite) = try mappingLowerErrors {
                 try startAgent(agent, runID: runID, program: program, command: command, passed: passed, bubblewrap: bubblewrap, options: options)
             }
         } catch {
@@ -99,7 +101,8 @@ extension Sandbox {
         settings.output = options.output
         settings.note = options.note
         let outcome = Supervisor(
-            child: child, isolated: bubblewrap != nil, events: eventsRead, log: log, ledger: recorder, redactor: redactor, options: settings
+            child: child, isolated: bubblewrap != nil, events: eventsRead, replies: repliesWrite, log: log, ledger: recorder, redactor: redactor,
+            options: settings
         ).run()
         var run = try read { try loadRun(runID) }
         if run.stopReason == nil {
@@ -118,7 +121,7 @@ extension Sandbox {
     /// Opens the log, makes the event pipe and starts the agent, isolated when `bubblewrap` is given.
     private func startAgent(
         _ agent: Agent, runID: Int64, program: String, command: [String], passed: [String: String], bubblewrap: Bubblewrap?, options: RunOptions
-    ) throws -> (ChildProcess, RunLog, Int32) {
+    ) throws -> (ChildProcess, RunLog, Int32, Int32) {
         let workspace = paths.workspace(for: agent.projectID).path
         guard Bubblewrap.isRealDirectory(workspace) else {
             throw SandboxError.fileSystem(path: workspace, message: "the project's workspace is missing or is not a folder")
@@ -129,6 +132,12 @@ extension Sandbox {
         let log = RunLog(fd: try folder.createFile("\(runID).log", readable: true), path: folder.path + "/\(runID).log", limit: options.logLimit)
         let pipe = try makePipe()
         defer { close(pipe.write) }
+        let replies: (read: Int32, write: Int32)
+        do { replies = try makePipe() } catch {
+            close(pipe.read)
+            throw error
+        }
+        defer { close(replies.read) }
 
         var environment = passed
         for key in ["PATH", "LANG", "TZ", "TERM"] { environment[key] = nonEmpty(options.environment[key]) }
@@ -140,6 +149,7 @@ extension Sandbox {
         environment["NOVAOS_TOKEN_BUDGET"] = String(max(0, agent.tokenBudget - agent.tokensUsed))
         environment["NOVAOS_AGENT_CONFIG"] = agent.config.jsonText
         environment["NOVAOS_EVENTS"] = "/dev/fd/3"
+        environment["NOVAOS_REPLIES"] = "/dev/fd/4"
         let executable = try ChildProcess.resolve(program, path: options.environment["PATH"], currentDirectory: options.currentDirectory)
         let child: ChildProcess
         do {
@@ -148,15 +158,18 @@ extension Sandbox {
                 layout.readable = Self.foldersOfFiles(named: [executable] + command.dropFirst(), currentDirectory: options.currentDirectory)
                 let argv = bubblewrap.arguments(layout: layout, program: executable, arguments: Array(command.dropFirst()))
                 // bwrap is started with the agent's environment: its init (PID 1 inside) shows it in /proc/1/environ.
-                child = try ChildProcess(executable: bubblewrap.executable, arguments: argv, environment: environment, directory: "/", passing: [pipe.write])
+                child = try ChildProcess(executable: bubblewrap.executable, arguments: argv, environment: environment, directory: "/",
+                                         passing: [pipe.write, replies.read])
             } else {
-                child = try ChildProcess(executable: executable, arguments: command, environment: environment, directory: workspace, passing: [pipe.write])
+                child = try ChildProcess(executable: executable, arguments: command, environment: environment, directory: workspace,
+                                         passing: [pipe.write, replies.read])
             }
         } catch {
             close(pipe.read)
+            close(replies.write)
             throw error
         }
-        return (child, log, pipe.read)
+        return (child, log, pipe.read, replies.write)
     }
 
     /// What an isolated agent sees: its workspace, writable; the system read-only; none of

@@ -281,6 +281,7 @@ enum Schema {
             changed_at  TEXT NOT NULL
         ) STRICT;
         CREATE INDEX budget_changes_by_target ON budget_changes (target_id, id);
+        ALTER TABLE runs ADD COLUMN reserved_tokens INTEGER NOT NULL DEFAULT 0 CHECK (reserved_tokens >= 0);
         """
 
     static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets]
