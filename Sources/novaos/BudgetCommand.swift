@@ -39,6 +39,7 @@ extension SandboxCommand {
                 let cap = try usd.map { try Money(parsing: $0) }
                 change = try global.sandbox(in: context).setCostCap(project: project, cap: cap)
             }
+            change.budgetWarnings.forEach(context.warn)
             try context.emit(change, json: global.json)
         }
     }
@@ -53,7 +54,7 @@ extension BudgetChange: TextRenderable {
             case nil: "no cap"
             }
         }
-        let used = budgetUsedPercent.map { String(format: " (%.1f%% used)", $0) } ?? ""
+        let used = budgetUsedPercent.map { " (\(budgetUsed($0, over: budgetExceeded || $0 >= 100)) used)" } ?? ""
         return "Budget of \(kind) \(id): \(describe(previous)) → \(describe(budget))\(used)"
     }
 }

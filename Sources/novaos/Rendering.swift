@@ -80,7 +80,8 @@ extension ProjectList: TextRenderable {
             return [
                 project.id.rawValue, cell(project.name), project.status.rawValue,
                 "\(metrics.activeAgents)/\(metrics.totalAgents)", formatTokens(metrics.tokensUsed),
-                metrics.totalCost.description, project.budgetUsedPercent.map(budgetUsed) ?? "-", metrics.totalRevenue.description,
+                metrics.totalCost.description,
+                project.budget.map { budgetUsed(project.budgetUsedPercent ?? 0, over: metrics.totalCost >= $0) } ?? "-", metrics.totalRevenue.description,
                 formatPercent(metrics.roi), formatDate(project.createdAt),
             ]
         }
@@ -103,7 +104,7 @@ extension ProjectDetail: TextRenderable {
             ("workspace", workspace), ("created", formatDate(createdAt)), ("promoted", formatDate(promotedAt)),
         ]
         if let killedAt { pairs.append(("killed", formatDate(killedAt))) }
-        if let budget { pairs.append(("budget", "\(budget), \(budgetUsed(budgetUsedPercent ?? 0)) used")) }
+        if let budget { pairs.append(("budget", "\(budget), \(budgetUsed(budgetUsedPercent ?? 0, over: metrics.totalCost >= budget)) used")) }
         pairs += metricPairs(metrics)
         if let lastEvaluation {
             pairs.append(("last evaluation", "\(lastEvaluation.recommendation.rawValue) at \(formatDate(lastEvaluation.evaluatedAt))"))
@@ -123,7 +124,7 @@ extension ProjectDetail: TextRenderable {
             )
             table.rows = agents.map {
                 [$0.id.rawValue, cell($0.name), $0.type, $0.status.rawValue + ($0.pauseReason.map { " (\($0.rawValue))" } ?? ""),
-                 formatTokens($0.tokensUsed), formatTokens($0.tokenBudget), budgetUsed($0.budgetUsedPercent),
+                 formatTokens($0.tokensUsed), formatTokens($0.tokenBudget), budgetUsed($0.budgetUsedPercent, over: $0.isOverBudget),
                  $0.totalCost.description, $0.totalRevenue.description, formatPercent($0.roi)]
             }
             text += table.render(style) + "\n"
@@ -326,7 +327,8 @@ extension ExperimentResult: TextRenderable {
     }
 }
 
-/// A share of a budget used, with a `!` once it is all used: `42.0%`, `! 120.0%`.
-func budgetUsed(_ percent: Double) -> String {
-    (percent >= 100 ? "! " : "") + String(format: "%.1f%%", percent)
+/// A share of a budget used, with a `!` once it is all used (decided on the exact amounts, not
+/// the rounded percentage): `42.0%`, `! 120.0%`.
+func budgetUsed(_ percent: Double, over: Bool) -> String {
+    (over ? "! " : "") + String(format: "%.1f%%", percent)
 }

@@ -86,12 +86,11 @@ import Testing
     @Test func runRefusesToStartOverACapAndRecordsNothing() throws {
         let (home, project, agent, other) = try setUp(cap: "1")
         #expect(try runBinary(["sandbox", "usage", agent, "--model", "claude-sonnet-4", "--input-tokens", "1", "--output-tokens", "1", "--cost", "1"], home: home).exitCode == 0)
-        // The cap paused both agents; lift the pause on one by hand the only way there is: raise, resume, lower.
-        #expect(try runBinary(["sandbox", "budget", project, "--usd", "2"], home: home).exitCode == 0)
-        #expect(try runBinary(["sandbox", "resume", other], home: home).exitCode == 0)
-        #expect(try runBinary(["sandbox", "budget", project, "--usd", "1"], home: home).exitCode == 0)
+        // The cap paused both agents; an agent deployed afterwards is active in a project at its cap.
+        _ = other
+        let late = try runBinary(["sandbox", "deploy", project, "assistant", "--name", "late", "--json"], home: home).decode(Agent.self).id.rawValue
         let before = try snapshot(home)
-        let refused = try runBinary(["sandbox", "run", other, "--", "true"], home: home)
+        let refused = try runBinary(["sandbox", "run", late, "--", "true"], home: home)
         #expect(refused.exitCode == 1)
         #expect(refused.stderr.hasPrefix("Error: project \(project) has cost $1.00 of its $1.00 cap; nothing is left to run on"))
         #expect(try snapshot(home) == before, "a refused run records nothing")
@@ -169,5 +168,65 @@ import Testing
         try #"{"type":"reserve","agent_id":"\#(agent)","tokens":100}"#.write(to: file, atomically: true, encoding: .utf8)
         let imported = try runBinary(["sandbox", "import", file.path], home: home)
         #expect(imported.exitCode == 1 && imported.stderr.contains("a reserve event is answered only inside 'sandbox run'"))
+    }
+
+    /// An agent that reserves the most a call may cost, then reports what it really used: each
+    /// usage settles its reservation whole, so the unused part goes back to the budget.
+    @Test func reservationsAreSettledByUsageAndBadRequestsAreAnswered() throws {
+        let (home, _, agent, _) = try setUp(budget: 10_000)
+        let script = home.appendingPathComponent("reserver.py")
+        try """
+            import json, os
+            events = open(os.environ["NOVAOS_EVENTS"], "w", buffering=1)
+            replies = open(os.environ["NOVAOS_REPLIES"])
+            for bad in ['{"type":"reserve","tokens":0}', '{"type":"reserve","tokens":"ten"}', '{"type":"reserve"}']:
+                events.write(bad + "\\n")
+                print("bad", replies.readline().strip(), flush=True)
+            granted = 0
+            for call in range(20):
+                events.write(json.dumps({"type": "reserve", "tokens": 4000}) + "\\n")
+                answer = json.loads(replies.readline())
+                if not answer["granted"]:
+                    print("refused", answer["reason"], flush=True)
+                    break
+                granted += 1
+                events.write(json.dumps({"type": "usage", "model": "claude-haiku-3.5", "input_tokens": 1000, "output_tokens": 0}) + "\\n")
+            print("granted", granted, flush=True)
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let run = try runBinary(["sandbox", "run", agent, "--timeout", "20s", "--", "python3", script.path], home: home)
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        #expect(run.stdout.components(separatedBy: #"bad {"granted":0,"reason":"invalid_request"}"#).count == 4, "\(run.stdout)")
+        // 1,000 used per call; a call is granted while 4,000 more fit: after 6 calls 6,000 are used and the 7th fits exactly.
+        #expect(run.stdout.contains("refused budget_exceeded\ngranted 7"), "\(run.stdout)")
+    }
+
+    @Test func loweringABudgetBelowWhatIsUsedPausesAtOnce() throws {
+        let (home, project, agent, other) = try setUp(budget: 10_000)
+        _ = try runBinary(["sandbox", "usage", agent, "--model", "claude-haiku-3.5", "--input-tokens", "5000", "--output-tokens", "0", "--cost", "2"], home: home)
+        let lowered = try runBinary(["sandbox", "budget", agent, "--tokens", "4000", "--json"], home: home)
+        #expect(lowered.stderr == "warning: agent \(agent) reached its token budget (5,000 of 4,000); it is paused\n")
+        let change = try lowered.decode(BudgetChange.self)
+        #expect(change.budgetExceeded && change.pausedAgents.map(\.rawValue) == [agent])
+        let capped = try runBinary(["sandbox", "budget", project, "--usd", "1.5", "--json"], home: home)
+        #expect(capped.stderr == "warning: project \(project) reached its cost cap ($2.00 of $1.50); paused: \(other)\n")
+        #expect(try self.agent(other, home: home).pauseReason == .projectBudgetExceeded)
+    }
+
+    /// A cap crossed while no agent of the project is active still warns; an import that
+    /// crosses several budgets warns once for each.
+    @Test func everyCrossingWarnsEvenWithNobodyLeftToPause() throws {
+        let (home, project, agent, other) = try setUp(cap: "1", budget: 1_000)
+        _ = try runBinary(["sandbox", "pause", agent], home: home)
+        _ = try runBinary(["sandbox", "pause", other], home: home)
+        let usage = try runBinary(["sandbox", "usage", agent, "--model", "claude-haiku-3.5", "--input-tokens", "1", "--output-tokens", "0", "--cost", "5", "--json"], home: home)
+        #expect(usage.stderr == "warning: project \(project) reached its cost cap ($5.00 of $1.00); no agent of it was active\n")
+        #expect(try usage.json()["budget_exceeded"] as? Bool == true)
+
+        let (home2, _, first, second) = try setUp(budget: 1_000)
+        let lines = [first, second].map { #"{"type":"usage","agent_id":"\#($0)","model":"claude-haiku-3.5","input_tokens":1500,"output_tokens":0}"# }
+        let file = home2.appendingPathComponent("two.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let imported = try runBinary(["sandbox", "import", file.path], home: home2)
+        #expect(imported.stderr.components(separatedBy: "reached its token budget").count == 2, "\(imported.stderr)")
     }
 }

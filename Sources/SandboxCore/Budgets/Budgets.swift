@@ -1,41 +1,46 @@
 import Foundation
 import SQLiteDB
 
-/// What recording did to budgets: which agents it paused, and why.
+/// What recording did to budgets: which budgets it reached, and which agents it paused.
 public struct BudgetOutcome: Sendable, Equatable {
-    /// The agent whose tokens reached its budget in this transaction, with its figures.
-    public var agentOverBudget: (id: AgentID, used: Int64, budget: Int64)?
-    /// The project whose cost reached its cap in this transaction, with its figures.
-    public var projectOverCap: (id: ProjectID, cost: Money, cap: Money)?
+    public struct AgentBudget: Sendable, Equatable {
+        public var id: AgentID
+        public var used: Int64
+        public var budget: Int64
+    }
+
+    public struct ProjectCap: Sendable, Equatable {
+        public var id: ProjectID
+        public var cost: Money
+        public var cap: Money
+        /// The agents this transaction paused for it.
+        public var paused: [AgentID]
+    }
+
+    /// Agents whose tokens reached their budget in this transaction.
+    public var agentsOverBudget: [AgentBudget] = []
+    /// Projects whose cost reached their cap in this transaction.
+    public var projectsOverCap: [ProjectCap] = []
     /// Every agent this transaction paused.
     public var pausedAgents: [AgentID] = []
 
-    public var budgetExceeded: Bool { agentOverBudget != nil || projectOverCap != nil }
-
-    public static func == (lhs: BudgetOutcome, rhs: BudgetOutcome) -> Bool {
-        lhs.agentOverBudget?.id == rhs.agentOverBudget?.id && lhs.agentOverBudget?.used == rhs.agentOverBudget?.used
-            && lhs.projectOverCap?.id == rhs.projectOverCap?.id && lhs.projectOverCap?.cost == rhs.projectOverCap?.cost
-            && lhs.pausedAgents == rhs.pausedAgents
-    }
+    public var budgetExceeded: Bool { !agentsOverBudget.isEmpty || !projectsOverCap.isEmpty }
 
     mutating func merge(_ other: BudgetOutcome) {
-        if other.agentOverBudget != nil { agentOverBudget = other.agentOverBudget }
-        if other.projectOverCap != nil { projectOverCap = other.projectOverCap }
+        agentsOverBudget += other.agentsOverBudget.filter { item in !agentsOverBudget.contains { $0.id == item.id } }
+        projectsOverCap += other.projectsOverCap.filter { item in !projectsOverCap.contains { $0.id == item.id } }
         for id in other.pausedAgents where !pausedAgents.contains(id) { pausedAgents.append(id) }
     }
 
     /// One warning line per budget reached, as the CLI prints them.
     public var warnings: [String] {
-        var lines: [String] = []
-        if let agent = agentOverBudget {
-            lines.append("agent \(agent.id) reached its token budget (\(Budgets.grouped(agent.used)) of \(Budgets.grouped(agent.budget))); it is paused")
+        agentsOverBudget.map { agent in
+            let state = pausedAgents.contains(agent.id) ? "it is paused" : "it was already paused"
+            return "agent \(agent.id) reached its token budget (\(Budgets.grouped(agent.used)) of \(Budgets.grouped(agent.budget))); \(state)"
+        } + projectsOverCap.map { project in
+            let paused = project.paused.isEmpty ? "no agent of it was active" : "paused: " + project.paused.map(\.rawValue).joined(separator: ", ")
+            return "project \(project.id) reached its cost cap (\(project.cost) of \(project.cap)); \(paused)"
         }
-        if let project = projectOverCap {
-            let others = pausedAgents.filter { $0 != agentOverBudget?.id }
-            let paused = others.isEmpty ? "no other agent was active" : "paused: " + others.map(\.rawValue).joined(separator: ", ")
-            lines.append("project \(project.id) reached its cost cap (\(project.cost) of \(project.cap)); \(paused)")
-        }
-        return lines
     }
 }
 
@@ -70,42 +75,51 @@ extension Sandbox {
     /// Applies the budget rules to `agent` and its project after something was recorded, in
     /// the caller's write transaction.
     ///
-    /// - Parameter added: the tokens this transaction added to the agent, to tell the
-    ///   transaction that crossed the budget (which warns even when the agent was already
-    ///   paused by its project's cap) from later ones.
-    func enforceBudgets(agent id: String, added: Int64) throws -> BudgetOutcome {
+    /// - Parameters:
+    ///   - added: the tokens this transaction added to the agent, to tell the transaction that
+    ///     crossed the budget (which warns even when the agent was already paused) from later ones.
+    ///   - addedCost: the cost it added, likewise for the project's cap.
+    func enforceBudgets(agent id: String, added: Int64, addedCost: Int64) throws -> BudgetOutcome {
         var outcome = BudgetOutcome()
         guard let row = try db.queryFirst(
             """
-            SELECT a.status, a.tokens_used, a.token_budget, a.project_id, p.budget_micros, p.status
+            SELECT a.status, a.tokens_used, a.token_budget, a.project_id, p.status
             FROM agents AS a JOIN projects AS p ON p.id = a.project_id WHERE a.id = ?
             """,
-            [id], { ($0.text(0), $0.int64(1), $0.int64(2), $0.text(3), $0.optionalInt64(4), $0.text(5)) }
+            [id], { ($0.text(0), $0.int64(1), $0.int64(2), $0.text(3), $0.text(4)) }
         ) else { return outcome }
-        let (status, used, budget, project, cap, projectStatus) = row
+        let (status, used, budget, project, projectStatus) = row
         guard projectStatus == ProjectStatus.active.rawValue else { return outcome }
+        let agent = AgentID(unchecked: id)
         let crossed = used >= budget && used - added < budget
         if used >= budget, status == AgentStatus.active.rawValue {
             try db.run("UPDATE agents SET status = 'paused', pause_reason = 'budget_exceeded' WHERE id = ? AND status = 'active'", id)
-            outcome.agentOverBudget = (AgentID(unchecked: id), used, budget)
-            outcome.pausedAgents.append(AgentID(unchecked: id))
+            outcome.agentsOverBudget.append(.init(id: agent, used: used, budget: budget))
+            outcome.pausedAgents.append(agent)
         } else if crossed, status == AgentStatus.paused.rawValue {
             // Already paused by the project's cap: its own budget is now the reason to name.
             try db.run("UPDATE agents SET pause_reason = 'budget_exceeded' WHERE id = ? AND pause_reason = 'project_budget_exceeded'", id)
-            outcome.agentOverBudget = (AgentID(unchecked: id), used, budget)
+            outcome.agentsOverBudget.append(.init(id: agent, used: used, budget: budget))
         }
-        if let cap {
-            let cost = try projectCost(project)
-            if cost >= cap {
-                let paused = try db.query(
-                    "UPDATE agents SET status = 'paused', pause_reason = 'project_budget_exceeded' WHERE project_id = ? AND status = 'active' RETURNING id",
-                    [project], { AgentID(unchecked: $0.text(0)) }
-                ).sorted { $0.rawValue < $1.rawValue }
-                if !paused.isEmpty {
-                    outcome.projectOverCap = (ProjectID(unchecked: project), Money(micros: cost), Money(micros: cap))
-                    outcome.pausedAgents += paused
-                }
-            }
+        outcome.merge(try enforceCap(project: project, addedCost: addedCost))
+        return outcome
+    }
+
+    /// Pauses every active agent of a project at or over its cap; reports the cap when this
+    /// transaction crossed it (`addedCost` took it there) or paused anyone.
+    func enforceCap(project: String, addedCost: Int64) throws -> BudgetOutcome {
+        var outcome = BudgetOutcome()
+        guard let cap = try db.queryFirst("SELECT budget_micros FROM projects WHERE id = ? AND status = 'active'", [project], { $0.optionalInt64(0) }) ?? nil
+        else { return outcome }
+        let cost = try projectCost(project)
+        guard cost >= cap else { return outcome }
+        let paused = try db.query(
+            "UPDATE agents SET status = 'paused', pause_reason = 'project_budget_exceeded' WHERE project_id = ? AND status = 'active' RETURNING id",
+            [project], { AgentID(unchecked: $0.text(0)) }
+        ).sorted { $0.rawValue < $1.rawValue }
+        if !paused.isEmpty || cost - addedCost < cap {
+            outcome.projectsOverCap.append(.init(id: ProjectID(unchecked: project), cost: Money(micros: cost), cap: Money(micros: cap), paused: paused))
+            outcome.pausedAgents += paused
         }
         return outcome
     }
@@ -141,10 +155,16 @@ public struct BudgetChange: Codable, Sendable, Equatable {
     /// Use against the new budget, as a percentage (null without a cap).
     @NullEncoded public var budgetUsedPercent: Double?
     public var changedAt: Date
+    /// True when the new budget is already reached (a lowered budget pauses at once).
+    public var budgetExceeded = false
+    public var pausedAgents: [AgentID] = []
+    /// One line per budget reached, for people (not part of the JSON).
+    public var budgetWarnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case kind, id, previous, budget
         case budgetUsedPercent = "budget_used_percent", changedAt = "changed_at"
+        case budgetExceeded = "budget_exceeded", pausedAgents = "paused_agents"
     }
 }
 
@@ -159,14 +179,19 @@ extension Sandbox {
         return try write {
             let agent = try loadAgent(id)
             guard agent.status != .killed else { throw SandboxError.invalidState("agent \(id) is killed") }
+            let project = try loadProject(agent.projectID)
+            guard project.status == .active else { throw SandboxError.invalidState("agent \(id) belongs to project \(project.id), which is \(project.status.rawValue)") }
             try db.run("UPDATE agents SET token_budget = ? WHERE id = ?", tokens, id.rawValue)
             try db.run(
                 "INSERT INTO budget_changes (target_kind, target_id, previous, budget, changed_at) VALUES ('agent', ?, ?, ?, ?)",
                 id.rawValue, agent.tokenBudget, tokens, Timestamp.string(from: changedAt)
             )
+            // A budget lowered to or below what is used binds at once, like any other crossing.
+            let outcome = try enforceBudgets(agent: id.rawValue, added: agent.tokenBudget > agent.tokensUsed ? agent.tokensUsed : 0, addedCost: 0)
             return BudgetChange(
                 kind: "agent", id: id.rawValue, previous: .tokens(agent.tokenBudget), budget: .tokens(tokens),
-                budgetUsedPercent: Budgets.percent(agent.tokensUsed, of: tokens), changedAt: changedAt
+                budgetUsedPercent: Budgets.percent(agent.tokensUsed, of: tokens), changedAt: changedAt,
+                budgetExceeded: outcome.budgetExceeded, pausedAgents: outcome.pausedAgents, budgetWarnings: outcome.warnings
             )
         }
     }
@@ -184,9 +209,12 @@ extension Sandbox {
                 id.rawValue, project.budget?.micros, cap?.micros, Timestamp.string(from: changedAt)
             )
             let cost = try projectCost(id.rawValue)
+            let wasUnder = project.budget.map { cost < $0.micros } ?? true
+            let outcome = try enforceCap(project: id.rawValue, addedCost: wasUnder ? cost : 0)
             return BudgetChange(
                 kind: "project", id: id.rawValue, previous: project.budget.map(BudgetValue.money), budget: cap.map(BudgetValue.money),
-                budgetUsedPercent: cap.map { Budgets.percent(cost, of: $0.micros) }, changedAt: changedAt
+                budgetUsedPercent: cap.map { Budgets.percent(cost, of: $0.micros) }, changedAt: changedAt,
+                budgetExceeded: outcome.budgetExceeded, pausedAgents: outcome.pausedAgents, budgetWarnings: outcome.warnings
             )
         }
     }

@@ -107,6 +107,8 @@ enum EventParser {
         }
 
         static let all: [Key] = allCases.map { $0 }
+        /// Computed once: `allCases` builds a new array on every call, and this runs per event.
+        static let count = all.count
         static let utf8Names: [[UInt8]] = all.map { Array($0.name.utf8) }
 
         /// The key spelled by `range`, found by its length first: no allocation, few compares.
@@ -135,7 +137,7 @@ enum EventParser {
             throw SandboxError.invalidInput("line is too long (\(bytes.count) bytes, at most \(maximumLineBytes))")
         }
         var scanner = Scanner(bytes: bytes)
-        var values = Fields(repeating: nil, count: Key.allCases.count)
+        var values = Fields(repeating: nil, count: Key.count)
         scanner.skipWhitespace()
         try scanner.expect(UInt8(ascii: "{"), "an event must be a JSON object")
         scanner.skipWhitespace()

@@ -161,7 +161,18 @@ extension Sandbox {
                     }
                     // Budgets bind in the same transaction as the records that reached them.
                     var budgets = BudgetOutcome()
-                    for agent in effects.keys.sorted() { budgets.merge(try enforceBudgets(agent: agent, added: effects[agent]?.tokens ?? 0)) }
+                    var addedByProject: [String: Int64] = [:]
+                    for agent in effects.keys.sorted() {
+                        let effect = effects[agent] ?? EventEffect()
+                        budgets.merge(try enforceBudgets(agent: agent, added: effect.tokens, addedCost: 0))
+                        if let project = try db.scalarText("SELECT project_id FROM agents WHERE id = ?", [agent]) {
+                            addedByProject[project, default: 0] += effect.cost
+                        }
+                    }
+                    // A cap is crossed by what the whole import added to its project.
+                    for (project, cost) in addedByProject.sorted(by: { $0.key < $1.key }) {
+                        budgets.merge(try enforceCap(project: project, addedCost: cost))
+                    }
                     summary.budgetExceeded = budgets.budgetExceeded
                     summary.pausedAgents = budgets.pausedAgents
                     summary.budgetWarnings = budgets.warnings

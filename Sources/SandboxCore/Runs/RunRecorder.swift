@@ -50,7 +50,15 @@ final class RunRecorder: RunLedger {
     private enum Item {
         case event(line: Int, CheckedEvent)
         case reserve(line: Int, tokens: Int64)
+        /// A reserve line that could not be read: answered with nothing granted, so an agent
+        /// waiting for its reply is not left hanging (and replies stay in step).
+        case refusedReserve(line: Int)
     }
+
+    /// This run's open reservations, oldest first: a usage event settles the oldest one whole.
+    private var reservations: [Int64] = []
+    /// True once any of the run's records reached a budget or cap.
+    private(set) var budgetReached = false
 
     func record(_ batch: [EventLine]) throws(LedgerFailure) -> LedgerAnswer {
         // Parse and price outside the transaction, so the write lock is held only to insert.
@@ -77,6 +85,7 @@ final class RunRecorder: RunLedger {
                 }
             } catch {
                 rejected.append((line.number, "\(error)"))
+                if Self.looksLikeReserve(line.bytes) { items.append(.refusedReserve(line: line.number)) }
             }
         }
         var duplicates: [Int] = []
@@ -87,13 +96,20 @@ final class RunRecorder: RunLedger {
             // budget: the calls were made and paid for, so they are recorded, and the run stops.
             let before = try state()
             if case .drop(let reason, let message) = before {
-                replies = items.compactMap { if case .reserve = $0 { Self.reply(granted: 0, reason: reason) } else { nil } }
+                replies = items.compactMap {
+                    switch $0 {
+                    case .reserve: Self.reply(granted: 0, reason: reason.rawValue)
+                    case .refusedReserve: Self.reply(granted: 0, reason: "invalid_request")
+                    case .event: nil
+                    }
+                }
                 return LedgerVerdict.stop(reason, message + "; \(batch.count) event line(s) after that were not recorded")
             }
             // Reservations: what the agent may still spend is its budget less what it used and
             // what every open run of it (this one included) holds reserved. A usage event
             // settles this run's reservation; the end of the run releases the rest.
-            var ledger = try reservationLedger()
+            var ledger = try reservationFigures()
+            var open = reservations
             var total = EventEffect()
             var recorded = 0
             for item in items {
@@ -103,19 +119,21 @@ final class RunRecorder: RunLedger {
                         total.add(event.effect)
                         recorded += 1
                         ledger.used += event.effect.tokens
-                        ledger.reservedHere = max(0, ledger.reservedHere - event.effect.tokens)
+                        if event.effect.tokens > 0, !open.isEmpty { open.removeFirst() }
                     } else {
                         duplicates.append(line)
                     }
                 case .reserve(_, let tokens):
                     if case .stopAfterRecording(let reason, _) = before {
-                        replies.append(Self.reply(granted: 0, reason: reason))
-                    } else if tokens <= ledger.available {
-                        ledger.reservedHere += tokens
+                        replies.append(Self.reply(granted: 0, reason: reason.rawValue))
+                    } else if tokens <= ledger.available(reservedHere: open.reduce(0, +)) {
+                        open.append(tokens)
                         replies.append(Self.reply(granted: tokens, reason: nil))
                     } else {
-                        replies.append(Self.reply(granted: 0, reason: .budgetExceeded))
+                        replies.append(Self.reply(granted: 0, reason: StopReason.budgetExceeded.rawValue))
                     }
+                case .refusedReserve:
+                    replies.append(Self.reply(granted: 0, reason: "invalid_request"))
                 }
             }
             if recorded > 0 { try sandbox.addToTotals(agent: agent.id.rawValue, total) }
@@ -124,10 +142,13 @@ final class RunRecorder: RunLedger {
                 UPDATE runs SET events = events + ?, rejected_events = rejected_events + ?, tokens_used = tokens_used + ?,
                                 cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ?, reserved_tokens = ? WHERE id = ?
                 """
-            ).run([Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, ledger.reservedHere, runID])
-            budgets = try sandbox.enforceBudgets(agent: agent.id.rawValue, added: total.tokens)
-            return try state().verdict
+            ).run([Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, open.reduce(0, +), runID])
+            budgets = try sandbox.enforceBudgets(agent: agent.id.rawValue, added: total.tokens, addedCost: total.cost)
+            let verdict = try state().verdict
+            reservations = open // only once the transaction stands
+            return verdict
         }
+        if budgets.budgetExceeded { budgetReached = true }
         for id in budgets.pausedAgents where !pausedAgents.contains(id) { pausedAgents.append(id) }
         budgets.warnings.forEach(warn)
         for (line, reason) in rejected.sorted(by: { $0.line < $1.line }) { lineNote("events line \(line): \(reason); skipped") }
@@ -136,29 +157,40 @@ final class RunRecorder: RunLedger {
     }
 
     /// The figures a reservation is judged by, read at the start of a batch.
-    private struct Reservations {
+    private struct ReservationFigures {
         var budget: Int64
         var used: Int64
-        var reservedHere: Int64
+        /// Held by the agent's other runs whose supervisors are alive.
         var reservedByOtherRuns: Int64
-        var available: Int64 { budget - used - reservedHere - reservedByOtherRuns }
+
+        func available(reservedHere: Int64) -> Int64 { budget - used - reservedHere - reservedByOtherRuns }
     }
 
-    private func reservationLedger() throws -> Reservations {
-        let row = try sandbox.db.queryFirst(
-            """
-            SELECT a.token_budget, a.tokens_used, r.reserved_tokens,
-                   (SELECT coalesce(sum(reserved_tokens), 0) FROM runs WHERE agent_id = a.id AND ended_at IS NULL AND id <> r.id)
-            FROM agents AS a JOIN runs AS r ON r.agent_id = a.id WHERE a.id = ? AND r.id = ?
-            """,
-            [agent.id.rawValue, runID], { Reservations(budget: $0.int64(0), used: $0.int64(1), reservedHere: $0.int64(2), reservedByOtherRuns: $0.int64(3)) }
+    private func reservationFigures() throws -> ReservationFigures {
+        let (budget, used) = try sandbox.db.queryFirst(
+            "SELECT token_budget, tokens_used FROM agents WHERE id = ?", [agent.id.rawValue], { ($0.int64(0), $0.int64(1)) }
+        ) ?? (0, 0)
+        // A run whose supervisor died holds nothing: its reservation ends with it.
+        let others = try sandbox.db.query(
+            "SELECT reserved_tokens, supervisor_pid, supervisor_start FROM runs WHERE agent_id = ? AND ended_at IS NULL AND id <> ? AND reserved_tokens > 0",
+            [agent.id.rawValue, runID], { ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2)) }
         )
-        return row ?? Reservations(budget: 0, used: 0, reservedHere: 0, reservedByOtherRuns: 0)
+        let held = others.reduce(Int64(0)) { sum, run in
+            guard let pid = run.1, let start = run.2, ProcessIdentity(pid: Int32(truncatingIfNeeded: pid), startTime: start).isAlive else { return sum }
+            return sum + run.0
+        }
+        return ReservationFigures(budget: budget, used: used, reservedByOtherRuns: held)
+    }
+
+    /// True for a line that names the reserve type, even when it cannot be parsed otherwise.
+    static func looksLikeReserve(_ bytes: [UInt8]) -> Bool {
+        let text = String(decoding: bytes.prefix(4096), as: UTF8.self)
+        return text.contains("\"reserve\"") && text.contains("\"type\"")
     }
 
     /// `{"granted":N}`, or `{"granted":0,"reason":"…"}`, and a newline.
-    static func reply(granted: Int64, reason: StopReason?) -> [UInt8] {
-        let text = reason.map { #"{"granted":\#(granted),"reason":"\#($0.rawValue)"}"# } ?? #"{"granted":\#(granted)}"#
+    static func reply(granted: Int64, reason: String?) -> [UInt8] {
+        let text = reason.map { #"{"granted":\#(granted),"reason":"\#($0)"}"# } ?? #"{"granted":\#(granted)}"#
         return Array((text + "\n").utf8)
     }
 

@@ -113,7 +113,7 @@ extension Sandbox {
             run.signal = outcome.signal
             run.endedAt = now()
         }
-        run.budgetExceeded = run.stopReason == .budgetExceeded || run.stopReason == .projectBudgetExceeded
+        run.budgetExceeded = run.stopReason == .budgetExceeded || run.stopReason == .projectBudgetExceeded || recorder.budgetReached
         run.pausedAgents = recorder.pausedAgents
         return run
     }

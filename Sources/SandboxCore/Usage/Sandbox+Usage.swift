@@ -25,7 +25,7 @@ extension Sandbox {
             _ = try loadRecordingAgent(id)
             let recordID = try insertUsage(agent: id.rawValue, priced)!
             try addToTotals(agent: id.rawValue, EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros))
-            let budgets = try enforceBudgets(agent: id.rawValue, added: priced.totalTokens)
+            let budgets = try enforceBudgets(agent: id.rawValue, added: priced.totalTokens, addedCost: priced.cost.micros)
             return UsageRecord(
                 id: recordID, agentID: id, model: priced.model, operation: priced.operation, inputTokens: inputTokens,
                 outputTokens: outputTokens, totalTokens: priced.totalTokens, cost: priced.cost, recordedAt: recordedAt,
