@@ -1,5 +1,6 @@
 import Foundation
 import SQLiteDB
+import Supervision
 
 /// What recording did to budgets: which budgets it reached, and which agents it paused.
 public struct BudgetOutcome: Sendable, Equatable {
@@ -67,6 +68,19 @@ enum Budgets {
 }
 
 extension Sandbox {
+    /// Tokens that the agent's open runs (but `excludingRun`) hold reserved. A run whose
+    /// supervisor died holds nothing: its reservation ends with it.
+    func tokensReserved(agent: AgentID, excludingRun: Int64?) throws -> Int64 {
+        let open = try db.query(
+            "SELECT reserved_tokens, supervisor_pid, supervisor_start FROM runs WHERE agent_id = ? AND ended_at IS NULL AND id IS NOT ? AND reserved_tokens > 0",
+            [agent.rawValue, excludingRun], { ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2)) }
+        )
+        return open.reduce(Int64(0)) { sum, run in
+            guard let pid = run.1, let start = run.2, ProcessIdentity(pid: Int32(truncatingIfNeeded: pid), startTime: start).isAlive else { return sum }
+            return sum + run.0
+        }
+    }
+
     /// A project's total cost in micro-dollars: the sum of its agents' running totals.
     func projectCost(_ project: String) throws -> Int64 {
         try db.scalarInt("SELECT coalesce(sum(cost_micros), 0) FROM agents WHERE project_id = ?", [project])

@@ -170,16 +170,7 @@ final class RunRecorder: RunLedger {
         let (budget, used) = try sandbox.db.queryFirst(
             "SELECT token_budget, tokens_used FROM agents WHERE id = ?", [agent.id.rawValue], { ($0.int64(0), $0.int64(1)) }
         ) ?? (0, 0)
-        // A run whose supervisor died holds nothing: its reservation ends with it.
-        let others = try sandbox.db.query(
-            "SELECT reserved_tokens, supervisor_pid, supervisor_start FROM runs WHERE agent_id = ? AND ended_at IS NULL AND id <> ? AND reserved_tokens > 0",
-            [agent.id.rawValue, runID], { ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2)) }
-        )
-        let held = others.reduce(Int64(0)) { sum, run in
-            guard let pid = run.1, let start = run.2, ProcessIdentity(pid: Int32(truncatingIfNeeded: pid), startTime: start).isAlive else { return sum }
-            return sum + run.0
-        }
-        return ReservationFigures(budget: budget, used: used, reservedByOtherRuns: held)
+        return ReservationFigures(budget: budget, used: used, reservedByOtherRuns: try sandbox.tokensReserved(agent: agent.id, excludingRun: runID))
     }
 
     /// True for a line that names the reserve type, even when it cannot be parsed otherwise.

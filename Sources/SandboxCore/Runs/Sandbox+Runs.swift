@@ -35,6 +35,7 @@ extension Sandbox {
         let supervisor = ProcessIdentity.current
         // Each argument is redacted before JSON escapes could hide a secret's characters.
         let storedCommand = JSONValue.array(command.map { .string(String(decoding: redactor.redact(Array($0.utf8)), as: UTF8.self)) }).jsonText
+        var tokensLeft: Int64 = 0
         let (agent, runID): (Agent, Int64) = try write {
             let agent = try loadAgent(id)
             guard agent.status == .active else {
@@ -63,6 +64,7 @@ extension Sandbox {
                 id.rawValue, storedCommand, Timestamp.string(from: started), options.isolation.rawValue, Int64(supervisor.pid), supervisor.startTime
             )
             let runID = db.lastInsertRowID
+            tokensLeft = max(0, agent.tokenBudget - agent.tokensUsed - (try tokensReserved(agent: id, excludingRun: runID)))
             let log = logsFolder.appendingPathComponent("\(agent.projectID.rawValue)/\(id.rawValue)/\(runID).log").path
             try db.run("UPDATE runs SET log_path = ? WHERE id = ?", log, runID)
             return (agent, runID)
@@ -74,7 +76,8 @@ extension Sandbox {
         let repliesWrite: Int32
         do {
             (child, log, eventsRead, repliesWrite) = try mappingLowerErrors {
-                try startAgent(agent, runID: runID, program: program, command: command, passed: passed, bubblewrap: bubblewrap, options: options)
+                try startAgent(agent, runID: runID, tokensLeft: tokensLeft, program: program, command: command, passed: passed,
+                               bubblewrap: bubblewrap, options: options)
             }
         } catch {
             try? write {
@@ -120,7 +123,8 @@ extension Sandbox {
 
     /// Opens the log, makes the event pipe and starts the agent, isolated when `bubblewrap` is given.
     private func startAgent(
-        _ agent: Agent, runID: Int64, program: String, command: [String], passed: [String: String], bubblewrap: Bubblewrap?, options: RunOptions
+        _ agent: Agent, runID: Int64, tokensLeft: Int64, program: String, command: [String], passed: [String: String], bubblewrap: Bubblewrap?,
+        options: RunOptions
     ) throws -> (ChildProcess, RunLog, Int32, Int32) {
         let workspace = paths.workspace(for: agent.projectID).path
         guard Bubblewrap.isRealDirectory(workspace) else {
@@ -146,7 +150,7 @@ extension Sandbox {
         environment["NOVAOS_AGENT_ID"] = agent.id.rawValue
         environment["NOVAOS_PROJECT_ID"] = agent.projectID.rawValue
         environment["NOVAOS_RUN_ID"] = String(runID)
-        environment["NOVAOS_TOKEN_BUDGET"] = String(max(0, agent.tokenBudget - agent.tokensUsed))
+        environment["NOVAOS_TOKEN_BUDGET"] = String(tokensLeft) // less what other runs of it hold reserved
         environment["NOVAOS_AGENT_CONFIG"] = agent.config.jsonText
         environment["NOVAOS_EVENTS"] = "/dev/fd/3"
         environment["NOVAOS_REPLIES"] = "/dev/fd/4"
