@@ -36,8 +36,9 @@ final class OutputPump: @unchecked Sendable {
         return true
     }
 
-    /// Waits up to `timeout` for what is queued to be written.
-    func finish(timeout: TimeInterval = 2) {
+    /// Waits up to `timeout` for what is queued to be written; a reader that has stopped
+    /// reading gets only that long, since the run is already closed.
+    func finish(timeout: TimeInterval = 0.5) {
         condition.lock()
         closed = true
         condition.broadcast()
