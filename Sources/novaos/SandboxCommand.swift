@@ -45,7 +45,11 @@ extension SandboxCommand {
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)
             let sandbox = try global.sandbox(in: context)
-            try context.emit(try sandbox.deployAgent(project: project, type: agentType, name: name, configJSON: jsonArgument(config, flag: "--config")), json: global.json)
+            let agent = try sandbox.deployAgent(project: project, type: agentType, name: name, configJSON: jsonArgument(config, flag: "--config"))
+            if agent.pauseReason == .projectBudgetExceeded {
+                context.warn("project \(project) is at or over its cost cap; agent \(agent.id) is deployed paused (raise the cap with 'novaos sandbox budget \(project) --usd X')")
+            }
+            try context.emit(agent, json: global.json)
         }
     }
 

@@ -88,11 +88,14 @@ import Testing
         #expect(try runBinary(["sandbox", "usage", agent, "--model", "claude-sonnet-4", "--input-tokens", "1", "--output-tokens", "1", "--cost", "1"], home: home).exitCode == 0)
         // The cap paused both agents; an agent deployed afterwards is active in a project at its cap.
         _ = other
-        let late = try runBinary(["sandbox", "deploy", project, "assistant", "--name", "late", "--json"], home: home).decode(Agent.self).id.rawValue
+        let deployed = try runBinary(["sandbox", "deploy", project, "assistant", "--name", "late", "--json"], home: home)
+        let late = try deployed.decode(Agent.self)
+        #expect(late.status == .paused && late.pauseReason == .projectBudgetExceeded, "a project at its cap takes new agents paused")
+        #expect(deployed.stderr.hasPrefix("warning: project \(project) is at or over its cost cap; agent \(late.id) is deployed paused"))
         let before = try snapshot(home)
-        let refused = try runBinary(["sandbox", "run", late, "--", "true"], home: home)
+        let refused = try runBinary(["sandbox", "run", late.id.rawValue, "--", "true"], home: home)
         #expect(refused.exitCode == 1)
-        #expect(refused.stderr.hasPrefix("Error: project \(project) has cost $1.00 of its $1.00 cap; nothing is left to run on"))
+        #expect(refused.stderr.hasPrefix("Error: agent \(late.id) is paused (project_budget_exceeded)"))
         #expect(try snapshot(home) == before, "a refused run records nothing")
         let paused = try runBinary(["sandbox", "run", agent, "--", "true"], home: home)
         #expect(paused.exitCode == 1 && paused.stderr.contains("is paused (project_budget_exceeded)"))

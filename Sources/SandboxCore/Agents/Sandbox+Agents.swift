@@ -10,6 +10,7 @@ extension Sandbox {
     ///   - name: a display name; defaults to the type.
     ///   - configJSON: a JSON object, stored exactly as given. A `token_budget` key sets the
     ///     sandbox budget instead of the 10× rule.
+    /// - Returns: the agent; paused (`project_budget_exceeded`) when the project is already at its cap.
     public func deployAgent(project projectID: ProjectID, type: String, name: String? = nil, configJSON: String = "{}") throws -> Agent {
         try AgentTypes.validate(type)
         let name = name ?? type
@@ -43,11 +44,9 @@ extension Sandbox {
                 id.rawValue, projectID.rawValue, type, name, budget.sandbox, budget.normal, configJSON,
                 metadata.jsonText, Timestamp.string(from: deployedAt)
             )
-            return Agent(
-                id: id, projectID: projectID, type: type, name: name, status: .active, tokenBudget: budget.sandbox,
-                config: .object(config), deployedAt: deployedAt, tokensUsed: 0, totalCost: .zero, totalRevenue: .zero,
-                profit: .zero, roi: 0, pauseReason: nil, budgetUsedPercent: 0
-            )
+            // A project already at its cap takes new agents paused, like the ones it has.
+            _ = try enforceCap(project: projectID.rawValue, addedCost: 0)
+            return try loadAgent(id)
         }
     }
 
