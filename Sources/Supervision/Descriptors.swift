@@ -32,6 +32,13 @@ public func makeTemporaryFolder(prefix: String) throws -> String {
     return String(cString: folder)
 }
 
+/// The path with every symbolic link resolved (`realpath`), or nil when nothing is there.
+public func resolvedPath(_ path: String) -> String? {
+    guard let pointer = realpath(path, nil) else { return nil }
+    defer { free(pointer) }
+    return String(cString: pointer)
+}
+
 /// Sets `O_NONBLOCK` on a descriptor.
 func setNonBlocking(_ fd: Int32) {
     _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)

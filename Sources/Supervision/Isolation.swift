@@ -96,17 +96,17 @@ public struct Bubblewrap: Sendable {
         // Every path is resolved first: bwrap follows links when it mounts, so a hidden entry
         // reached through a link (a linked home, sandbox folder or production database) must be
         // hidden where it really is, and mount points must be made on real folders.
-        for path in layout.readable.compactMap(Self.resolved) where Self.isRealDirectory(path) {
+        for path in layout.readable.compactMap(resolvedPath) where Self.isRealDirectory(path) {
             argv += ["--ro-bind", path, path]
         }
-        let hidden = Self.unique(layout.hidden.compactMap(Self.resolved))
+        let hidden = Self.unique(layout.hidden.compactMap(resolvedPath))
         for path in hidden {
             argv += Self.isRealDirectory(path) ? ["--tmpfs", path] : ["--ro-bind", "/dev/null", path]
         }
-        for path in layout.revealed.compactMap(Self.resolved) where Self.isRealDirectory(path) {
+        for path in layout.revealed.compactMap(resolvedPath) where Self.isRealDirectory(path) {
             argv += ["--ro-bind", path, path]
         }
-        for path in layout.writable.compactMap(Self.resolved) {
+        for path in layout.writable.compactMap(resolvedPath) {
             argv += ["--bind", path, path]
         }
         // Hidden folders are empty and read-only; remounted last, once the mount points of
@@ -116,15 +116,8 @@ public struct Bubblewrap: Sendable {
         }
         argv += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
         if !layout.network { argv += ["--unshare-net"] }
-        argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--chdir", Self.resolved(layout.directory) ?? layout.directory, "--", program]
+        argv += ["--die-with-parent", "--new-session", "--cap-drop", "ALL", "--chdir", resolvedPath(layout.directory) ?? layout.directory, "--", program]
         return argv + arguments
-    }
-
-    /// The path with every symbolic link resolved, or nil when nothing is there.
-    static func resolved(_ path: String) -> String? {
-        guard let pointer = realpath(path, nil) else { return nil }
-        defer { free(pointer) }
-        return String(cString: pointer)
     }
 
     static func unique(_ paths: [String]) -> [String] {

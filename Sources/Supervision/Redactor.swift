@@ -87,6 +87,11 @@ public struct Redactor: Sendable {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// `text` with every secret replaced (for whole values: a field, an argument).
+    public func redact(_ text: String) -> String {
+        isEmpty ? text : String(decoding: redact(Array(text.utf8)), as: UTF8.self)
+    }
+
     /// `text` with every secret replaced (for whole values: an event line, a command).
     public func redact(_ text: [UInt8]) -> [UInt8] {
         guard !secrets.isEmpty else { return text }

@@ -246,7 +246,7 @@ public final class Supervisor {
         let finalDeadline = Date().addingTimeInterval(options.unavailableLimit)
         unavailableSince = nil
         while !pending.isEmpty {
-            flush(now: Date(), final: true)
+            flush(now: Date())
             if pending.isEmpty || Date() >= finalDeadline { break }
             usleep(50_000)
         }
@@ -291,7 +291,7 @@ public final class Supervisor {
         killAt = Date().addingTimeInterval(reason == .timeout ? min(options.gracePeriod, 0.5) : options.gracePeriod)
     }
 
-    private func flush(now: Date, final: Bool = false) {
+    private func flush(now: Date) {
         let batch = pending
         consult(now: now) {
             let answer = try ledger.record(batch)
@@ -300,23 +300,17 @@ public final class Supervisor {
             for reply in answer.replies { queueReply(reply) }
             return answer.verdict
         }
-        if final, case .full? = lastFailure { pending = [] }
     }
-
-    private var lastFailure: LedgerFailure?
 
     /// Asks the ledger, and turns its answer or failure into a stop when it calls for one.
     private func consult(now: Date, _ ask: () throws -> LedgerVerdict) {
         do {
             let verdict = try ask()
-            lastFailure = nil
             if unavailableSince != nil { options.note("the database is available again; recording goes on") }
             unavailableSince = nil
             if case .stop(let reason, let message) = verdict { requestStop(reason, message) }
         } catch {
-            let failure = error as? LedgerFailure ?? .failed("\(error)")
-            lastFailure = failure
-            switch failure {
+            switch error as? LedgerFailure ?? .failed("\(error)") {
             case .busy:
                 if unavailableSince == nil {
                     unavailableSince = now

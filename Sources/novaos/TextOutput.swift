@@ -98,11 +98,5 @@ func formatPercent(_ value: Double) -> String {
 }
 
 func formatTokens(_ value: Int64) -> String {
-    let digits = String(value.magnitude)
-    var grouped = ""
-    for (index, character) in digits.reversed().enumerated() {
-        if index > 0, index % 3 == 0 { grouped.append(",") }
-        grouped.append(character)
-    }
-    return (value < 0 ? "-" : "") + String(grouped.reversed())
+    groupedDigits(value)
 }

@@ -37,11 +37,9 @@ enum DatabaseBackup {
         let folderPath = destination.standardizedFileURL.deletingLastPathComponent().path
         // Resolved once, here: SQLITE_OPEN_NOFOLLOW refuses a path with a link anywhere in
         // it, such as macOS's /tmp. The folder itself is the user's choice, so it is trusted.
-        guard let resolved = realpath(folderPath, nil) else {
+        guard let resolvedFolder = resolvedPath(folderPath) else {
             throw SandboxError.fileSystem(path: folderPath, message: "no such folder for the backup")
         }
-        let resolvedFolder = String(cString: resolved)
-        free(resolved)
         let folder: Directory
         do {
             folder = try Directory.open(resolvedFolder)

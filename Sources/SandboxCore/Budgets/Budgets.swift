@@ -37,7 +37,7 @@ public struct BudgetOutcome: Sendable, Equatable {
     public var warnings: [String] {
         agentsOverBudget.map { agent in
             let state = pausedAgents.contains(agent.id) ? "it is paused" : "it was already paused"
-            return "agent \(agent.id) reached its token budget (\(Budgets.grouped(agent.used)) of \(Budgets.grouped(agent.budget))); \(state)"
+            return "agent \(agent.id) reached its token budget (\(groupedDigits(agent.used)) of \(groupedDigits(agent.budget))); \(state)"
         } + projectsOverCap.map { project in
             let paused = project.paused.isEmpty ? "no agent of it was active" : "paused: " + project.paused.map(\.rawValue).joined(separator: ", ")
             return "project \(project.id) reached its cost cap (\(project.cost) of \(project.cap)); \(paused)"
@@ -55,16 +55,6 @@ enum Budgets {
         guard budget > 0 else { return 0 }
         return (Double(used) / Double(budget) * 1_000).rounded() / 10
     }
-
-    static func grouped(_ value: Int64) -> String {
-        let digits = String(value.magnitude)
-        var result = ""
-        for (index, digit) in digits.enumerated() {
-            if index > 0, (digits.count - index) % 3 == 0 { result += "," }
-            result.append(digit)
-        }
-        return (value < 0 ? "-" : "") + result
-    }
 }
 
 extension Sandbox {
@@ -75,10 +65,14 @@ extension Sandbox {
             "SELECT reserved_tokens, supervisor_pid, supervisor_start FROM runs WHERE agent_id = ? AND ended_at IS NULL AND id IS NOT ? AND reserved_tokens > 0",
             [agent.rawValue, excludingRun], { ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2)) }
         )
-        return open.reduce(Int64(0)) { sum, run in
-            guard let pid = run.1, let start = run.2, ProcessIdentity(pid: Int32(truncatingIfNeeded: pid), startTime: start).isAlive else { return sum }
-            return sum + run.0
-        }
+        return open.reduce(Int64(0)) { sum, run in Self.supervisorIsAlive(pid: run.1, start: run.2) ? sum + run.0 : sum }
+    }
+
+    /// The cost and cap of a project that is at or over its cap, or nil when it has room (or no cap).
+    func capReached(_ project: Project) throws -> (cost: Money, cap: Money)? {
+        guard let cap = project.budget else { return nil }
+        let cost = Money(micros: try projectCost(project.id.rawValue))
+        return cost >= cap ? (cost, cap) : nil
     }
 
     /// A project's total cost in micro-dollars: the sum of its agents' running totals.

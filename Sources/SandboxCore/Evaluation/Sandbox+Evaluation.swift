@@ -19,7 +19,7 @@ extension Sandbox {
             warnings.append("project \(id) is over its cost cap (\(metrics.totalCost) of \(cap), \(String(format: "%.1f", Budgets.percent(metrics.totalCost.micros, of: cap.micros)))%)")
         }
         for agent in try loadAgents(project: id) where agent.isOverBudget {
-            warnings.append("agent \(agent.id) is over its token budget (\(Budgets.grouped(agent.tokensUsed)) of \(Budgets.grouped(agent.tokenBudget)), \(String(format: "%.1f", agent.budgetUsedPercent))%)")
+            warnings.append("agent \(agent.id) is over its token budget (\(groupedDigits(agent.tokensUsed)) of \(groupedDigits(agent.tokenBudget)), \(String(format: "%.1f", agent.budgetUsedPercent))%)")
         }
         return Evaluation(
             projectID: id, recommendation: verdict.recommendation, reason: verdict.reason, criteria: verdict.criteria,

@@ -149,13 +149,4 @@ extension Sandbox {
         case .revenue(let revenue): try insertRevenue(agent: agent, revenue) != nil
         }
     }
-
-    /// Records one event for `agent` in the caller's transaction. Returns what it added, or nil
-    /// for a duplicate event ID.
-    func recordEvent(_ event: AgentEvent, agent: String, now: String) throws -> EventEffect? {
-        let checked = try CheckedEvent(event, now: now)
-        guard try insert(checked, agent: agent) else { return nil }
-        try addToTotals(agent: agent, checked.effect)
-        return checked.effect
-    }
 }

@@ -269,8 +269,8 @@ final class RunRecorder: RunLedger {
 extension AgentEvent {
     /// The event with every secret in its text fields replaced.
     func redacted(by redactor: Redactor) -> AgentEvent {
-        func clean(_ text: String?) -> String? { text.map(clean) }
-        func clean(_ text: String) -> String { String(decoding: redactor.redact(Array(text.utf8)), as: UTF8.self) }
+        func clean(_ text: String?) -> String? { text.map(redactor.redact) }
+        func clean(_ text: String) -> String { redactor.redact(text) }
         switch self {
         case .usage(var usage):
             usage.agentID = clean(usage.agentID)

@@ -34,27 +34,22 @@ extension Sandbox {
         let started = now()
         let supervisor = ProcessIdentity.current
         // Each argument is redacted before JSON escapes could hide a secret's characters.
-        let storedCommand = JSONValue.array(command.map { .string(String(decoding: redactor.redact(Array($0.utf8)), as: UTF8.self)) }).jsonText
-        var tokensLeft: Int64 = 0
-        let (agent, runID): (Agent, Int64) = try write {
+        let storedCommand = JSONValue.array(command.map { .string(redactor.redact($0)) }).jsonText
+        let (agent, runID, tokensLeft): (Agent, Int64, Int64) = try write {
             let agent = try loadAgent(id)
             guard agent.status == .active else {
                 let why = agent.pauseReason.map { " (\($0.rawValue))" } ?? ""
                 throw SandboxError.invalidState("agent \(id) is \(agent.status.rawValue)\(why); only active agents run")
             }
-            let projectStatus = try db.scalarText("SELECT status FROM projects WHERE id = ?", [agent.projectID.rawValue])
-            guard projectStatus == ProjectStatus.active.rawValue else {
-                throw SandboxError.invalidState("agent \(id) belongs to project \(agent.projectID), which is \(projectStatus ?? "gone"); only agents of active projects run")
+            let project = try loadProject(agent.projectID)
+            guard project.status == .active else {
+                throw SandboxError.invalidState("agent \(id) belongs to project \(agent.projectID), which is \(project.status.rawValue); only agents of active projects run")
             }
             guard agent.tokensUsed < agent.tokenBudget else {
                 throw SandboxError.invalidState("agent \(id) has used \(agent.tokensUsed) of its \(agent.tokenBudget) tokens; nothing left to run on (raise it with 'novaos sandbox budget \(id) --tokens N')")
             }
-            let project = try loadProject(agent.projectID)
-            if let cap = project.budget {
-                let cost = try projectCost(agent.projectID.rawValue)
-                guard cost < cap.micros else {
-                    throw SandboxError.invalidState("project \(agent.projectID) has cost \(Money(micros: cost)) of its \(cap) cap; nothing is left to run on (raise it with 'novaos sandbox budget \(agent.projectID) --usd X')")
-                }
+            if let (cost, cap) = try capReached(project) {
+                throw SandboxError.invalidState("project \(agent.projectID) has cost \(cost) of its \(cap) cap; nothing is left to run on (raise it with 'novaos sandbox budget \(agent.projectID) --usd X')")
             }
             try db.run(
                 """
@@ -64,10 +59,10 @@ extension Sandbox {
                 id.rawValue, storedCommand, Timestamp.string(from: started), options.isolation.rawValue, Int64(supervisor.pid), supervisor.startTime
             )
             let runID = db.lastInsertRowID
-            tokensLeft = max(0, agent.tokenBudget - agent.tokensUsed - (try tokensReserved(agent: id, excludingRun: runID)))
+            let tokensLeft = max(0, agent.tokenBudget - agent.tokensUsed - (try tokensReserved(agent: id, excludingRun: runID)))
             let log = logsFolder.appendingPathComponent("\(agent.projectID.rawValue)/\(id.rawValue)/\(runID).log").path
             try db.run("UPDATE runs SET log_path = ? WHERE id = ?", log, runID)
-            return (agent, runID)
+            return (agent, runID, tokensLeft)
         }
 
         let child: ChildProcess
@@ -242,6 +237,12 @@ extension Sandbox {
         return variables
     }
 
+    /// True while the supervisor a run row names (its PID and start time) is running.
+    static func supervisorIsAlive(pid: Int64?, start: Int64?) -> Bool {
+        guard let pid, let start else { return false }
+        return ProcessIdentity(pid: Int32(truncatingIfNeeded: pid), startTime: start).isAlive
+    }
+
     /// Closes the runs whose supervisor is gone (killed, or the machine lost power) as `lost`.
     /// Cheap when there are none: one look-up in a partial index of open runs. Called when a
     /// command opens the sandbox for writing; a busy database is left for the next command.
@@ -250,10 +251,7 @@ extension Sandbox {
               let open = try? db.query("SELECT id, supervisor_pid, supervisor_start FROM runs WHERE ended_at IS NULL", [], {
                   ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2))
               }), !open.isEmpty else { return }
-        let lost = open.filter { _, pid, start in
-            guard let pid, let start else { return true }
-            return !ProcessIdentity(pid: Int32(truncatingIfNeeded: pid), startTime: start).isAlive
-        }
+        let lost = open.filter { _, pid, start in !Self.supervisorIsAlive(pid: pid, start: start) }
         guard !lost.isEmpty else { return }
         let stamp = Timestamp.string(from: now())
         _ = try? db.inTransaction(.immediate) {
@@ -294,13 +292,10 @@ extension Sandbox {
             if to == .active {
                 // Resuming does not lift a budget: raise it first.
                 guard agent.tokensUsed < agent.tokenBudget else {
-                    throw SandboxError.invalidState("agent \(id) is over its token budget (\(Budgets.grouped(agent.tokensUsed)) of \(Budgets.grouped(agent.tokenBudget))); raise it with 'novaos sandbox budget \(id) --tokens N' first")
+                    throw SandboxError.invalidState("agent \(id) is over its token budget (\(groupedDigits(agent.tokensUsed)) of \(groupedDigits(agent.tokenBudget))); raise it with 'novaos sandbox budget \(id) --tokens N' first")
                 }
-                if let cap = project.budget {
-                    let cost = try projectCost(project.id.rawValue)
-                    guard cost < cap.micros else {
-                        throw SandboxError.invalidState("project \(project.id) is at or over its cost cap (\(Money(micros: cost)) of \(cap)); raise it with 'novaos sandbox budget \(project.id) --usd X' or remove it with --none first")
-                    }
+                if let (cost, cap) = try capReached(project) {
+                    throw SandboxError.invalidState("project \(project.id) is at or over its cost cap (\(cost) of \(cap)); raise it with 'novaos sandbox budget \(project.id) --usd X' or remove it with --none first")
                 }
             }
             try db.run("UPDATE agents SET status = ?, pause_reason = ? WHERE id = ?", to.rawValue, to == .paused ? PauseReason.manual.rawValue : nil, id.rawValue)
