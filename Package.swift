@@ -3,7 +3,7 @@ import PackageDescription
 
 let package = Package(
     name: "novaos",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .library(name: "SandboxCore", targets: ["SandboxCore"]),
         .executable(name: "novaos", targets: ["novaos"]),
@@ -23,7 +23,12 @@ let package = Package(
         .target(name: "Supervision"),
         // git, GitHub, test suites and code analysis of experiment repositories.
         .target(name: "ExperimentRepos", dependencies: ["Supervision"]),
-        .target(name: "SandboxCore", dependencies: ["SQLiteDB", "Supervision", "ExperimentRepos"]),
+        // The built-in price table is data, compiled into the binary (no resource bundle to lose).
+        .target(
+            name: "SandboxCore",
+            dependencies: ["SQLiteDB", "Supervision", "ExperimentRepos"],
+            resources: [.embedInCode("Pricing/prices.json")]
+        ),
         .executableTarget(
             name: "novaos",
             dependencies: [

@@ -24,6 +24,10 @@ public final class Sandbox {
     /// The ledger's insert statements, compiled on first use and kept: bulk imports insert
     /// through them millions of times.
     var ledgerStatements: (usage: Statement, revenue: Statement)?
+    /// The override price file given at open; nil: `HOME/prices.json` when it exists.
+    let priceFile: URL?
+    /// The price table, read on first use: commands that price nothing never read the file.
+    var loadedPrices: PriceCatalog?
 
     /// Opens (and, when `create` is true, creates) the sandbox under `paths.home`.
     ///
@@ -35,14 +39,18 @@ public final class Sandbox {
     ///   - busyTimeoutMilliseconds: how long to wait for another process's write lock.
     ///   - maximumPageCount: caps the database's size in pages (`PRAGMA max_page_count`), so
     ///     tests can see how operations fail on a full disk.
+    ///   - priceFile: a price file over the built-in table (`--prices`); nil: `HOME/prices.json`
+    ///     when there is one.
     public init(
         paths: SandboxPaths,
         create: Bool = true,
         clock: @escaping () -> Date = Date.init,
         busyTimeoutMilliseconds: Int32 = 10_000,
-        maximumPageCount: Int? = nil
+        maximumPageCount: Int? = nil,
+        priceFile: URL? = nil
     ) throws {
         self.paths = paths
+        self.priceFile = priceFile
         self.clock = clock
         self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
         self.maximumPageCount = maximumPageCount
@@ -66,6 +74,17 @@ public final class Sandbox {
             try db.execute("PRAGMA max_page_count = \(maximumPageCount)")
         }
         closeLostRuns()
+    }
+
+    /// The price table usage is charged by: the built-in table with `priceFile` (or
+    /// `HOME/prices.json`) on top. Read once, on first use.
+    ///
+    /// - Throws: `SandboxError.invalidInput` naming the file, line and field of a malformed file.
+    public func prices() throws -> PriceCatalog {
+        if let loadedPrices { return loadedPrices }
+        let catalog = try PriceCatalog.load(paths: paths, file: priceFile)
+        loadedPrices = catalog
+        return catalog
     }
 
     /// The current time, to whole seconds.

@@ -97,8 +97,9 @@ func writeWorkload(agents: [AgentID], eventsPerAgent: Int, jsonl: URL, csv: URL?
             let id = "\(agent.rawValue)-\(event)"
             json += #"{"type":"usage","agent_id":"\#(agent.rawValue)","id":"\#(id)","model":"\#(model)","input_tokens":\#(input),"output_tokens":\#(output),"operation":"bench"}"# + "\n"
             if csvHandle != nil {
-                let cost = try PriceTable.standard.cost(model: model, inputTokens: Int64(input), outputTokens: Int64(output)).micros
-                rows += "\(agent.rawValue),\(id),\(model),bench,\(input),\(output),\(cost),2026-11-22T00:00:00Z\n"
+                let entry = try PriceCatalog.builtIn.entry(for: model, at: "2026-11-22T00:00:00Z")
+                let cost = try entry.cost(of: TokenCounts(input: Int64(input), output: Int64(output))).micros
+                rows += "\(agent.rawValue),\(id),\(entry.model),bench,\(input),\(output),0,0,5m,0,\(cost),\(entry.priceSource),2026-11-22T00:00:00Z\n"
             }
             if json.utf8.count > 1 << 20 {
                 jsonHandle.write(Data(json.utf8)); json = ""
@@ -123,7 +124,11 @@ func baselineImport(csv: URL, events: Int) -> Measured {
         CREATE TABLE api_costs (
             agent_id TEXT NOT NULL, event_id TEXT, model TEXT NOT NULL, operation TEXT NOT NULL,
             input_tokens INTEGER NOT NULL CHECK (input_tokens >= 0), output_tokens INTEGER NOT NULL CHECK (output_tokens >= 0),
-            cost_micros INTEGER NOT NULL CHECK (cost_micros >= 0), recorded_at TEXT NOT NULL
+            cache_read_tokens INTEGER NOT NULL CHECK (cache_read_tokens >= 0), cache_write_tokens INTEGER NOT NULL CHECK (cache_write_tokens >= 0),
+            cache_ttl TEXT NOT NULL CHECK (cache_ttl IN ('5m', '1h')), batch INTEGER NOT NULL CHECK (batch IN (0, 1)),
+            cost_micros INTEGER NOT NULL CHECK (cost_micros >= 0),
+            price_source TEXT NOT NULL CHECK (price_source = 'explicit' OR price_source GLOB 'table:?*' OR price_source GLOB 'override:?*'),
+            recorded_at TEXT NOT NULL
         ) STRICT;
         CREATE UNIQUE INDEX api_costs_by_event ON api_costs (event_id) WHERE event_id IS NOT NULL;
         .mode csv

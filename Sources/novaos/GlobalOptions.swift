@@ -13,11 +13,24 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print one JSON document on stdout instead of text.")
     var json = false
 
+    @Option(name: .long, help: ArgumentHelp("A price file over the built-in table (default: $NOVAOS_PRICES, else HOME/prices.json when it exists).", valueName: "file"))
+    var prices: String?
+
     func paths(in context: CommandContext) -> SandboxPaths {
         SandboxPaths.resolve(
             home: home, productionDatabase: productionDatabase,
             environment: context.environment, currentDirectory: context.currentDirectory
         )
+    }
+
+    /// The price file given with `--prices` or `NOVAOS_PRICES`; nil: `HOME/prices.json` when it exists.
+    func priceFile(in context: CommandContext) -> URL? {
+        [prices, context.environment["NOVAOS_PRICES"]].compactMap { $0 }.first { !$0.isEmpty }.map(context.url(forPath:))
+    }
+
+    /// The price table: the built-in one with the user's price file on top.
+    func priceCatalog(in context: CommandContext) throws -> PriceCatalog {
+        try PriceCatalog.load(paths: paths(in: context), file: priceFile(in: context))
     }
 
     /// Opens the sandbox. Only commands that create something pass `create: true`, so that
@@ -26,7 +39,8 @@ struct GlobalOptions: ParsableArguments {
         try Sandbox(
             paths: paths(in: context), create: create, clock: context.clock,
             busyTimeoutMilliseconds: context.busyTimeoutMilliseconds,
-            maximumPageCount: context.environment["NOVAOS_TEST_MAX_PAGE_COUNT"].flatMap(Int.init)
+            maximumPageCount: context.environment["NOVAOS_TEST_MAX_PAGE_COUNT"].flatMap(Int.init),
+            priceFile: priceFile(in: context)
         )
     }
 }

@@ -8,11 +8,11 @@ struct NovaOS: ParsableCommand {
         abstract: "Isolated sandboxes for AI agent experiments, and a safe path to production.",
         discussion: """
             Data lives under the home folder (--home, else NOVAOS_HOME, else the current directory): \
-            sandbox/sandbox.db, sandbox/projects/<project-id>/ and production.db.
+            sandbox/sandbox.db, sandbox/projects/<project-id>/, production.db and prices.json (optional).
             Every command takes --json. Exit codes: 0 success, 1 error, 64 usage error.
             """,
         version: "0.1.0",
-        subcommands: [SandboxCommand.self, ProductionCommand.self, RepoCommand.self]
+        subcommands: [SandboxCommand.self, ProductionCommand.self, RepoCommand.self, PricesCommand.self]
     )
 
     static func main() {
@@ -33,7 +33,7 @@ struct NovaOS: ParsableCommand {
         }
     }
 
-    /// The global options (`--home`, `--production-db`, `--json`) may come before the
+    /// The global options (`--home`, `--production-db`, `--prices`, `--json`) may come before the
     /// subcommand (`novaos --home DIR sandbox list`). Every leaf command declares them, so they
     /// are moved to where a leaf's options go: before a `--`, else at the end.
     static func hoistingGlobalOptions(_ arguments: [String]) -> [String] {
@@ -43,10 +43,10 @@ struct NovaOS: ParsableCommand {
             if first == "--json" {
                 hoisted.append(first)
                 rest.removeFirst()
-            } else if first == "--home" || first == "--production-db", rest.count >= 2 {
+            } else if first == "--home" || first == "--production-db" || first == "--prices", rest.count >= 2 {
                 hoisted += rest.prefix(2)
                 rest.removeFirst(2)
-            } else if first.hasPrefix("--home=") || first.hasPrefix("--production-db=") {
+            } else if first.hasPrefix("--home=") || first.hasPrefix("--production-db=") || first.hasPrefix("--prices=") {
                 hoisted.append(first)
                 rest.removeFirst()
             } else {

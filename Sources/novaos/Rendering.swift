@@ -24,8 +24,11 @@ extension Agent: TextRenderable {
 
 extension UsageRecord: TextRenderable {
     func renderText(_ style: TextStyle) -> String {
-        "Recorded usage #\(id) for \(agentID): \(cell(model)) \(cell(operation)), "
-            + "\(formatTokens(inputTokens)) in + \(formatTokens(outputTokens)) out = \(formatTokens(totalTokens)) tokens, cost \(cost)"
+        var tokens = "\(formatTokens(inputTokens)) in + \(formatTokens(outputTokens)) out"
+        if cacheReadTokens > 0 { tokens += " + \(formatTokens(cacheReadTokens)) cache read" }
+        if cacheWriteTokens > 0 { tokens += " + \(formatTokens(cacheWriteTokens)) cache write" + (cacheTTL == .oneHour ? " (1h)" : "") }
+        return "Recorded usage #\(id) for \(agentID): \(cell(model)) \(cell(operation))\(batch ? " (batch)" : ""), "
+            + "\(tokens) = \(formatTokens(totalTokens)) tokens, cost \(cost) (\(cell(priceSource, limit: 120)))"
     }
 }
 

@@ -7,7 +7,7 @@ struct SandboxCommand: ParsableCommand {
         commandName: "sandbox",
         abstract: "Create sandbox projects, deploy agents, record usage, evaluate, promote and kill.",
         subcommands: [
-            Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Pause.self, Resume.self, Budget.self,
+            Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Pause.self, Resume.self, Budget.self, Reprice.self,
             ExperimentCommand.self, List.self,
             ProjectShow.self, Status.self, Eval.self, Promote.self, Kill.self, Backup.self,
         ]
@@ -55,13 +55,24 @@ extension SandboxCommand {
 
     struct Usage: ContextCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Record an agent's API call; the cost comes from the price table unless --cost is given."
+            abstract: "Record an agent's API call; the cost comes from the price table unless --cost is given.",
+            discussion: """
+                Input tokens do not include cached tokens: give cache hits as --cache-read-tokens and \
+                tokens written to the cache as --cache-write-tokens. The agent's token budget counts all four.
+                """
         )
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
-        @Option(help: "The model called (claude-opus-4, claude-sonnet-4, claude-haiku-3.5, ...).") var model: String
-        @Option(name: .customLong("input-tokens"), parsing: .unconditional, help: "Input tokens.") var inputTokens: Int64
+        @Option(help: "The model called (claude-sonnet-4, gpt-4o, gemini-2.5-pro, ...; see 'novaos prices list').") var model: String
+        @Option(name: .customLong("input-tokens"), parsing: .unconditional, help: "Input tokens, without cached ones.") var inputTokens: Int64
         @Option(name: .customLong("output-tokens"), parsing: .unconditional, help: "Output tokens.") var outputTokens: Int64
+        @Option(name: .customLong("cache-read-tokens"), parsing: .unconditional, help: "Input tokens read from the prompt cache.")
+        var cacheReadTokens: Int64 = 0
+        @Option(name: .customLong("cache-write-tokens"), parsing: .unconditional, help: "Input tokens written to the prompt cache.")
+        var cacheWriteTokens: Int64 = 0
+        @Option(name: .customLong("cache-ttl"), help: ArgumentHelp("How long the written cache entries live: 5m or 1h.", valueName: "ttl"))
+        var cacheTTL: CacheDuration = .fiveMinutes
+        @Flag(help: "A call of the provider's batch API (priced with its batch discount).") var batch = false
         @Option(help: "What the call was for (default: api_call).") var operation: String?
         @Option(parsing: .unconditional, help: ArgumentHelp("The cost in dollars, overriding the price table.", valueName: "usd")) var cost: String?
         @OptionGroup var global: GlobalOptions
@@ -69,9 +80,10 @@ extension SandboxCommand {
         func execute(in context: CommandContext) throws {
             let agent = try AgentID(agentID)
             let cost = try cost.map { try Money(parsing: $0) }
+            let tokens = TokenCounts(input: inputTokens, output: outputTokens, cacheRead: cacheReadTokens, cacheWrite: cacheWriteTokens)
             let sandbox = try global.sandbox(in: context)
             let record = try sandbox.recordUsage(
-                agent: agent, model: model, inputTokens: inputTokens, outputTokens: outputTokens, operation: operation, cost: cost
+                agent: agent, model: model, tokens: tokens, batch: batch, cacheDuration: cacheTTL, operation: operation, cost: cost
             )
             record.budgetWarnings.forEach(context.warn)
             try context.emit(record, json: global.json)

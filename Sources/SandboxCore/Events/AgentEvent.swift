@@ -9,7 +9,8 @@ import Foundation
 /// ```
 /// Optional on both: `id` (events with an ID already recorded are skipped), `agent_id`
 /// (required by import), `timestamp` (ISO 8601; default: when it is recorded). Usage may
-/// carry `cost` in dollars, which overrides the price table.
+/// carry `cache_read_tokens`, `cache_write_tokens`, `cache_ttl` (`5m` or `1h`), `batch`
+/// (true for a batch API call) and `cost` in dollars, which overrides the price table.
 public enum AgentEvent: Equatable, Sendable {
     case usage(Usage)
     case revenue(Revenue)
@@ -27,10 +28,28 @@ public enum AgentEvent: Equatable, Sendable {
         public var eventID: String?
         public var model: String
         public var operation: String?
-        public var inputTokens: Int64
-        public var outputTokens: Int64
+        /// Input, output, cache-read and cache-write tokens; input excludes cached tokens.
+        public var tokens: TokenCounts
+        /// A call of a provider's batch API, priced with its batch discount.
+        public var batch: Bool
+        public var cacheDuration: CacheDuration
         public var cost: Money?
         public var timestamp: String?
+
+        public init(
+            agentID: String? = nil, eventID: String? = nil, model: String, operation: String? = nil, tokens: TokenCounts,
+            batch: Bool = false, cacheDuration: CacheDuration = .fiveMinutes, cost: Money? = nil, timestamp: String? = nil
+        ) {
+            self.agentID = agentID
+            self.eventID = eventID
+            self.model = model
+            self.operation = operation
+            self.tokens = tokens
+            self.batch = batch
+            self.cacheDuration = cacheDuration
+            self.cost = cost
+            self.timestamp = timestamp
+        }
     }
 
     public struct Revenue: Equatable, Sendable {
@@ -87,6 +106,7 @@ enum EventParser {
 
     private enum Key: Int, CaseIterable {
         case type, agentID, id, model, inputTokens, outputTokens, operation, cost, amount, source, description, timestamp, tokens
+        case cacheReadTokens, cacheWriteTokens, cacheTTL, batch
 
         var name: String {
             switch self {
@@ -103,6 +123,10 @@ enum EventParser {
             case .description: "description"
             case .timestamp: "timestamp"
             case .tokens: "tokens"
+            case .cacheReadTokens: "cache_read_tokens"
+            case .cacheWriteTokens: "cache_write_tokens"
+            case .cacheTTL: "cache_ttl"
+            case .batch: "batch"
             }
         }
 
@@ -117,13 +141,15 @@ enum EventParser {
             switch range.count {
             case 2: return check(.id)
             case 4: return check(.type) ?? check(.cost)
-            case 5: return check(.model)
+            case 5: return check(.model) ?? check(.batch)
             case 6: return check(.amount) ?? check(.source) ?? check(.tokens)
             case 8: return check(.agentID)
-            case 9: return check(.operation) ?? check(.timestamp)
+            case 9: return check(.operation) ?? check(.timestamp) ?? check(.cacheTTL)
             case 11: return check(.description)
             case 12: return check(.inputTokens)
             case 13: return check(.outputTokens)
+            case 17: return check(.cacheReadTokens)
+            case 18: return check(.cacheWriteTokens)
             default: return nil
             }
         }
@@ -174,7 +200,13 @@ enum EventParser {
             case let other?: throw SandboxError.invalidInput("\"\(key.name)\" must be a string, not \(other.typeName)")
             }
         }
-        func tokens(_ key: Key) throws -> Int64 {
+        func tokens(_ key: Key, default missing: Int64? = nil) throws -> Int64 {
+            if let missing {
+                switch values[key.rawValue] {
+                case nil, .null?: return missing
+                default: break
+                }
+            }
             guard case .number(let text)? = values[key.rawValue] else {
                 throw SandboxError.invalidInput(values[key.rawValue] == nil ? "missing \"\(key.name)\"" : "\"\(key.name)\" must be a number")
             }
@@ -182,13 +214,13 @@ enum EventParser {
             if let integer = Int64(text) {
                 value = integer
             } else if let double = Double(text), double.isFinite, double.rounded() == double,
-                      abs(double) <= Double(UsageLimits.maximumTokens) {
+                      abs(double) <= Double(TokenCounts.maximumPerKind) {
                 value = Int64(double)
             } else {
                 throw SandboxError.invalidInput("\"\(key.name)\" must be a whole number of tokens, got \(text)")
             }
-            guard value >= 0, value <= UsageLimits.maximumTokens else {
-                throw SandboxError.invalidInput("\"\(key.name)\" must be between 0 and \(UsageLimits.maximumTokens), got \(text)")
+            guard value >= 0, value <= TokenCounts.maximumPerKind else {
+                throw SandboxError.invalidInput("\"\(key.name)\" must be between 0 and \(TokenCounts.maximumPerKind), got \(text)")
             }
             return value
         }
@@ -221,9 +253,25 @@ enum EventParser {
             guard let model = try string(.model) else { throw SandboxError.invalidInput("missing \"model\"") }
             let cost = try money(.cost)
             if let cost, cost.micros < 0 { throw SandboxError.invalidInput("\"cost\" must not be negative") }
+            let batch: Bool
+            switch values[Key.batch.rawValue] {
+            case nil, .null?: batch = false
+            case .bool(let value)?: batch = value
+            case let other?: throw SandboxError.invalidInput("\"batch\" must be true or false, not \(other.typeName)")
+            }
+            let cacheDuration = try string(.cacheTTL).map { text -> CacheDuration in
+                guard let duration = CacheDuration(rawValue: text) else {
+                    throw SandboxError.invalidInput("\"cache_ttl\" must be \"5m\" or \"1h\", got \(quoted(text))")
+                }
+                return duration
+            } ?? .fiveMinutes
+            let tokenCounts = TokenCounts(
+                input: try tokens(.inputTokens), output: try tokens(.outputTokens),
+                cacheRead: try tokens(.cacheReadTokens, default: 0), cacheWrite: try tokens(.cacheWriteTokens, default: 0)
+            )
             return .usage(AgentEvent.Usage(
                 agentID: agentID, eventID: eventID, model: model, operation: try string(.operation),
-                inputTokens: try tokens(.inputTokens), outputTokens: try tokens(.outputTokens), cost: cost, timestamp: timestamp
+                tokens: tokenCounts, batch: batch, cacheDuration: cacheDuration, cost: cost, timestamp: timestamp
             ))
         case "revenue":
             guard let amount = try money(.amount) else { throw SandboxError.invalidInput("missing \"amount\"") }
@@ -425,7 +473,8 @@ enum EventParser {
     }
 }
 
-private func hexValue(_ byte: UInt8) -> UInt32? {
+/// The value of one hexadecimal digit, or nil.
+func hexValue(_ byte: UInt8) -> UInt32? {
     switch byte {
     case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt32(byte - UInt8(ascii: "0"))
     case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt32(byte - UInt8(ascii: "a") + 10)

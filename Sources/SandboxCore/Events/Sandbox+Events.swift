@@ -6,34 +6,47 @@ struct PricedUsage {
     var eventID: String?
     var model: String
     var operation: String
-    var inputTokens: Int64
-    var outputTokens: Int64
+    var tokens: TokenCounts
+    var batch: Bool
+    var cacheDuration: CacheDuration
     var cost: Money
+    /// `table:<entry id>`, `override:<file>` or `explicit`: where `cost` came from.
+    var priceSource: String
     var recordedAt: String
 
-    var totalTokens: Int64 { inputTokens + outputTokens }
+    var totalTokens: Int64 { tokens.total }
+
+    /// What a record with an explicit cost stores as its price source.
+    static let explicitSource = "explicit"
 
     /// Prices a usage event exactly as `sandbox usage` does: an explicit cost wins, else the
-    /// price table; a known model is stored under its canonical name.
-    init(_ usage: AgentEvent.Usage, now: String) throws {
+    /// entry of `prices` in force at the event's time; a known model is stored under its
+    /// canonical name.
+    init(_ usage: AgentEvent.Usage, now: String, prices: PriceCatalog) throws {
         try validateText(usage.model, field: "model", maximumLength: 200)
         let operation = usage.operation ?? "api_call"
         try validateText(operation, field: "operation", maximumLength: 200)
-        try UsageLimits.validate(inputTokens: usage.inputTokens, outputTokens: usage.outputTokens)
+        try usage.tokens.validate()
+        let recordedAt = usage.timestamp ?? now
         if let cost = usage.cost {
             guard cost.micros >= 0, cost <= Money.recordLimit else {
                 throw SandboxError.invalidInput("cost must be between $0 and \(Money.recordLimit)")
             }
             self.cost = cost
+            self.priceSource = Self.explicitSource
+            self.model = prices.canonicalName(usage.model) ?? usage.model
         } else {
-            self.cost = try PriceTable.standard.cost(model: usage.model, inputTokens: usage.inputTokens, outputTokens: usage.outputTokens)
+            let entry = try prices.entry(for: usage.model, at: recordedAt)
+            self.cost = try entry.cost(of: usage.tokens, batch: usage.batch, cacheDuration: usage.cacheDuration)
+            self.priceSource = entry.priceSource
+            self.model = entry.model
         }
         self.eventID = usage.eventID
-        self.model = PriceTable.standard.canonicalName(usage.model) ?? usage.model
         self.operation = operation
-        self.inputTokens = usage.inputTokens
-        self.outputTokens = usage.outputTokens
-        self.recordedAt = usage.timestamp ?? now
+        self.tokens = usage.tokens
+        self.batch = usage.batch
+        self.cacheDuration = usage.cacheDuration
+        self.recordedAt = recordedAt
     }
 }
 
@@ -66,9 +79,9 @@ enum CheckedEvent {
     case usage(PricedUsage)
     case revenue(CheckedRevenue)
 
-    init(_ event: AgentEvent, now: String) throws {
+    init(_ event: AgentEvent, now: String, prices: PriceCatalog) throws {
         switch event {
-        case .usage(let usage): self = .usage(try PricedUsage(usage, now: now))
+        case .usage(let usage): self = .usage(try PricedUsage(usage, now: now, prices: prices))
         case .revenue(let revenue): self = .revenue(try CheckedRevenue(revenue, now: now))
         case .reserve: throw SandboxError.invalidInput("a reserve event is answered only inside 'sandbox run', where it has a reply pipe")
         }
@@ -98,8 +111,9 @@ struct EventEffect {
 
 extension Sandbox {
     static let insertUsageSQL = """
-        INSERT INTO api_costs (agent_id, event_id, model, operation, input_tokens, output_tokens, cost_micros, recorded_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
+        INSERT INTO api_costs (agent_id, event_id, model, operation, input_tokens, output_tokens, cache_read_tokens,
+                               cache_write_tokens, cache_ttl, batch, cost_micros, price_source, recorded_at)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
         """
     static let insertRevenueSQL = """
         INSERT INTO revenue (agent_id, event_id, amount_micros, source, description, recorded_at)
@@ -119,7 +133,9 @@ extension Sandbox {
     func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
         try ledger().usage.runBorrowing([
             .text(agent), usage.eventID.map(SQLiteValue.text) ?? .null, .text(usage.model), .text(usage.operation),
-            .integer(usage.inputTokens), .integer(usage.outputTokens), .integer(usage.cost.micros), .text(usage.recordedAt),
+            .integer(usage.tokens.input), .integer(usage.tokens.output), .integer(usage.tokens.cacheRead),
+            .integer(usage.tokens.cacheWrite), .text(usage.cacheDuration.rawValue), .integer(usage.batch ? 1 : 0),
+            .integer(usage.cost.micros), .text(usage.priceSource), .text(usage.recordedAt),
         ])
         return db.changes == 0 ? nil : db.lastInsertRowID
     }

@@ -81,7 +81,7 @@ final class RunRecorder: RunLedger {
                 if case .reserve(let reserve) = event {
                     items.append(.reserve(line: line.number, tokens: reserve.tokens))
                 } else {
-                    items.append(.event(line: line.number, try CheckedEvent(event, now: now)))
+                    items.append(.event(line: line.number, try CheckedEvent(event, now: now, prices: sandbox.prices())))
                 }
             } catch {
                 rejected.append((line.number, "\(error)"))

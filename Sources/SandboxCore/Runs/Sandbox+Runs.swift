@@ -86,8 +86,12 @@ extension Sandbox {
 
         // The supervisor records through a connection of its own with a short busy timeout,
         // so a lock held elsewhere delays recording without ever blocking the loop.
+        let recording = try Sandbox(
+            paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50, maximumPageCount: maximumPageCount, priceFile: priceFile
+        )
+        recording.loadedPrices = try prices()
         let recorder = try RunRecorder(
-            sandbox: Sandbox(paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50, maximumPageCount: maximumPageCount),
+            sandbox: recording,
             agent: agent, runID: runID, redactor: redactor, note: options.note, warn: options.warn ?? options.note
         )
         var settings = SupervisorOptions()

@@ -14,8 +14,9 @@ enum DatabaseFile {
         }
 
         /// The oldest schema a read-only open accepts without migrating: what read-only
-        /// commands read is there unchanged. Production version 2 only added
-        /// `agents.pause_reason`, which no read-only command reads.
+        /// commands read is there unchanged. Production versions 2 and 3 only added
+        /// `agents.pause_reason` and the pricing columns of `api_costs`, which no read-only
+        /// command reads.
         var oldestReadableVersion: Int {
             switch self {
             case .sandbox: migrations.count

@@ -5,6 +5,7 @@ import Foundation
 /// - `HOME/sandbox/sandbox.db`: the sandbox database.
 /// - `HOME/sandbox/projects/<project-id>/`: one workspace per project.
 /// - `HOME/production.db`: the production database, unless placed elsewhere.
+/// - `HOME/prices.json`: prices over the built-in table (optional).
 public struct SandboxPaths: Sendable, Equatable {
     public let home: URL
     public let productionDatabase: URL
@@ -27,6 +28,9 @@ public struct SandboxPaths: Sendable, Equatable {
         let production = (nonEmpty(productionDatabase) ?? nonEmpty(environment["NOVAOS_PRODUCTION_DB"])).map(absolute)
         return SandboxPaths(home: homeURL, productionDatabase: production)
     }
+
+    /// `HOME/prices.json`: the user's prices over the built-in table, when it exists.
+    public var priceFile: URL { home.appendingPathComponent("prices.json") }
 
     /// `HOME/sandbox`.
     public var sandboxFolder: URL { home.appendingPathComponent("sandbox", isDirectory: true) }

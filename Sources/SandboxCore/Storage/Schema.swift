@@ -284,6 +284,31 @@ enum Schema {
         ALTER TABLE runs ADD COLUMN reserved_tokens INTEGER NOT NULL DEFAULT 0 CHECK (reserved_tokens >= 0);
         """
 
-    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets]
-    static let productionMigrations: [String] = [ledger, pauseReason]
+    /// Sandbox version 7, production version 3: usage records keep their cache tokens, batch
+    /// flag and the price they were charged at (`price_source`). Records written before are
+    /// explained by the five-model table they were priced with: a cost equal to that table's
+    /// price is `table:<entry>`, any other cost was given explicitly.
+    static let pricing = """
+        ALTER TABLE api_costs ADD COLUMN cache_read_tokens INTEGER NOT NULL DEFAULT 0 CHECK (cache_read_tokens >= 0);
+        ALTER TABLE api_costs ADD COLUMN cache_write_tokens INTEGER NOT NULL DEFAULT 0 CHECK (cache_write_tokens >= 0);
+        ALTER TABLE api_costs ADD COLUMN cache_ttl TEXT NOT NULL DEFAULT '5m' CHECK (cache_ttl IN ('5m', '1h'));
+        ALTER TABLE api_costs ADD COLUMN batch INTEGER NOT NULL DEFAULT 0 CHECK (batch IN (0, 1));
+        ALTER TABLE api_costs ADD COLUMN price_source TEXT NOT NULL DEFAULT 'explicit'
+            CHECK (price_source = 'explicit' OR price_source GLOB 'table:?*' OR price_source GLOB 'override:?*');
+        UPDATE api_costs SET price_source = CASE
+            WHEN model = 'claude-opus-4' AND cost_micros = (input_tokens * 15000000 + output_tokens * 75000000 + 500000) / 1000000
+                THEN 'table:claude-opus-4@2025-05-22'
+            WHEN model = 'claude-sonnet-4' AND cost_micros = (input_tokens * 3000000 + output_tokens * 15000000 + 500000) / 1000000
+                THEN 'table:claude-sonnet-4@2025-05-22'
+            WHEN model = 'claude-haiku-3.5' AND cost_micros = (input_tokens * 800000 + output_tokens * 4000000 + 500000) / 1000000
+                THEN 'table:claude-haiku-3.5@2024-11-04'
+            WHEN model = 'gpt-4o' AND cost_micros = (input_tokens * 2500000 + output_tokens * 10000000 + 500000) / 1000000
+                THEN 'table:gpt-4o@2024-10-02'
+            WHEN model = 'gpt-4o-mini' AND cost_micros = (input_tokens * 150000 + output_tokens * 600000 + 500000) / 1000000
+                THEN 'table:gpt-4o-mini@2024-07-18'
+            ELSE 'explicit' END;
+        """
+
+    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing]
+    static let productionMigrations: [String] = [ledger, pauseReason, pricing]
 }

@@ -71,7 +71,7 @@ extension SandboxError: CustomStringConvertible, LocalizedError {
         case .invalidInput(let message), .invalidState(let message), .promotionRefused(let message), .unavailable(let message):
             message
         case .unknownModel(let model):
-            "unknown model \(quoted(model)): pass --cost, or use one of \(PriceTable.standard.modelNames.joined(separator: ", "))"
+            "unknown model \(quoted(model)): unknown is not free; pass --cost, or add its prices to a prices file ('novaos prices list' shows the known models)"
         case .unreadableDatabase(let path, let reason):
             "cannot use database \(path): \(reason)"
         case .newerSchema(let path, let found, let supported):

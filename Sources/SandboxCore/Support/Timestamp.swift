@@ -104,3 +104,15 @@ public enum SandboxJSON {
         return decoder
     }
 }
+
+/// Parses a day (`2026-11-22`, meaning its start in UTC) or an ISO 8601 time
+/// (`2026-11-22T04:30:00Z`) given by a user, as `--since` and `--at` take them.
+///
+/// - Parameter field: how to name the value in the error (`--since`).
+public func parseUserDate(_ text: String, field: String) throws -> Date {
+    let candidate = text.utf8.count == 10 ? text + "T00:00:00Z" : text
+    guard let normalized = Timestamp.normalize(candidate) else {
+        throw SandboxError.invalidInput("\(field) must be a day like 2026-11-22 or a time like 2026-11-22T04:30:00Z, got \(quoted(text))")
+    }
+    return Timestamp.date(from: normalized)
+}

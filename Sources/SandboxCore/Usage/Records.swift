@@ -6,10 +6,19 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     public var agentID: AgentID
     public var model: String
     public var operation: String
+    /// Fresh input tokens: cached ones are in `cacheReadTokens` and `cacheWriteTokens`.
     public var inputTokens: Int64
     public var outputTokens: Int64
+    public var cacheReadTokens: Int64
+    public var cacheWriteTokens: Int64
+    /// How long the written cache entries live (`5m` or `1h`), which decides their price.
+    public var cacheTTL: CacheDuration
+    public var batch: Bool
+    /// All four kinds of tokens: what the call took from the agent's token budget.
     public var totalTokens: Int64
     public var cost: Money
+    /// Where the cost came from: `table:<entry id>`, `override:<file>` or `explicit`.
+    public var priceSource: String
     public var recordedAt: Date
     /// True when this record took its agent to its token budget or its project to its cap.
     public var budgetExceeded = false
@@ -19,9 +28,10 @@ public struct UsageRecord: Codable, Sendable, Equatable {
     public var budgetWarnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
-        case id, model, operation, cost
+        case id, model, operation, cost, batch
         case agentID = "agent_id", inputTokens = "input_tokens", outputTokens = "output_tokens"
-        case totalTokens = "total_tokens", recordedAt = "recorded_at"
+        case cacheReadTokens = "cache_read_tokens", cacheWriteTokens = "cache_write_tokens", cacheTTL = "cache_ttl"
+        case totalTokens = "total_tokens", priceSource = "price_source", recordedAt = "recorded_at"
         case budgetExceeded = "budget_exceeded", pausedAgents = "paused_agents"
     }
 }
@@ -38,19 +48,5 @@ public struct RevenueRecord: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case id, amount, source, description
         case agentID = "agent_id", recordedAt = "recorded_at"
-    }
-}
-
-/// The limits on one usage record.
-public enum UsageLimits {
-    /// The most tokens one record may report on either side: ten billion.
-    public static let maximumTokens: Int64 = 10_000_000_000
-
-    static func validate(inputTokens: Int64, outputTokens: Int64) throws {
-        for (name, value) in [("input tokens", inputTokens), ("output tokens", outputTokens)] {
-            guard value >= 0, value <= maximumTokens else {
-                throw SandboxError.invalidInput("\(name) must be between 0 and \(maximumTokens), got \(value)")
-            }
-        }
     }
 }

@@ -8,18 +8,21 @@ extension Sandbox {
     /// of the project when the project reaches its cost cap (see `BudgetOutcome`).
     ///
     /// - Parameters:
-    ///   - model: the model called; priced from `PriceTable.standard` unless `cost` is given.
+    ///   - model: the model called; priced from `prices()` unless `cost` is given.
+    ///   - tokens: input (without cached tokens), output, cache-read and cache-write tokens.
+    ///   - batch: a call of the provider's batch API, priced with its batch discount.
+    ///   - cacheDuration: the lifetime of the cache entries written, which decides their price.
     ///   - operation: what the call was for; defaults to `api_call`.
-    ///   - cost: an explicit cost, which overrides the price table.
+    ///   - cost: an explicit cost, which overrides the price table (`price_source` `explicit`).
     /// - Throws: `SandboxError.unknownModel` for a model without a price and no `cost`.
     public func recordUsage(
-        agent id: AgentID, model: String, inputTokens: Int64, outputTokens: Int64,
-        operation: String? = nil, cost: Money? = nil
+        agent id: AgentID, model: String, tokens: TokenCounts, batch: Bool = false,
+        cacheDuration: CacheDuration = .fiveMinutes, operation: String? = nil, cost: Money? = nil
     ) throws -> UsageRecord {
         let recordedAt = now()
         let priced = try PricedUsage(
-            AgentEvent.Usage(agentID: nil, eventID: nil, model: model, operation: operation, inputTokens: inputTokens, outputTokens: outputTokens, cost: cost, timestamp: nil),
-            now: Timestamp.string(from: recordedAt)
+            AgentEvent.Usage(model: model, operation: operation, tokens: tokens, batch: batch, cacheDuration: cacheDuration, cost: cost),
+            now: Timestamp.string(from: recordedAt), prices: prices()
         )
         return try write {
             _ = try loadRecordingAgent(id)
@@ -27,11 +30,20 @@ extension Sandbox {
             try addToTotals(agent: id.rawValue, EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros))
             let budgets = try enforceBudgets(agent: id.rawValue, added: priced.totalTokens, addedCost: priced.cost.micros)
             return UsageRecord(
-                id: recordID, agentID: id, model: priced.model, operation: priced.operation, inputTokens: inputTokens,
-                outputTokens: outputTokens, totalTokens: priced.totalTokens, cost: priced.cost, recordedAt: recordedAt,
+                id: recordID, agentID: id, model: priced.model, operation: priced.operation, inputTokens: tokens.input,
+                outputTokens: tokens.output, cacheReadTokens: tokens.cacheRead, cacheWriteTokens: tokens.cacheWrite,
+                cacheTTL: cacheDuration, batch: batch, totalTokens: priced.totalTokens, cost: priced.cost,
+                priceSource: priced.priceSource, recordedAt: recordedAt,
                 budgetExceeded: budgets.budgetExceeded, pausedAgents: budgets.pausedAgents, budgetWarnings: budgets.warnings
             )
         }
+    }
+
+    /// Records one API call with input and output tokens only.
+    public func recordUsage(
+        agent id: AgentID, model: String, inputTokens: Int64, outputTokens: Int64, operation: String? = nil, cost: Money? = nil
+    ) throws -> UsageRecord {
+        try recordUsage(agent: id, model: model, tokens: TokenCounts(input: inputTokens, output: outputTokens), operation: operation, cost: cost)
     }
 
     /// Records revenue an agent earned and adds it to the agent's running total.

@@ -5,9 +5,21 @@ import Testing
     @Test func parsesAUsageEvent() throws {
         let event = try AgentEvent.parse(#"{"type":"usage","model":"claude-sonnet-4","input_tokens":1200,"output_tokens":300,"operation":"draft","cost":0.25,"id":7}"#)
         #expect(event == .usage(AgentEvent.Usage(
-            agentID: nil, eventID: "7", model: "claude-sonnet-4", operation: "draft", inputTokens: 1200, outputTokens: 300,
+            agentID: nil, eventID: "7", model: "claude-sonnet-4", operation: "draft", tokens: TokenCounts(input: 1200, output: 300),
             cost: dollars("0.25"), timestamp: nil
         )))
+    }
+
+    @Test func parsesCacheTokensBatchAndCacheLifetime() throws {
+        let event = try AgentEvent.parse(
+            #"{"type":"usage","model":"m","input_tokens":10,"output_tokens":20,"cache_read_tokens":300,"cache_write_tokens":4000,"cache_ttl":"1h","batch":true}"#
+        )
+        #expect(event == .usage(AgentEvent.Usage(
+            model: "m", tokens: TokenCounts(input: 10, output: 20, cacheRead: 300, cacheWrite: 4000), batch: true, cacheDuration: .oneHour
+        )))
+        // Absent or null: no cache tokens, five-minute cache, not a batch call.
+        let plain = try AgentEvent.parse(#"{"type":"usage","model":"m","input_tokens":1,"output_tokens":2,"cache_read_tokens":null,"batch":false}"#)
+        #expect(plain == .usage(AgentEvent.Usage(model: "m", tokens: TokenCounts(input: 1, output: 2))))
     }
 
     @Test func parsesARevenueEventWithEscapesAndATimestamp() throws {
@@ -34,6 +46,13 @@ import Testing
         #"{"type":"revenue","amount":5,"timestamp":"yesterday"}"#, #"{"type":"revenue","amount":5,"timestamp":"2026-02-30T00:00:00Z"}"#,
         #"{"type":"revenue","amount":5,"source":"\ud800"}"#,
         #"{"type":"revenue","amount":NaN}"#, #"{"type":"revenue","amount":Infinity}"#,
+        #"{"type":"usage","model":"m","input_tokens":1,"output_tokens":1,"cache_read_tokens":-1}"#,
+        #"{"type":"usage","model":"m","input_tokens":1,"output_tokens":1,"cache_write_tokens":"5"}"#,
+        #"{"type":"usage","model":"m","input_tokens":1,"output_tokens":1,"cache_write_tokens":10000000001}"#,
+        #"{"type":"usage","model":"m","input_tokens":1,"output_tokens":1,"batch":1}"#,
+        #"{"type":"usage","model":"m","input_tokens":1,"output_tokens":1,"batch":"true"}"#,
+        #"{"type":"usage","model":"m","input_tokens":1,"output_tokens":1,"cache_ttl":"2h"}"#,
+        #"{"type":"usage","model":"m","input_tokens":1,"output_tokens":1,"batch":true,"batch":false}"#,
     ])
     func refusesWhatIsNotAValidEvent(line: String) {
         #expect(throws: SandboxError.self) { try AgentEvent.parse(line) }

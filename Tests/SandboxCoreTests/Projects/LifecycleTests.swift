@@ -76,7 +76,7 @@ import Testing
         let sandbox = try makeSandbox()
         let seed = try seededProject(sandbox)
         #expect(throws: SandboxError.self) { try sandbox.recordUsage(agent: seed.winner, model: "claude-opus-4", inputTokens: -1, outputTokens: 0) }
-        #expect(throws: SandboxError.self) { try sandbox.recordUsage(agent: seed.winner, model: "claude-opus-4", inputTokens: UsageLimits.maximumTokens + 1, outputTokens: 0) }
+        #expect(throws: SandboxError.self) { try sandbox.recordUsage(agent: seed.winner, model: "claude-opus-4", inputTokens: TokenCounts.maximumPerKind + 1, outputTokens: 0) }
         #expect(throws: SandboxError.self) { try sandbox.recordRevenue(agent: seed.winner, amount: dollars("-1")) }
         #expect(throws: SandboxError.self) { try sandbox.recordRevenue(agent: seed.winner, amount: .zero) }
         #expect(throws: SandboxError.self) { try sandbox.recordUsage(agent: seed.winner, model: "x", inputTokens: 1, outputTokens: 1, cost: dollars("-0.01")) }

@@ -1,0 +1,168 @@
+import Foundation
+
+/// The tokens of one API call, by kind.
+///
+/// `input` does not include cached tokens: a call that read 8 000 tokens from the prompt cache,
+/// wrote 1 000 to it and sent 500 fresh ones has `input` 500, `cacheRead` 8 000 and
+/// `cacheWrite` 1 000 (as Anthropic reports `input_tokens`; from OpenAI's `prompt_tokens`,
+/// subtract `cached_tokens`). Budgets count all four kinds.
+public struct TokenCounts: Hashable, Sendable {
+    public var input: Int64
+    public var output: Int64
+    public var cacheRead: Int64
+    public var cacheWrite: Int64
+
+    public init(input: Int64, output: Int64, cacheRead: Int64 = 0, cacheWrite: Int64 = 0) {
+        self.input = input
+        self.output = output
+        self.cacheRead = cacheRead
+        self.cacheWrite = cacheWrite
+    }
+
+    /// The most tokens one record may report of each kind: ten billion.
+    public static let maximumPerKind: Int64 = 10_000_000_000
+
+    /// All four kinds: what a call takes from a token budget. At most 4 × 10¹⁰, so it cannot overflow.
+    public var total: Int64 { input + output + cacheRead + cacheWrite }
+
+    /// The size of the prompt, which decides a context-length tier: input, cache reads and
+    /// cache writes together.
+    public var prompt: Int64 { input + cacheRead + cacheWrite }
+
+    /// Refuses negative counts and counts above `maximumPerKind`.
+    func validate() throws {
+        for (name, value) in [("input tokens", input), ("output tokens", output), ("cache read tokens", cacheRead), ("cache write tokens", cacheWrite)] {
+            guard value >= 0, value <= Self.maximumPerKind else {
+                throw SandboxError.invalidInput("\(name) must be between 0 and \(Self.maximumPerKind), got \(value)")
+            }
+        }
+    }
+}
+
+/// How long written cache entries live, which decides the cache-write price (Anthropic charges
+/// more for a one-hour cache than for the default five minutes).
+public enum CacheDuration: String, Codable, Sendable, CaseIterable {
+    case fiveMinutes = "5m"
+    case oneHour = "1h"
+}
+
+/// The prices of one model during one period, as the price table has them.
+///
+/// Prices are `Money` per million tokens, so exact to the micro-dollar per million tokens.
+public struct PriceEntry: Equatable, Sendable {
+    /// The prices of each kind of token.
+    public struct Rates: Equatable, Sendable {
+        public var input: Money
+        public var output: Money
+        public var cacheRead: Money?
+        public var cacheWrite: Money?
+        /// The cache-write price for one-hour cache entries, where a provider has them.
+        public var cacheWrite1h: Money?
+
+        public init(input: Money, output: Money, cacheRead: Money? = nil, cacheWrite: Money? = nil, cacheWrite1h: Money? = nil) {
+            self.input = input
+            self.output = output
+            self.cacheRead = cacheRead
+            self.cacheWrite = cacheWrite
+            self.cacheWrite1h = cacheWrite1h
+        }
+    }
+
+    /// Prices for long prompts: a call whose prompt (input plus cached tokens) has more than
+    /// `aboveInputTokens` tokens is charged at these rates, for all its tokens.
+    public struct Tier: Equatable, Sendable {
+        public var aboveInputTokens: Int64
+        public var rates: Rates
+    }
+
+    /// Where an entry comes from.
+    public enum Origin: Hashable, Sendable {
+        /// The table built into novaos.
+        case builtIn
+        /// A user's price file, by its absolute path.
+        case override(path: String)
+    }
+
+    /// The model's canonical name.
+    public var model: String
+    public var provider: String?
+    /// Other names of the model (dated snapshots, older spellings).
+    public var aliases: [String]
+    public var rates: Rates
+    /// The share taken off batch calls, in millionths (500 000 = 50 %).
+    public var batchDiscountMillionths: Int64?
+    /// Context-length tiers, highest threshold last.
+    public var tiers: [Tier]
+    /// The first day (UTC, `YYYY-MM-DD`) these prices apply; nil: always did.
+    public var effectiveFrom: String?
+    /// The first day they no longer apply; nil: still in force.
+    public var effectiveUntil: String?
+    /// The provider page the prices come from.
+    public var source: String?
+    /// The day the page was last checked (`YYYY-MM-DD`).
+    public var checked: String?
+    public var origin: Origin
+
+    /// `model@effective_from`, or the model alone for an entry without a start.
+    public var id: String { effectiveFrom.map { "\(model)@\($0)" } ?? model }
+
+    /// What a record priced by this entry stores as its `price_source`.
+    public var priceSource: String {
+        switch origin {
+        case .builtIn: "table:\(id)"
+        case .override(let path): "override:\(path)"
+        }
+    }
+
+    /// Whether the entry is in force at `timestamp` (stored form, `YYYY-MM-DDTHH:MM:SSZ`).
+    /// Dates compare as text: a day sorts before every time of that day.
+    public func isInForce(at timestamp: String) -> Bool {
+        if let effectiveFrom, timestamp < effectiveFrom { return false }
+        if let effectiveUntil, timestamp >= effectiveUntil { return false }
+        return true
+    }
+
+    /// The rates that apply to a call: the highest tier its prompt is above, else the base rates.
+    public func rates(for tokens: TokenCounts) -> Rates {
+        tiers.last(where: { tokens.prompt > $0.aboveInputTokens })?.rates ?? rates
+    }
+
+    /// The exact cost of one call, rounded once, at the end, to the nearest micro-dollar
+    /// (halves up):
+    ///
+    ///     (input × input price + output × output price + cache reads × cache-read price
+    ///      + cache writes × cache-write price) ÷ 10⁶ × (1 − batch discount)
+    ///
+    /// with the rates of the call's tier. Computed in 128-bit integers, so nothing is lost.
+    ///
+    /// - Throws: `SandboxError.invalidInput` when the call uses a price the entry does not
+    ///   have (cache tokens without a cache price, a batch call without a batch discount).
+    public func cost(of tokens: TokenCounts, batch: Bool = false, cacheDuration: CacheDuration = .fiveMinutes) throws -> Money {
+        try tokens.validate()
+        let rates = rates(for: tokens)
+        func rate(_ price: Money?, for count: Int64, _ what: String) throws -> Int128 {
+            guard count > 0 else { return 0 }
+            guard let price else {
+                throw SandboxError.invalidInput("\(model) has no \(what) price in the price table; pass --cost, or add it to a prices file")
+            }
+            return Int128(count) * Int128(price.micros)
+        }
+        let cacheWritePrice = cacheDuration == .oneHour ? rates.cacheWrite1h : rates.cacheWrite
+        var numerator = Int128(tokens.input) * Int128(rates.input.micros) + Int128(tokens.output) * Int128(rates.output.micros)
+        numerator += try rate(rates.cacheRead, for: tokens.cacheRead, "cache-read")
+        numerator += try rate(cacheWritePrice, for: tokens.cacheWrite, cacheDuration == .oneHour ? "one-hour cache-write" : "cache-write")
+        var denominator: Int128 = 1_000_000
+        if batch {
+            guard let batchDiscountMillionths else {
+                throw SandboxError.invalidInput("\(model) has no batch price in the price table; pass --cost, or add batch_discount to a prices file")
+            }
+            numerator *= Int128(1_000_000 - batchDiscountMillionths)
+            denominator *= 1_000_000
+        }
+        let micros = (numerator + denominator / 2) / denominator
+        guard micros <= Int128(Money.recordLimit.micros) else {
+            throw SandboxError.invalidInput("the cost of \(tokens.total) tokens of \(model) is above \(Money.recordLimit) per record")
+        }
+        return Money(micros: Int64(micros))
+    }
+}
