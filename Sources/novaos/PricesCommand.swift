@@ -76,10 +76,15 @@ extension PriceList: TextRenderable {
                 (listing.inForce ? "" : "(") + cell(entry.model) + (listing.inForce ? "" : ")"), cell(entry.provider ?? "-"),
                 perMillion(entry.rates.input), perMillion(entry.rates.output), perMillion(entry.rates.cacheRead),
                 perMillion(entry.rates.cacheWrite), entry.batchDiscountMillionths.map(percent) ?? "-",
-                entry.effectiveFrom ?? "-", entry.effectiveUntil ?? "-", cell(entry.originName, limit: 60),
+                entry.effectiveFrom ?? "-", entry.effectiveUntil ?? "-", entry.origin == .builtIn ? "built-in" : "override",
             ]
         }
-        return table.render(style) + "\nDollars per million tokens; (model): not in force on \(formatDate(at)).\n"
+        var text = table.render(style) + "\nDollars per million tokens; (model): not in force on \(formatDate(at)).\n"
+        let files = Set(prices.compactMap { listing -> String? in
+            if case .override(let path) = listing.entry.origin { return path } else { return nil }
+        })
+        for file in files.sorted() { text += "override: \(cell(file, limit: 4096))\n" }
+        return text
     }
 }
 
