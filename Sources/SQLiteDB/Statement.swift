@@ -90,44 +90,49 @@ public final class Statement {
     }
 
     /// Binds `values` to parameters 1…n without copying their text, runs the statement to
-    /// completion, and resets it. For hot loops: SQLite is told the text is static
-    /// (`SQLITE_STATIC`), which holds because every text lives in one buffer that outlives the
-    /// step, and the bindings are cleared before that buffer goes away.
+    /// completion, and resets it. For hot loops: each text is bound in place from its string's
+    /// own UTF-8 storage and SQLite is told it is static (`SQLITE_STATIC`), which holds because
+    /// the step runs inside every string's `withUTF8`, and the bindings are cleared before
+    /// those scopes end.
     public func runBorrowing(_ values: [SQLiteValue]) throws {
-        var arena: [UInt8] = []
-        arena.reserveCapacity(256)
-        var offsets: [Int] = []
-        offsets.reserveCapacity(values.count)
-        for value in values {
-            offsets.append(arena.count)
-            if case .text(var text) = value {
-                text.withUTF8 { arena.append(contentsOf: $0) }
-            }
-        }
-        try arena.withUnsafeBufferPointer { buffer in
+        sqlite3_reset(handle)
+        defer {
             sqlite3_reset(handle)
-            defer {
-                sqlite3_reset(handle)
-                sqlite3_clear_bindings(handle)
-            }
-            for (index, value) in values.enumerated() {
-                let position = Int32(index + 1)
-                let code: Int32
-                if case .text(let text) = value {
-                    let length = (index + 1 < offsets.count ? offsets[index + 1] : arena.count) - offsets[index]
-                    _ = text
-                    let start = buffer.baseAddress.map { UnsafeRawPointer($0 + offsets[index]) }
-                    code = length == 0 || start == nil
-                        ? sqlite3_bind_text(handle, position, "", 0, SQLITE_TRANSIENT)
-                        : sqlite3_bind_text64(handle, position, start!.assumingMemoryBound(to: CChar.self), UInt64(length), SQLITE_STATIC, UInt8(SQLITE_UTF8))
-                } else {
-                    try bind(value, at: position)
-                    continue
-                }
-                guard code == SQLITE_OK else { throw connection.error(code: code, sql: sql) }
-            }
-            while try step() {}
+            sqlite3_clear_bindings(handle)
         }
+        try bindBorrowing(values, from: 0)
+    }
+
+    /// Binds `values[index...]`, each text inside the scope of its bytes, then steps.
+    private func bindBorrowing(_ values: [SQLiteValue], from index: Int) throws {
+        guard index < values.count else {
+            while try step() {}
+            return
+        }
+        let position = Int32(index + 1)
+        switch values[index] {
+        case .text(var text):
+            try text.withUTF8 { buffer in
+                let code = buffer.isEmpty
+                    ? sqlite3_bind_text(handle, position, "", 0, SQLITE_TRANSIENT)
+                    : buffer.withMemoryRebound(to: CChar.self) {
+                        sqlite3_bind_text64(handle, position, $0.baseAddress, UInt64($0.count), SQLITE_STATIC, UInt8(SQLITE_UTF8))
+                    }
+                guard code == SQLITE_OK else { throw connection.error(code: code, sql: sql) }
+                try bindBorrowing(values, from: index + 1)
+            }
+            return
+        case .integer(let integer):
+            // Directly: the general `bind(_:at:)` costs more than the call itself here.
+            let code = sqlite3_bind_int64(handle, position, integer)
+            guard code == SQLITE_OK else { throw connection.error(code: code, sql: sql) }
+        case .null:
+            let code = sqlite3_bind_null(handle, position)
+            guard code == SQLITE_OK else { throw connection.error(code: code, sql: sql) }
+        case let other:
+            try bind(other, at: position)
+        }
+        try bindBorrowing(values, from: index + 1)
     }
 
     /// Steps the statement to completion, discarding any rows, then resets it.

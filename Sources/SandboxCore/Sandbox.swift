@@ -23,11 +23,11 @@ public final class Sandbox {
     let maximumPageCount: Int?
     /// The ledger's insert statements, compiled on first use and kept: bulk imports insert
     /// through them millions of times.
-    var ledgerStatements: (usage: Statement, revenue: Statement)?
+    var ledgerStatements: LedgerStatements?
     /// The override price file given at open; nil: `HOME/prices.json` when it exists.
     let priceFile: URL?
     /// The price table, read on first use: commands that price nothing never read the file.
-    var loadedPrices: PriceCatalog?
+    private var loadedPrices: PriceCatalog?
 
     /// Opens (and, when `create` is true, creates) the sandbox under `paths.home`.
     ///
@@ -122,12 +122,24 @@ public final class Sandbox {
 /// Checks a user-supplied piece of text: no NUL bytes (C tools and terminals cut text there),
 /// at most `maximumLength` characters, and not empty unless `allowEmpty`.
 func validateText(_ value: String, field: String, maximumLength: Int, allowEmpty: Bool = false) throws {
-    // Written without Foundation's trimming: this runs for every imported event.
-    if !allowEmpty, !value.utf8.contains(where: { $0 > 0x20 && $0 < 0x7F }),
-       !value.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) {
+    // One pass over the bytes, without Foundation's trimming: this runs twice for every
+    // imported event.
+    var visible = false
+    var nul = false
+    var bytes = value
+    bytes.withUTF8 { buffer in
+        for byte in buffer {
+            if byte == 0 {
+                nul = true
+            } else if byte > 0x20, byte < 0x7F {
+                visible = true
+            }
+        }
+    }
+    if !allowEmpty, !visible, !value.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) {
         throw SandboxError.invalidInput("\(field) must not be empty")
     }
-    if value.utf8.contains(0) {
+    if nul {
         throw SandboxError.invalidInput("\(field) must not contain NUL bytes")
     }
     // A character is at least one byte, so only long texts need counting.

@@ -120,7 +120,7 @@ extension RepriceResult: TextRenderable {
     func renderText(_ style: TextStyle) -> String {
         var text = dryRun ? "Dry run: nothing was changed.\n" : ""
         guard !models.isEmpty else {
-            return text + "All \(examinedRecords) table-priced records already match the price table; nothing to reprice."
+            return text + "Nothing to reprice: the \(plural(examinedRecords - unpricedRecords, "table-priced record")) in scope match the price table."
                 + unpricedNote + "\n"
         }
         var table = TextTable(headers: ["MODEL", "RECORDS", "CHANGED", "OLD COST", "NEW COST", "DIFFERENCE"], rightAligned: [1, 2, 3, 4, 5])
@@ -128,15 +128,17 @@ extension RepriceResult: TextRenderable {
             [cell($0.model), String($0.records), String($0.changedRecords), $0.oldCost.description, $0.newCost.description, signed($0.difference)]
         }
         text += table.render(style)
-        text += "\n\(changedRecords) of \(examinedRecords) records \(dryRun ? "would change" : "changed"): "
+        text += "\n\(changedRecords) of \(plural(examinedRecords, "record")) \(dryRun ? "would change" : "changed"): "
             + "\(oldCost) → \(newCost) (\(signed(newCost - oldCost))).\(unpricedNote)\n"
         return text
     }
 
     private var unpricedNote: String {
-        unpricedRecords == 0 ? "" : " \(unpricedRecords) records have no price in today's table and were left as they were."
+        unpricedRecords == 0 ? "" : " \(plural(unpricedRecords, "record")) without a price in today's table (unknown model, or none in force at its time) left as they were."
     }
 }
+
+private func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
 
 private func signed(_ amount: Money) -> String { amount.micros > 0 ? "+\(amount)" : amount.description }
 

@@ -86,6 +86,14 @@ import Testing
         #expect(usage.exitCode == 1)
         #expect(usage.stderr == "Error: \(home.appendingPathComponent("prices.json").path):3: models[0].output: must be a number of dollars per million tokens, like 3.75, not a string\n")
         #expect(try snapshot(home) == before)
+        // `import` and `run` refuse alike, before anything is recorded or started.
+        let events = FileManager.default.temporaryDirectory.appendingPathComponent("novaos-events-\(UUID().uuidString).jsonl")
+        try Data(#"{"type":"revenue","agent_id":"\#(agent)","amount":1}"#.utf8).write(to: events)
+        let imported = try runBinary(["sandbox", "import", events.path], home: home)
+        #expect(imported.exitCode == 1 && imported.stderr.contains("prices.json:3: models[0].output"))
+        let run = try runBinary(["sandbox", "run", agent, "--", "sh", "-c", "echo started"], home: home)
+        #expect(run.exitCode == 1 && run.stderr.contains("prices.json:3: models[0].output") && !run.stdout.contains("started"))
+        #expect(try snapshot(home) == before)
         // Commands that price nothing still work.
         #expect(try runBinary(["sandbox", "list"], home: home).exitCode == 0)
     }
@@ -166,7 +174,7 @@ import Testing
         (["sandbox", "reprice", "--project", "prj_00000000"], "prj_00000000"),
         (["sandbox", "usage", "AGENT", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1", "--cache-read-tokens", "-1"], "cache read tokens"),
         (["sandbox", "usage", "AGENT", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1", "--cache-ttl", "2h"], "cache-ttl"),
-        (["sandbox", "usage", "AGENT", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1", "--cache-write-tokens", "5"], "gpt-4o has no cache-write price"),
+        (["sandbox", "usage", "AGENT", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1", "--cache-write-tokens", "5"], "'gpt-4o' has no cache-write price"),
         (["sandbox", "usage", "AGENT", "--model", "gemini-2.0-flash", "--input-tokens", "1", "--output-tokens", "1", "--batch"], "no batch price"),
         (["sandbox", "usage", "AGENT", "--model", "nobody-knows", "--input-tokens", "1", "--output-tokens", "1"], "unknown is not free"),
     ] as [([String], String)])

@@ -76,11 +76,11 @@ extension Sandbox {
         )
         struct Rollback: Error {}
         let now = Timestamp.string(from: self.now())
-        let prices = try prices()
+        var prices = PriceLookup(try prices())
         // Agents seen so far: nil when it may record, else why not. Lines usually come grouped
         // by agent, so the last one is checked first, without hashing.
         var agents: [String: String?] = [:]
-        var lastAgent = ""
+        var lastAgent: String?
         var effects: [String: EventEffect] = [:]
         var currentEffect = (agent: "", effect: EventEffect())
 
@@ -136,7 +136,7 @@ extension Sandbox {
                             let event = try EventParser.parse(line)
                             guard let agent = event.agentID else { throw SandboxError.invalidInput("missing \"agent_id\"") }
                             try checkAgent(agent)
-                            let checked = try CheckedEvent(event, now: now, prices: prices)
+                            let checked = try CheckedEvent(event, now: now, prices: &prices)
                             guard insert else { return }
                             guard try self.insert(checked, agent: agent) else { summary.duplicate += 1; return }
                             let effect = checked.effect

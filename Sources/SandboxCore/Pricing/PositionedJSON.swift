@@ -77,6 +77,7 @@ struct PositionedJSON {
             case UInt8(ascii: "{"):
                 index += 1
                 var members: [(key: String, value: PositionedJSON)] = []
+                var keys = Set<String>()
                 skipWhitespace()
                 if index < bytes.count, bytes[index] == UInt8(ascii: "}") {
                     index += 1
@@ -86,8 +87,8 @@ struct PositionedJSON {
                     skipWhitespace()
                     let keyLine = line
                     let key = try string()
-                    if members.contains(where: { $0.key == key }) {
-                        throw SyntaxError(line: keyLine, message: "duplicate key \"\(key)\"")
+                    guard keys.insert(key).inserted else {
+                        throw SyntaxError(line: keyLine, message: "duplicate key \(quoted(key))")
                     }
                     skipWhitespace()
                     try expect(UInt8(ascii: ":"), "':' after a key")

@@ -10,61 +10,67 @@ import Foundation
 /// A model named in an override file takes its prices from that file alone: its built-in
 /// entries are set aside, so correcting a price is one entry without dates.
 public struct PriceCatalog: Sendable {
-    /// Every entry, sorted by model and then by start.
+    /// Every entry, sorted by model and then by start: a model's entries are side by side.
     public let entries: [PriceEntry]
-    /// Lower-cased canonical name → the model's entries, oldest first.
-    private let byModel: [String: [PriceEntry]]
+    /// Lower-cased canonical name → where the model's entries are in `entries`, oldest first.
+    private let byModel: [String: Range<Int>]
     /// Lower-cased alias → lower-cased canonical name.
     private let aliases: [String: String]
 
     /// Checks `entries` as one table: a model's periods must not overlap, and an alias must
     /// name one model only.
     public init(entries: [PriceEntry]) throws {
-        var byModel: [String: [PriceEntry]] = [:]
+        var grouped: [String: [PriceEntry]] = [:]
         for entry in entries {
-            byModel[entry.model.lowercased(), default: []].append(entry)
+            grouped[entry.model.lowercased(), default: []].append(entry)
         }
-        for (model, list) in byModel {
-            let sorted = list.sorted { ($0.effectiveFrom ?? "") < ($1.effectiveFrom ?? "") }
-            for (earlier, later) in zip(sorted, sorted.dropFirst()) {
+        var sorted: [PriceEntry] = []
+        var byModel: [String: Range<Int>] = [:]
+        for model in grouped.keys.sorted() {
+            let list = grouped[model]!.sorted { ($0.effectiveFrom ?? "") < ($1.effectiveFrom ?? "") }
+            for (earlier, later) in zip(list, list.dropFirst()) {
                 guard let until = earlier.effectiveUntil, let from = later.effectiveFrom, until <= from else {
                     throw SandboxError.invalidInput(
-                        "the prices of \(model) overlap: \(earlier.id) (until \(earlier.effectiveUntil ?? "open")) and \(later.id); give the earlier one an effective_until"
+                        "\(later.location ?? "")the prices of \(quoted(later.model)) overlap: \(quoted(earlier.id)) (until \(earlier.effectiveUntil ?? "open")) and \(quoted(later.id)); give the earlier one an effective_until"
                     )
                 }
             }
-            byModel[model] = sorted
+            byModel[model] = sorted.count..<(sorted.count + list.count)
+            sorted += list
         }
         var aliases: [String: String] = [:]
-        for entry in entries {
+        for entry in sorted {
             let model = entry.model.lowercased()
             for alias in entry.aliases.map({ $0.lowercased() }) where alias != model {
                 if byModel[alias] != nil {
-                    throw SandboxError.invalidInput("\(quoted(alias)), an alias of \(entry.model), is itself a model in the price table")
+                    throw SandboxError.invalidInput("\(entry.location ?? "")\(quoted(alias)), an alias of \(quoted(entry.model)), is itself a model in the price table")
                 }
                 if let other = aliases[alias], other != model {
-                    throw SandboxError.invalidInput("\(quoted(alias)) is an alias of both \(other) and \(entry.model)")
+                    throw SandboxError.invalidInput("\(entry.location ?? "")\(quoted(alias)) is an alias of both \(quoted(other)) and \(quoted(entry.model))")
                 }
                 aliases[alias] = model
             }
         }
+        self.entries = sorted
         self.byModel = byModel
         self.aliases = aliases
-        self.entries = byModel.keys.sorted().flatMap { byModel[$0]! }
+    }
+
+    /// Where the entries of `model` (any spelling) are in `entries`; nil when unknown.
+    private func range(of model: String) -> Range<Int>? {
+        if let range = byModel[model] { return range }
+        let key = model.lowercased()
+        return byModel[key] ?? aliases[key].flatMap { byModel[$0] }
     }
 
     /// The canonical name of `model`, or nil when the table does not know it.
     public func canonicalName(_ model: String) -> String? {
-        let key = byModel[model] != nil ? model : model.lowercased()
-        if let entries = byModel[key] { return entries[0].model }
-        return aliases[key].flatMap { byModel[$0]?.first?.model }
+        range(of: model).map { entries[$0.lowerBound].model }
     }
 
     /// Every entry of `model` (any spelling), oldest first; empty when unknown.
     public func entries(for model: String) -> [PriceEntry] {
-        if let list = byModel[model] { return list }
-        let key = model.lowercased()
-        return byModel[key] ?? aliases[key].flatMap { byModel[$0] } ?? []
+        range(of: model).map { Array(entries[$0]) } ?? []
     }
 
     /// The entry that prices a call of `model` made at `timestamp` (`YYYY-MM-DDTHH:MM:SSZ`).
@@ -72,17 +78,35 @@ public struct PriceCatalog: Sendable {
     /// - Throws: `SandboxError.unknownModel` when no entry names the model, and
     ///   `SandboxError.invalidInput` when none is in force at that time.
     public func entry(for model: String, at timestamp: String) throws -> PriceEntry {
-        let list = entries(for: model)
-        guard !list.isEmpty else { throw SandboxError.unknownModel(model) }
-        if let entry = list.last(where: { $0.isInForce(at: timestamp) }) { return entry }
-        let periods = list.map { "\($0.effectiveFrom ?? "…") to \($0.effectiveUntil ?? "now")" }.joined(separator: ", ")
+        entries[try index(for: model, at: timestamp)]
+    }
+
+    /// The position in `entries` of the entry `entry(for:at:)` returns: looked up without
+    /// copying an entry, for the import's hot path.
+    func index(for model: String, at timestamp: String) throws -> Int {
+        guard let range = range(of: model) else { throw SandboxError.unknownModel(model) }
+        if let index = range.last(where: { entries[$0].isInForce(at: timestamp) }) { return index }
+        let periods = entries[range].map { "\($0.effectiveFrom ?? "…") to \($0.effectiveUntil ?? "now")" }.joined(separator: ", ")
         throw SandboxError.invalidInput(
-            "\(list[0].model) has no price at \(timestamp) (the table has \(periods)); pass --cost, or add the period to a prices file"
+            "\(quoted(entries[range.lowerBound].model)) has no price at \(timestamp) (the table has \(periods)); pass --cost, or add the period to a prices file"
         )
     }
 
+    /// Prices a call with the entry at `index`, borrowing it in place: copying an entry (a
+    /// dozen strings and arrays) per record showed in the import's profile.
+    func charge(_ index: Int, _ tokens: TokenCounts, batch: Bool, cacheDuration: CacheDuration) throws -> (cost: Money, source: String, model: String) {
+        try entries.withUnsafeBufferPointer { buffer in
+            let entry = buffer.baseAddress! + index
+            let cost = try PriceEntry.cost(
+                of: tokens, batch: batch, cacheDuration: cacheDuration, model: entry.pointee.model, rates: entry.pointee.rates,
+                tiers: entry.pointee.tiers, batchDiscountMillionths: entry.pointee.batchDiscountMillionths
+            )
+            return (cost, entry.pointee.priceSource, entry.pointee.model)
+        }
+    }
+
     /// The canonical model names, sorted.
-    public var modelNames: [String] { byModel.values.map { $0[0].model }.sorted() }
+    public var modelNames: [String] { byModel.values.map { entries[$0.lowerBound].model }.sorted() }
 
     /// This table with `overrides` on top: each model the overrides name keeps only the
     /// overrides' entries. An override named by a built-in alias replaces that model.
@@ -90,8 +114,8 @@ public struct PriceCatalog: Sendable {
         var replaced = Set<String>()
         var merged = overrides.map { entry -> PriceEntry in
             var entry = entry
-            if let canonical = canonicalName(entry.model), canonical.lowercased() != entry.model.lowercased() {
-                entry.aliases.append(entry.model)
+            if let canonical = canonicalName(entry.model), canonical != entry.model {
+                if canonical.lowercased() != entry.model.lowercased() { entry.aliases.append(entry.model) }
                 entry.model = canonical
             }
             // Built-in aliases keep working for the corrected model.
@@ -147,6 +171,26 @@ public struct PriceCatalog: Sendable {
     /// The entry in force for `model` at `date`, for `prices show`.
     public func listing(model: String, at date: Date) throws -> PriceListing {
         PriceListing(entry: try entry(for: model, at: Timestamp.string(from: date)), inForce: true)
+    }
+}
+
+/// Looks prices up for a stream of records, remembering the last answer: an import prices
+/// thousands of records of the same model at the same time, and a repeated lookup is then two
+/// string comparisons instead of a hash and a scan.
+struct PriceLookup {
+    let catalog: PriceCatalog
+    private var last: (model: String, time: String, index: Int)?
+
+    init(_ catalog: PriceCatalog) {
+        self.catalog = catalog
+    }
+
+    /// The position in `catalog.entries` of the entry that prices `model` at `time`.
+    mutating func index(for model: String, at time: String) throws -> Int {
+        if let last, last.model == model, last.time == time { return last.index }
+        let index = try catalog.index(for: model, at: time)
+        last = (model, time, index)
+        return index
     }
 }
 

@@ -31,11 +31,16 @@ public struct TokenCounts: Hashable, Sendable {
 
     /// Refuses negative counts and counts above `maximumPerKind`.
     func validate() throws {
-        for (name, value) in [("input tokens", input), ("output tokens", output), ("cache read tokens", cacheRead), ("cache write tokens", cacheWrite)] {
+        // Checked without building an array: this runs for every imported event.
+        func check(_ value: Int64, _ name: @autoclosure () -> String) throws {
             guard value >= 0, value <= Self.maximumPerKind else {
-                throw SandboxError.invalidInput("\(name) must be between 0 and \(Self.maximumPerKind), got \(value)")
+                throw SandboxError.invalidInput("\(name()) must be between 0 and \(Self.maximumPerKind), got \(value)")
             }
         }
+        try check(input, "input tokens")
+        try check(output, "output tokens")
+        try check(cacheRead, "cache read tokens")
+        try check(cacheWrite, "cache write tokens")
     }
 }
 
@@ -84,7 +89,7 @@ public struct PriceEntry: Equatable, Sendable {
     }
 
     /// The model's canonical name.
-    public var model: String
+    public internal(set) var model: String { didSet { stamp() } }
     public var provider: String?
     /// Other names of the model (dated snapshots, older spellings).
     public var aliases: [String]
@@ -94,29 +99,57 @@ public struct PriceEntry: Equatable, Sendable {
     /// Context-length tiers, highest threshold last.
     public var tiers: [Tier]
     /// The first day (UTC, `YYYY-MM-DD`) these prices apply; nil: always did.
-    public var effectiveFrom: String?
+    public internal(set) var effectiveFrom: String? { didSet { stamp() } }
     /// The first day they no longer apply; nil: still in force.
     public var effectiveUntil: String?
     /// The provider page the prices come from.
     public var source: String?
     /// The day the page was last checked (`YYYY-MM-DD`).
     public var checked: String?
-    public var origin: Origin
+    public internal(set) var origin: Origin { didSet { stamp() } }
 
     /// `model@effective_from`, or the model alone for an entry without a start.
-    public var id: String { effectiveFrom.map { "\(model)@\($0)" } ?? model }
+    public private(set) var id = ""
+    /// What a record priced by this entry stores as its `price_source`: `table:<id>` or
+    /// `override:<file>`. Kept, not computed: every priced record needs it.
+    public private(set) var priceSource = ""
+    /// Where a price file defines the entry (`FILE:LINE: models[N]: `), for errors found
+    /// when the table is put together.
+    var location: String?
 
-    /// What a record priced by this entry stores as its `price_source`.
-    public var priceSource: String {
+    public init(
+        model: String, provider: String? = nil, aliases: [String] = [], rates: Rates, batchDiscountMillionths: Int64? = nil,
+        tiers: [Tier] = [], effectiveFrom: String? = nil, effectiveUntil: String? = nil, source: String? = nil,
+        checked: String? = nil, origin: Origin
+    ) {
+        self.model = model
+        self.provider = provider
+        self.aliases = aliases
+        self.rates = rates
+        self.batchDiscountMillionths = batchDiscountMillionths
+        self.tiers = tiers
+        self.effectiveFrom = effectiveFrom
+        self.effectiveUntil = effectiveUntil
+        self.source = source
+        self.checked = checked
+        self.origin = origin
+        stamp()
+    }
+
+    private mutating func stamp() {
+        id = effectiveFrom.map { "\(model)@\($0)" } ?? model
         switch origin {
-        case .builtIn: "table:\(id)"
-        case .override(let path): "override:\(path)"
+        case .builtIn: priceSource = "table:\(id)"
+        case .override(let path): priceSource = "override:\(path)"
         }
     }
 
     /// Whether the entry is in force at `timestamp` (stored form, `YYYY-MM-DDTHH:MM:SSZ`).
     /// Dates compare as text: a day sorts before every time of that day.
     public func isInForce(at timestamp: String) -> Bool {
+        // A year past 9999 has five digits and sorts as text before every four-digit day,
+        // though it is after all of them.
+        if timestamp.utf8.count > 20 { return effectiveUntil == nil }
         if let effectiveFrom, timestamp < effectiveFrom { return false }
         if let effectiveUntil, timestamp >= effectiveUntil { return false }
         return true
@@ -138,12 +171,21 @@ public struct PriceEntry: Equatable, Sendable {
     /// - Throws: `SandboxError.invalidInput` when the call uses a price the entry does not
     ///   have (cache tokens without a cache price, a batch call without a batch discount).
     public func cost(of tokens: TokenCounts, batch: Bool = false, cacheDuration: CacheDuration = .fiveMinutes) throws -> Money {
+        try Self.cost(of: tokens, batch: batch, cacheDuration: cacheDuration, model: model, rates: rates, tiers: tiers, batchDiscountMillionths: batchDiscountMillionths)
+    }
+
+    /// `cost(of:batch:cacheDuration:)` from the parts it needs, so the import can price a call
+    /// without copying the whole entry.
+    static func cost(
+        of tokens: TokenCounts, batch: Bool, cacheDuration: CacheDuration, model: String, rates baseRates: Rates, tiers: [Tier],
+        batchDiscountMillionths: Int64?
+    ) throws -> Money {
         try tokens.validate()
-        let rates = rates(for: tokens)
+        let rates = tiers.last(where: { tokens.prompt > $0.aboveInputTokens })?.rates ?? baseRates
         func rate(_ price: Money?, for count: Int64, _ what: String) throws -> Int128 {
             guard count > 0 else { return 0 }
             guard let price else {
-                throw SandboxError.invalidInput("\(model) has no \(what) price in the price table; pass --cost, or add it to a prices file")
+                throw SandboxError.invalidInput("\(quoted(model)) has no \(what) price in the price table; pass --cost, or add it to a prices file")
             }
             return Int128(count) * Int128(price.micros)
         }
@@ -154,14 +196,14 @@ public struct PriceEntry: Equatable, Sendable {
         var denominator: Int128 = 1_000_000
         if batch {
             guard let batchDiscountMillionths else {
-                throw SandboxError.invalidInput("\(model) has no batch price in the price table; pass --cost, or add batch_discount to a prices file")
+                throw SandboxError.invalidInput("\(quoted(model)) has no batch price in the price table; pass --cost, or add batch_discount to a prices file")
             }
             numerator *= Int128(1_000_000 - batchDiscountMillionths)
             denominator *= 1_000_000
         }
         let micros = (numerator + denominator / 2) / denominator
         guard micros <= Int128(Money.recordLimit.micros) else {
-            throw SandboxError.invalidInput("the cost of \(tokens.total) tokens of \(model) is above \(Money.recordLimit) per record")
+            throw SandboxError.invalidInput("the cost of \(tokens.total) tokens of \(quoted(model)) is above \(Money.recordLimit) per record")
         }
         return Money(micros: Int64(micros))
     }

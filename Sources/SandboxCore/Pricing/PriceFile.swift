@@ -43,7 +43,7 @@ enum PriceFile {
             throw fail(document, "(top level)", "must be an object with a \"models\" array, not \(document.value.typeName)")
         }
         for (key, node) in top where key != "models" && key != "$comment" {
-            throw fail(node, key, "unknown field (expected \"models\")")
+            throw fail(node, "(top level)", "unknown field \(quoted(key)) (expected \"models\")")
         }
         guard let modelsNode = top.first(where: { $0.key == "models" })?.value else {
             throw fail(document, "models", "missing")
@@ -68,10 +68,10 @@ enum PriceFile {
     private static func entry(_ node: PositionedJSON, field: String, origin: PriceEntry.Origin, fail: Fail) throws -> PriceEntry {
         guard case .object(let members) = node.value else { throw fail(node, field, "must be an object, not \(node.value.typeName)") }
         for (key, value) in members where !entryFields.contains(key) && !key.hasPrefix("$") {
-            throw fail(value, "\(field).\(key)", "unknown field")
+            throw fail(value, field, "unknown field \(quoted(key))")
         }
-        var fields = Fields(members: members, path: field, owner: node, fail: fail)
-        let model = try fields.requiredString("model")
+        let fields = Fields(members: members, path: field, owner: node, fail: fail)
+        let model = try fields.requiredString("model", maximumLength: 200)
         let effectiveFrom = try fields.date("effective_from")
         let effectiveUntil = try fields.date("effective_until")
         if let effectiveFrom, let effectiveUntil, effectiveUntil <= effectiveFrom {
@@ -88,9 +88,9 @@ enum PriceFile {
                     throw fail(tierNode, tierField, "must be an object, not \(tierNode.value.typeName)")
                 }
                 for (key, value) in tierMembers where !tierFields.contains(key) {
-                    throw fail(value, "\(tierField).\(key)", "unknown field")
+                    throw fail(value, tierField, "unknown field \(quoted(key))")
                 }
-                var tierFields = Fields(members: tierMembers, path: tierField, owner: tierNode, fail: fail)
+                let tierFields = Fields(members: tierMembers, path: tierField, owner: tierNode, fail: fail)
                 let threshold = try tierFields.tokens("above_input_tokens")
                 if let previous = tiers.last, threshold <= previous.aboveInputTokens {
                     throw tierFields.error("above_input_tokens", "tiers must be in increasing order of above_input_tokens")
@@ -98,7 +98,7 @@ enum PriceFile {
                 tiers.append(PriceEntry.Tier(aboveInputTokens: threshold, rates: try tierFields.rates()))
             }
         }
-        return PriceEntry(
+        var entry = PriceEntry(
             model: model,
             provider: try fields.string("provider"),
             aliases: try fields.strings("aliases"),
@@ -111,6 +111,8 @@ enum PriceFile {
             checked: try fields.date("checked"),
             origin: origin
         )
+        entry.location = "\(fail.file):\(node.line): \(field): "
+        return entry
     }
 
     /// The members of one object, read field by field with errors that say where.
@@ -130,19 +132,19 @@ enum PriceFile {
             fail(self[key] ?? owner, "\(path).\(key)", message)
         }
 
-        func string(_ key: String) throws -> String? {
+        func string(_ key: String, maximumLength: Int = 500) throws -> String? {
             guard let node = self[key] else { return nil }
             guard case .string(let text) = node.value else { throw error(key, "must be a string, not \(node.value.typeName)") }
             do {
-                try validateText(text, field: "it", maximumLength: 500)
+                try validateText(text, field: "it", maximumLength: maximumLength)
             } catch let failure as SandboxError {
                 throw error(key, failure.description)
             }
             return text
         }
 
-        func requiredString(_ key: String) throws -> String {
-            guard let text = try string(key) else { throw error(key, "missing") }
+        func requiredString(_ key: String, maximumLength: Int) throws -> String {
+            guard let text = try string(key, maximumLength: maximumLength) else { throw error(key, "missing") }
             return text
         }
 
@@ -160,7 +162,7 @@ enum PriceFile {
         /// `YYYY-MM-DD`, a real day.
         func date(_ key: String) throws -> String? {
             guard let text = try string(key) else { return nil }
-            guard text.utf8.count == 10, Timestamp.normalize(text + "T00:00:00Z") == text + "T00:00:00Z" else {
+            guard Timestamp.isDay(text) else {
                 throw error(key, "must be a day like 2026-11-22, got \(quoted(text))")
             }
             return text

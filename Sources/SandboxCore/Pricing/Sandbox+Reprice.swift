@@ -81,15 +81,17 @@ extension Sandbox {
             arguments.append(project.rawValue)
         }
         if let since {
-            sql += " AND c.recorded_at >= ?"
-            arguments.append(Timestamp.string(from: since))
+            // Compared as (length, text): a year past 9999 has five digits and sorts after.
+            let time = Timestamp.string(from: since)
+            sql += " AND (length(c.recorded_at), c.recorded_at) >= (?, ?)"
+            arguments += [Int64(time.utf8.count), time]
         }
         sql += " ORDER BY c.id"
 
         struct Change { var id: Int64; var cost: Int64; var source: String }
         var changes: [Change] = []
         var byModel: [String: RepriceResult.ModelChange] = [:]
-        var agentDeltas: [String: (project: String, delta: Int64)] = [:]
+        var agentDeltas: [String: (project: String, delta: Money)] = [:]
         var examined = 0
         var unpriced = 0
         // Read row by row: the changes are kept, not the rows.
@@ -118,8 +120,8 @@ extension Sandbox {
                 summary.changedRecords += 1
                 changes.append(Change(id: row.int64(0), cost: newCost, source: entry.priceSource))
                 let agent = row.text(1)
-                let previous = agentDeltas[agent]?.delta ?? 0
-                agentDeltas[agent] = (row.text(12), previous + (newCost - oldCost))
+                let previous = agentDeltas[agent]?.delta ?? .zero
+                agentDeltas[agent] = (row.text(12), try previous.adding(Money(micros: newCost - oldCost)))
             }
             byModel[model] = summary
         }
@@ -131,8 +133,8 @@ extension Sandbox {
         }
         var result = RepriceResult(
             dryRun: dryRun, examinedRecords: examined, changedRecords: changes.count, unpricedRecords: unpriced, models: changedModels,
-            oldCost: Money(micros: changedModels.reduce(0) { $0 + $1.oldCost.micros }),
-            newCost: Money(micros: changedModels.reduce(0) { $0 + $1.newCost.micros })
+            oldCost: try changedModels.reduce(.zero) { try $0.adding($1.oldCost) },
+            newCost: try changedModels.reduce(.zero) { try $0.adding($1.newCost) }
         )
         guard !dryRun, !changes.isEmpty else { return result }
 
@@ -143,13 +145,13 @@ extension Sandbox {
         // Agents' totals move by exactly their records' differences (the sandbox totals follow
         // through their trigger); a project whose cost rose may now be at its cap.
         var outcome = BudgetOutcome()
-        var raisedProjects: [String: Int64] = [:]
-        for (agent, change) in agentDeltas.sorted(by: { $0.key < $1.key }) where change.delta != 0 {
-            try addToTotals(agent: agent, EventEffect(cost: change.delta))
-            raisedProjects[change.project, default: 0] += change.delta
+        var raisedProjects: [String: Money] = [:]
+        for (agent, change) in agentDeltas.sorted(by: { $0.key < $1.key }) where change.delta != .zero {
+            try addToTotals(agent: agent, EventEffect(cost: change.delta.micros))
+            raisedProjects[change.project] = try (raisedProjects[change.project] ?? .zero).adding(change.delta)
         }
-        for (project, delta) in raisedProjects.sorted(by: { $0.key < $1.key }) where delta > 0 {
-            outcome.merge(try enforceCap(project: project, addedCost: delta))
+        for (project, delta) in raisedProjects.sorted(by: { $0.key < $1.key }) where delta > .zero {
+            outcome.merge(try enforceCap(project: project, addedCost: delta.micros))
         }
         result.pausedAgents = outcome.pausedAgents
         result.budgetExceeded = outcome.budgetExceeded

@@ -14,6 +14,8 @@ final class RunRecorder: RunLedger {
     let agent: Agent
     let runID: Int64
     let redactor: Redactor
+    /// The prices the run's usage is charged at, read once before the agent started.
+    private var prices: PriceLookup
     private let sink: (String) -> Void
     private let warn: (String) -> Void
     /// Agents the run's records paused (its own, or its project's for the cap).
@@ -22,8 +24,12 @@ final class RunRecorder: RunLedger {
     private var lineNotes = 0
     static let noteLimit = 20
 
-    init(sandbox: Sandbox, agent: Agent, runID: Int64, redactor: Redactor, note: @escaping (String) -> Void, warn: @escaping (String) -> Void) {
+    init(
+        sandbox: Sandbox, agent: Agent, runID: Int64, prices: PriceCatalog, redactor: Redactor,
+        note: @escaping (String) -> Void, warn: @escaping (String) -> Void
+    ) {
         self.sandbox = sandbox
+        self.prices = PriceLookup(prices)
         self.agent = agent
         self.runID = runID
         self.redactor = redactor
@@ -81,7 +87,7 @@ final class RunRecorder: RunLedger {
                 if case .reserve(let reserve) = event {
                     items.append(.reserve(line: line.number, tokens: reserve.tokens))
                 } else {
-                    items.append(.event(line: line.number, try CheckedEvent(event, now: now, prices: sandbox.prices())))
+                    items.append(.event(line: line.number, try CheckedEvent(event, now: now, prices: &prices)))
                 }
             } catch {
                 rejected.append((line.number, "\(error)"))

@@ -31,6 +31,8 @@ extension Sandbox {
         let redactor = Redactor(secrets: Array(passed.values))
         let bubblewrap: Bubblewrap? = options.isolation == .namespace
             ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"], only: nonEmpty(options.environment["NOVAOS_TEST_BWRAP"])) } : nil
+        // Read before anything starts: a malformed price file refuses the run with nothing recorded.
+        let prices = try prices()
         let started = now()
         let supervisor = ProcessIdentity.current
         // Each argument is redacted before JSON escapes could hide a secret's characters.
@@ -87,12 +89,10 @@ extension Sandbox {
         // The supervisor records through a connection of its own with a short busy timeout,
         // so a lock held elsewhere delays recording without ever blocking the loop.
         let recording = try Sandbox(
-            paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50, maximumPageCount: maximumPageCount, priceFile: priceFile
+            paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50, maximumPageCount: maximumPageCount
         )
-        recording.loadedPrices = try prices()
-        let recorder = try RunRecorder(
-            sandbox: recording,
-            agent: agent, runID: runID, redactor: redactor, note: options.note, warn: options.warn ?? options.note
+        let recorder = RunRecorder(
+            sandbox: recording, agent: agent, runID: runID, prices: prices, redactor: redactor, note: options.note, warn: options.warn ?? options.note
         )
         var settings = SupervisorOptions()
         settings.timeout = options.timeout

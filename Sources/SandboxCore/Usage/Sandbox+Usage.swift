@@ -20,9 +20,10 @@ extension Sandbox {
         cacheDuration: CacheDuration = .fiveMinutes, operation: String? = nil, cost: Money? = nil
     ) throws -> UsageRecord {
         let recordedAt = now()
+        var prices = PriceLookup(try prices())
         let priced = try PricedUsage(
             AgentEvent.Usage(model: model, operation: operation, tokens: tokens, batch: batch, cacheDuration: cacheDuration, cost: cost),
-            now: Timestamp.string(from: recordedAt), prices: prices()
+            now: Timestamp.string(from: recordedAt), prices: &prices
         )
         return try write {
             _ = try loadRecordingAgent(id)

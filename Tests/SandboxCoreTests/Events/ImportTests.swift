@@ -27,11 +27,32 @@ import Testing
         try sandbox.db.scalarInt(
             """
             SELECT count(*) FROM agents AS a WHERE
-                a.tokens_used <> (SELECT coalesce(sum(input_tokens + output_tokens), 0) FROM api_costs WHERE agent_id = a.id)
+                a.tokens_used <> (SELECT coalesce(sum(input_tokens + output_tokens + cache_read_tokens + cache_write_tokens), 0) FROM api_costs WHERE agent_id = a.id)
              OR a.cost_micros <> (SELECT coalesce(sum(cost_micros), 0) FROM api_costs WHERE agent_id = a.id)
              OR a.revenue_micros <> (SELECT coalesce(sum(amount_micros), 0) FROM revenue WHERE agent_id = a.id)
             """
         ) == 0
+    }
+
+    @Test func anEmptyAgentIDIsRefusedNotRecordedForNobody() throws {
+        let sandbox = try makeSandbox()
+        let line = #"{"type":"usage","agent_id":"","model":"claude-haiku-3.5","input_tokens":10,"output_tokens":0}"#
+        let refused = try importLines([line, line], into: sandbox)
+        #expect(!refused.committed && refused.rejected == 2 && refused.errors.first?.message.hasPrefix("invalid agent ID ''") == true)
+        let skipped = try importLines([line, line], into: sandbox, skipInvalid: true)
+        #expect(skipped.new == 0 && skipped.rejected == 2)
+        #expect(try sandbox.db.scalarInt("SELECT count(*) FROM api_costs") == 0)
+    }
+
+    @Test func cacheTokensCountInTheTotals() throws {
+        let sandbox = try makeSandbox()
+        let seed = try seededProject(sandbox)
+        let line = #"{"type":"usage","agent_id":"\#(seed.winner)","model":"claude-haiku-3.5","input_tokens":10,"output_tokens":5,"cache_read_tokens":1000,"cache_write_tokens":100,"batch":true}"#
+        let summary = try importLines([line], into: sandbox)
+        #expect(summary.tokens == 1_115)
+        // (10 × 0.8 + 5 × 4 + 1 000 × 0.08 + 100 × 1) × 0.5 = 104 micro-dollars.
+        #expect(summary.cost.micros == 104)
+        #expect(try totalsMatchRecords(sandbox))
     }
 
     @Test func importsUsageAndRevenueAndKeepsTotalsExact() throws {

@@ -148,7 +148,7 @@ private func parse(_ text: String) throws -> [PriceEntry] {
     @Test(arguments: [
         (#"[1]"#, "prices.json:1: (top level): must be an object"),
         (#"{"models": {}}"#, "prices.json:1: models: must be an array"),
-        (#"{"model": []}"#, "prices.json:1: model: unknown field"),
+        (#"{"model": []}"#, "prices.json:1: (top level): unknown field 'model'"),
         ("{\"models\": [\n{\"model\": \"x\", \"input\": 1}\n]}", "prices.json:2: models[0].output: missing"),
         ("{\"models\": [\n{\"model\": \"x\",\n \"input\": \"3\", \"output\": 1}]}", "prices.json:3: models[0].input: must be a number"),
         ("{\"models\": [\n{\"model\": \"x\",\n \"input\": -3, \"output\": 1}]}", "prices.json:3: models[0].input: must be between 0"),
@@ -158,11 +158,12 @@ private func parse(_ text: String) throws -> [PriceEntry] {
         ("{\"models\": [\n{\"model\": \"x\", \"input\": 1, \"output\": 1,\n \"effective_from\": \"2025-02-30\"}]}", "prices.json:3: models[0].effective_from: must be a day"),
         ("{\"models\": [\n{\"model\": \"x\", \"input\": 1, \"output\": 1, \"effective_from\": \"2025-02-03\",\n \"effective_until\": \"2025-02-01\"}]}", "prices.json:3: models[0].effective_until: must be after"),
         ("{\"models\": [{\"model\": \"x\", \"input\": 1, \"output\": 1, \"tiers\": [\n{\"above_input_tokens\": 0, \"input\": 1, \"output\": 1}]}]}", "prices.json:2: models[0].tiers[0].above_input_tokens: must be a whole number"),
-        ("{\"models\": [{\"model\": \"x\", \"input\": 1, \"output\": 1,\n \"colour\": \"red\"}]}", "prices.json:2: models[0].colour: unknown field"),
+        ("{\"models\": [{\"model\": \"x\", \"input\": 1, \"output\": 1,\n \"colour\": \"red\"}]}", "prices.json:2: models[0]: unknown field 'colour'"),
+        ("{\"models\": [{\"model\": \"x\", \"input\": 1, \"output\": 1,\n \"\\u001b[2J\": 1}]}", "prices.json:2: models[0]: unknown field '\\u{1b}[2J'"),
         ("{\"models\": [{\"model\": \"\", \"input\": 1, \"output\": 1}]}", "prices.json:1: models[0].model: it must not be empty"),
         ("{\"models\": [\n{\"model\": \"x\", \"input\": 01, \"output\": 1}]}", "prices.json:2: not valid JSON: bad number: leading zeros"),
         ("{\"models\": [\n{\"model\": \"x\", \"input\": 1, \"output\": 1},\n]}", "prices.json:3: not valid JSON: unexpected character"),
-        ("{\"models\": [\n{\"model\": \"x\", \"model\": \"y\"}]}", "prices.json:2: not valid JSON: duplicate key \"model\""),
+        ("{\"models\": [\n{\"model\": \"x\", \"model\": \"y\"}]}", "prices.json:2: not valid JSON: duplicate key 'model'"),
         ("{\"models\": [\n{\"model\": \"x\", // note\n}]}", "prices.json:2: not valid JSON: expected a string"),
         ("", "prices.json:1: not valid JSON: unexpected end"),
     ] as [(String, String)])
@@ -209,5 +210,20 @@ private func parse(_ text: String) throws -> [PriceEntry] {
         try Data(#"{"models": [{"model": "theirs", "input": 1, "output": 2}]}"#.utf8).write(to: elsewhere)
         let explicit = try PriceCatalog.load(paths: paths, file: elsewhere)
         #expect(explicit.canonicalName("theirs") == "theirs" && explicit.canonicalName("mine") == nil)
+    }
+}
+
+@Suite struct DayTests {
+    @Test(arguments: [
+        ("2026-11-22", true), ("2024-02-29", true), ("2000-02-29", true), ("1900-02-29", false), ("2025-02-29", false),
+        ("2025-04-31", false), ("2025-12-31", true), ("2025-13-01", false), ("2025-00-10", false), ("2025-01-00", false),
+        ("0000-01-01", false), ("2025-1-01", false), ("2025/01/01", false), ("2025-01-0a", false), ("", false), ("2025-01-011", false),
+    ])
+    func onlyRealDaysAreDays(text: String, valid: Bool) {
+        #expect(Timestamp.isDay(text) == valid)
+        // The same answer as the full ISO 8601 check, for every four-digit year.
+        if text.utf8.count == 10, !text.hasPrefix("0000") {
+            #expect((Timestamp.normalize(text + "T00:00:00Z") == text + "T00:00:00Z") == valid)
+        }
     }
 }
