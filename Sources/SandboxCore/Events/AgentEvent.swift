@@ -131,6 +131,10 @@ enum EventParser {
         }
 
         static let all: [Key] = allCases.map { $0 }
+        static let byName: [String: Key] = Dictionary(uniqueKeysWithValues: all.map { ($0.name, $0) })
+
+        /// The key spelled `name` once unescaped, or nil.
+        static func named(_ name: String) -> Key? { byName[name] }
         /// Computed once: `allCases` builds a new array on every call, and this runs per event.
         static let count = all.count
         static let utf8Names: [[UInt8]] = all.map { Array($0.name.utf8) }
@@ -162,8 +166,32 @@ enum EventParser {
         guard bytes.count <= maximumLineBytes else {
             throw SandboxError.invalidInput("line is too long (\(bytes.count) bytes, at most \(maximumLineBytes))")
         }
-        var scanner = Scanner(bytes: bytes)
         var values = Fields(repeating: nil, count: Key.count)
+        // Keys are compared after unescaping, as every JSON library reads them; other keys
+        // are kept only to refuse a duplicate, and their values are still checked as JSON.
+        var otherKeys: [String] = []
+        try scanObject(bytes) { scanner, keyRange, keyEscaped, value in
+            let escapedName = keyEscaped ? try scanner.decodeString(keyRange, escaped: true) : nil
+            if let key = escapedName.map(Key.named) ?? Key.match(keyRange, in: scanner) {
+                if values[key.rawValue] != nil { throw SandboxError.invalidInput("duplicate key \"\(key.name)\"") }
+                values[key.rawValue] = try value.decode(scanner)
+            } else {
+                let name = try escapedName ?? scanner.decodeString(keyRange, escaped: false)
+                if otherKeys.contains(name) { throw SandboxError.invalidInput("duplicate key \(quoted(name))") }
+                otherKeys.append(name)
+                _ = try value.decode(scanner)
+            }
+        }
+        return try build(values)
+    }
+
+    /// Scans one flat JSON object filling the whole line, handing each member to `visit`: the
+    /// key's byte range (and whether it has escapes) and the value, still undecoded.
+    @inline(__always)
+    private static func scanObject(
+        _ bytes: UnsafeBufferPointer<UInt8>, _ visit: (Scanner, Range<Int>, Bool, RawValue) throws -> Void
+    ) throws {
+        var scanner = Scanner(bytes: bytes)
         scanner.skipWhitespace()
         try scanner.expect(UInt8(ascii: "{"), "an event must be a JSON object")
         scanner.skipWhitespace()
@@ -172,15 +200,11 @@ enum EventParser {
         } else {
             while true {
                 scanner.skipWhitespace()
-                let keyRange = try scanner.rawString()
+                let (keyRange, keyEscaped) = try scanner.scanString()
                 scanner.skipWhitespace()
                 try scanner.expect(UInt8(ascii: ":"), "expected ':' after a key")
                 scanner.skipWhitespace()
-                let value = try scanner.value()
-                if let key = Key.match(keyRange, in: scanner) {
-                    if values[key.rawValue] != nil { throw SandboxError.invalidInput("duplicate key \"\(key.name)\"") }
-                    values[key.rawValue] = try value.decode(scanner)
-                }
+                try visit(scanner, keyRange, keyEscaped, try scanner.value())
                 scanner.skipWhitespace()
                 guard let next = scanner.next() else { throw SandboxError.invalidInput("unterminated JSON object") }
                 if next == UInt8(ascii: "}") { break }
@@ -189,7 +213,31 @@ enum EventParser {
         }
         scanner.skipWhitespace()
         guard scanner.index == bytes.count else { throw SandboxError.invalidInput("unexpected text after the JSON object") }
-        return try build(values)
+    }
+
+    /// A JSON leaf as the event format allows it (no nesting), for the differential test and
+    /// the fuzz target: the same scanner and decoder as `parse`, without the event schema.
+    enum Leaf: Equatable {
+        case string(String)
+        case number(String)
+        case bool(Bool)
+        case null
+    }
+
+    /// Every member of a flat JSON object line, in order, duplicates kept: the JSON layer of
+    /// `parse` on its own.
+    static func members(_ bytes: UnsafeBufferPointer<UInt8>) throws -> [(key: String, value: Leaf)] {
+        var members: [(key: String, value: Leaf)] = []
+        try scanObject(bytes) { scanner, keyRange, keyEscaped, value in
+            let leaf: Leaf = switch try value.decode(scanner) {
+            case .string(let text): .string(text)
+            case .number(let text): .number(text)
+            case .bool(let flag): .bool(flag)
+            case .null: .null
+            }
+            members.append((try scanner.decodeString(keyRange, escaped: keyEscaped), leaf))
+        }
+        return members
     }
 
     private static func build(_ values: Fields) throws -> AgentEvent {
@@ -235,15 +283,16 @@ enum EventParser {
         switch values[Key.id.rawValue] {
         case nil, .null?: eventID = nil
         case .string(let text)?: eventID = text
-        case .number(let text)?: eventID = text
-        case .bool?: throw SandboxError.invalidInput("\"id\" must be a string or a number")
+        case let other?:
+            // A number would make 1, 1.0 and 1e0 three different events: ids are strings.
+            throw SandboxError.invalidInput("\"id\" must be a string, like \"evt-1\", not \(other.typeName)")
         }
         if let eventID {
             try validateText(eventID, field: "\"id\"", maximumLength: 200)
         }
         let timestamp = try string(.timestamp).map { text -> String in
             guard let normalized = Timestamp.normalize(text) else {
-                throw SandboxError.invalidInput("\"timestamp\" must be ISO 8601, like 2026-11-22T04:30:00Z, got \(quoted(text))")
+                throw SandboxError.invalidInput("\"timestamp\" must be an ISO 8601 time from 1970 to 9999 (UTC), like 2026-11-22T04:30:00Z, got \(quoted(text))")
             }
             return normalized
         }
@@ -340,12 +389,8 @@ enum EventParser {
             return true
         }
 
-        /// Scans a string; returns the range of its content (escapes not yet decoded).
-        mutating func rawString() throws -> Range<Int> {
-            let (range, _) = try scanString()
-            return range
-        }
-
+        /// Scans a string; returns the range of its content (escapes not yet decoded) and
+        /// whether it has any.
         mutating func scanString() throws -> (Range<Int>, Bool) {
             try expect(UInt8(ascii: "\""), "expected a string")
             let start = index
@@ -375,15 +420,18 @@ enum EventParser {
                 return .string(range, escaped: escaped)
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
                 let start = index
-                while index < bytes.count {
-                    let byte = bytes[index]
-                    guard (byte >= 0x30 && byte <= 0x39) || byte == 0x2D || byte == 0x2B || byte == 0x2E || byte == 0x65 || byte == 0x45 else { break }
-                    index += 1
+                let exponent: Bool
+                do {
+                    exponent = try JSONNumber.scan(bytes, &index)
+                } catch {
+                    throw SandboxError.invalidInput("not valid JSON: \(error.message)")
                 }
-                // The digits are checked by the field that reads them (tokens, dollars); the
-                // shapes JSON forbids but Swift's parsers accept are refused here.
-                guard bytes[index - 1] != UInt8(ascii: "."), index - start < 64 else {
-                    throw SandboxError.invalidInput("not valid JSON: bad number")
+                guard index - start <= 400 else { throw SandboxError.invalidInput("not valid JSON: a number of more than 400 characters") }
+                // A number no Double can hold is refused, as Foundation refuses it; only one
+                // with an exponent or over 300 characters can be that large, so others skip the check.
+                if exponent || index - start > 300,
+                   !(Double(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self))?.isFinite ?? false) {
+                    throw SandboxError.invalidInput("not valid JSON: a number too large for a double")
                 }
                 return .number(start..<index)
             case UInt8(ascii: "t"): try literal("true"); return .bool(true)

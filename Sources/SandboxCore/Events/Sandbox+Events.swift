@@ -103,10 +103,11 @@ struct EventEffect {
     var cost: Int64 = 0
     var revenue: Int64 = 0
 
-    mutating func add(_ other: EventEffect) {
-        tokens += other.tokens
-        cost += other.cost
-        revenue += other.revenue
+    /// Adds, checked: an overflow ends the operation.
+    mutating func add(_ other: EventEffect) throws(TotalOverflow) {
+        tokens = try checkedSum(tokens, other.tokens, "token")
+        cost = try checkedSum(cost, other.cost, "cost")
+        revenue = try checkedSum(revenue, other.revenue, "revenue")
     }
 }
 

@@ -83,18 +83,19 @@ extension Sandbox {
         var lastAgent: String?
         var effects: [String: EventEffect] = [:]
         var currentEffect = (agent: "", effect: EventEffect())
+        var total = EventEffect()
 
-        func addEffect(_ agent: String, _ effect: EventEffect) {
+        func addEffect(_ agent: String, _ effect: EventEffect) throws(TotalOverflow) {
             if agent != currentEffect.agent {
-                flushEffect()
+                try flushEffect()
                 currentEffect.agent = agent
             }
-            currentEffect.effect.add(effect)
+            try currentEffect.effect.add(effect)
         }
 
-        func flushEffect() {
+        func flushEffect() throws(TotalOverflow) {
             guard !currentEffect.agent.isEmpty else { return }
-            effects[currentEffect.agent, default: EventEffect()].add(currentEffect.effect)
+            try effects[currentEffect.agent, default: EventEffect()].add(currentEffect.effect)
             currentEffect = ("", EventEffect())
         }
 
@@ -140,11 +141,9 @@ extension Sandbox {
                             guard insert else { return }
                             guard try self.insert(checked, agent: agent) else { summary.duplicate += 1; return }
                             let effect = checked.effect
-                            addEffect(agent, effect)
+                            try addEffect(agent, effect)
                             if case .usage = checked { summary.usageEvents += 1 } else { summary.revenueEvents += 1 }
-                            summary.tokens += effect.tokens
-                            summary.cost.micros += effect.cost
-                            summary.revenue.micros += effect.revenue
+                            try total.add(effect)
                             summary.new += 1
                         } catch let error as SandboxError {
                             summary.rejected += 1
@@ -156,23 +155,26 @@ extension Sandbox {
                     if summary.rejected > 0 && !options.skipInvalid {
                         throw Rollback()
                     }
-                    flushEffect()
+                    try flushEffect()
+                    summary.tokens = total.tokens
+                    summary.cost = Money(micros: total.cost)
+                    summary.revenue = Money(micros: total.revenue)
                     for (agent, effect) in effects {
                         try addToTotals(agent: agent, effect)
                     }
                     // Budgets bind in the same transaction as the records that reached them.
                     var budgets = BudgetOutcome()
-                    var addedByProject: [String: Int64] = [:]
+                    var addedByProject: [String: EventEffect] = [:]
                     for agent in effects.keys.sorted() {
                         let effect = effects[agent] ?? EventEffect()
                         budgets.merge(try enforceBudgets(agent: agent, added: effect.tokens, addedCost: 0))
                         if let project = try db.scalarText("SELECT project_id FROM agents WHERE id = ?", [agent]) {
-                            addedByProject[project, default: 0] += effect.cost
+                            try addedByProject[project, default: EventEffect()].add(EventEffect(cost: effect.cost))
                         }
                     }
                     // A cap is crossed by what the whole import added to its project.
-                    for (project, cost) in addedByProject.sorted(by: { $0.key < $1.key }) {
-                        budgets.merge(try enforceCap(project: project, addedCost: cost))
+                    for (project, added) in addedByProject.sorted(by: { $0.key < $1.key }) {
+                        budgets.merge(try enforceCap(project: project, addedCost: added.cost))
                     }
                     summary.budgetExceeded = budgets.budgetExceeded
                     summary.pausedAgents = budgets.pausedAgents
@@ -188,6 +190,8 @@ extension Sandbox {
             summary.tokens = 0
             summary.cost = .zero
             summary.revenue = .zero
+        } catch let overflow as TotalOverflow {
+            throw SandboxError.invalidInput("\(overflow) at line \(summary.lines); nothing was imported")
         }
         return summary
     }

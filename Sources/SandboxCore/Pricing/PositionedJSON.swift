@@ -148,24 +148,10 @@ struct PositionedJSON {
         /// `-? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?`, exactly as RFC 8259 has it.
         mutating func number() throws(SyntaxError) -> String {
             let start = index
-            func digits() -> Int {
-                let first = index
-                while index < bytes.count, bytes[index] >= UInt8(ascii: "0"), bytes[index] <= UInt8(ascii: "9") { index += 1 }
-                return index - first
-            }
-            if bytes[index] == UInt8(ascii: "-") { index += 1 }
-            let integerStart = index
-            let integerDigits = digits()
-            guard integerDigits > 0 else { throw error("bad number") }
-            if integerDigits > 1, bytes[integerStart] == UInt8(ascii: "0") { throw error("bad number: leading zeros are not JSON") }
-            if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-                index += 1
-                guard digits() > 0 else { throw error("bad number") }
-            }
-            if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-                index += 1
-                if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") { index += 1 }
-                guard digits() > 0 else { throw error("bad number") }
+            do {
+                _ = try JSONNumber.scan(bytes, &index)
+            } catch {
+                throw self.error(error.message)
             }
             return String(decoding: bytes[start..<index], as: UTF8.self)
         }

@@ -122,9 +122,9 @@ final class RunRecorder: RunLedger {
                 switch item {
                 case .event(let line, let event):
                     if try sandbox.insert(event, agent: agent.id.rawValue) {
-                        total.add(event.effect)
+                        try total.add(event.effect)
                         recorded += 1
-                        ledger.used += event.effect.tokens
+                        ledger.used = try checkedSum(ledger.used, event.effect.tokens, "token")
                         if event.effect.tokens > 0, !open.isEmpty { open.removeFirst() }
                     } else {
                         duplicates.append(line)

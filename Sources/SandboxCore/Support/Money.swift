@@ -20,21 +20,89 @@ public struct Money: Hashable, Comparable, Sendable {
 
     /// Parses a decimal number of dollars such as `12`, `0.25`, `1e-3` or `-4.5`.
     ///
-    /// Amounts with more than six decimal places are refused rather than rounded, so what is
-    /// stored is always exactly what was given.
+    /// Exact or refused: the digits are read as written, never through a `Double` or a
+    /// `Decimal` (which keeps 38 digits and would round `12.5000…0001`). More than six decimal
+    /// places as written (after the exponent), whatever the digits, is refused, as is an
+    /// amount above the record limit.
     public init(parsing text: String) throws {
         if let micros = Money.parsePlainDecimal(text) {
             self = Money(micros: micros)
             return
         }
-        let trimmed = text.trimmingCharacters(in: .whitespaces)
-        guard let decimal = Decimal(string: trimmed, locale: Locale(identifier: "en_US_POSIX")),
-              !decimal.isNaN,
-              trimmed.allSatisfy({ $0.isASCII && ($0.isNumber || "+-.eE".contains($0)) })
-        else {
-            throw SandboxError.invalidInput("invalid amount \(quoted(text)): expected a decimal number of dollars, like 12.50")
+        self = Money(micros: try Money.parseExactly(text))
+    }
+
+    /// `[+-]digits[.digits][(e|E)[+-]digits]`, in micro-dollars.
+    private static func parseExactly(_ text: String) throws -> Int64 {
+        let bytes = Array(text.utf8)
+        func invalid() -> SandboxError {
+            SandboxError.invalidInput("invalid amount \(quoted(text)): expected a decimal number of dollars, like 12.50")
         }
-        try self.init(exactly: decimal, original: text, limit: Money.recordLimit)
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        var index = 0
+        var negative = false
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
+            negative = bytes[index] == UInt8(ascii: "-")
+            index += 1
+        }
+        var digits: [UInt8] = []
+        var integerDigits = 0
+        var fractionDigits = 0
+        while index < bytes.count, isDigit(bytes[index]) {
+            digits.append(bytes[index] - UInt8(ascii: "0"))
+            integerDigits += 1
+            index += 1
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            while index < bytes.count, isDigit(bytes[index]) {
+                digits.append(bytes[index] - UInt8(ascii: "0"))
+                fractionDigits += 1
+                index += 1
+            }
+            guard integerDigits > 0, fractionDigits > 0 else { throw invalid() }
+        }
+        guard integerDigits + fractionDigits > 0 else { throw invalid() }
+        var exponent = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            var exponentNegative = false
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
+                exponentNegative = bytes[index] == UInt8(ascii: "-")
+                index += 1
+            }
+            var exponentDigits = 0
+            while index < bytes.count, isDigit(bytes[index]) {
+                // Capped: past a million the answer (too many places, or too large) is the same.
+                exponent = min(exponent * 10 + Int(bytes[index] - UInt8(ascii: "0")), 1_000_000)
+                exponentDigits += 1
+                index += 1
+            }
+            guard exponentDigits > 0 else { throw invalid() }
+            if exponentNegative { exponent = -exponent }
+        }
+        guard index == bytes.count else { throw invalid() }
+        let places = fractionDigits - exponent
+        guard places <= 6 else {
+            throw SandboxError.invalidInput("amount \(quoted(text)) has more than 6 decimal places; money is kept in micro-dollars")
+        }
+        let significant = digits.drop(while: { $0 == 0 })
+        let tooLarge = SandboxError.invalidInput("amount \(quoted(text)) is too large: at most \(Money.recordLimit) per record")
+        // micros = the digits × 10^(6 - places); more than 19 digits cannot fit.
+        guard significant.count + (6 - places) <= 19 || significant.isEmpty else { throw tooLarge }
+        var micros: Int64 = 0
+        for digit in significant {
+            let (shifted, overflow) = micros.multipliedReportingOverflow(by: 10)
+            guard !overflow else { throw tooLarge }
+            micros = shifted + Int64(digit)
+        }
+        for _ in 0..<max(0, 6 - places) where micros != 0 {
+            let (shifted, overflow) = micros.multipliedReportingOverflow(by: 10)
+            guard !overflow else { throw tooLarge }
+            micros = shifted
+        }
+        guard micros <= Money.recordLimit.micros else { throw tooLarge }
+        return negative ? -micros : micros
     }
 
     /// The fast path for the common spelling `[-]digits[.digits]` with at most six decimals
@@ -107,9 +175,11 @@ public struct Money: Hashable, Comparable, Sendable {
 
     /// Adds, or throws when the sum does not fit in 64 bits.
     public func adding(_ other: Money) throws -> Money {
-        let (sum, overflow) = micros.addingReportingOverflow(other.micros)
-        guard !overflow else { throw SandboxError.invalidInput("amount overflow: the total would exceed the money range") }
-        return Money(micros: sum)
+        do {
+            return Money(micros: try checkedSum(micros, other.micros, "money"))
+        } catch {
+            throw SandboxError.invalidInput(error.description)
+        }
     }
 
     public static func - (lhs: Money, rhs: Money) -> Money { Money(micros: lhs.micros - rhs.micros) }
@@ -138,4 +208,19 @@ extension Money: Codable {
         var container = encoder.singleValueContainer()
         try container.encode(decimalDollars)
     }
+}
+
+/// A running total of money or tokens that would not fit in 64 bits. Deliberately not a
+/// `SandboxError`: it ends the whole operation (a bulk import rolls back everything), where a
+/// bad line would only be skipped.
+struct TotalOverflow: Error, CustomStringConvertible {
+    var what: String
+    var description: String { "\(what) total overflow: the sum would exceed the 64-bit range" }
+}
+
+/// The one checked addition of money (in micro-dollars) and token counts.
+func checkedSum(_ lhs: Int64, _ rhs: Int64, _ what: String) throws(TotalOverflow) -> Int64 {
+    let (sum, overflow) = lhs.addingReportingOverflow(rhs)
+    guard !overflow else { throw TotalOverflow(what: what) }
+    return sum
 }

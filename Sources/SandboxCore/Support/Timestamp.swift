@@ -62,8 +62,18 @@ enum Timestamp {
 
     /// Checks an ISO 8601 time given by a user and returns it in the stored form
     /// (`YYYY-MM-DDTHH:MM:SSZ`, UTC, whole seconds), or nil when it is not a valid time.
-    /// Fractions and offsets (`2026-11-22T05:30:00.250+01:00`) are accepted and converted.
+    /// Fractions and offsets (`2026-11-22T05:30:00.250+01:00`) are accepted and converted; the
+    /// result must lie between 1970-01-01 and 9999-12-31 (UTC), so it is always 20 characters.
     static func normalize(_ text: String) -> String? {
+        guard let normalized = convert(text), normalized >= earliest, normalized <= latest, normalized.utf8.count == 20 else { return nil }
+        return normalized
+    }
+
+    /// The range of times accepted, after conversion to UTC: four-digit years from the epoch.
+    static let earliest = "1970-01-01T00:00:00Z"
+    static let latest = "9999-12-31T23:59:59Z"
+
+    private static func convert(_ text: String) -> String? {
         let bytes = Array(text.utf8)
         if bytes.count == 20, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
            bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"), bytes[19] == UInt8(ascii: "Z") {

@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct EventParserTests {
     @Test func parsesAUsageEvent() throws {
-        let event = try AgentEvent.parse(#"{"type":"usage","model":"claude-sonnet-4","input_tokens":1200,"output_tokens":300,"operation":"draft","cost":0.25,"id":7}"#)
+        let event = try AgentEvent.parse(#"{"type":"usage","model":"claude-sonnet-4","input_tokens":1200,"output_tokens":300,"operation":"draft","cost":0.25,"id":"7"}"#)
         #expect(event == .usage(AgentEvent.Usage(
             agentID: nil, eventID: "7", model: "claude-sonnet-4", operation: "draft", tokens: TokenCounts(input: 1200, output: 300),
             cost: dollars("0.25"), timestamp: nil

@@ -161,7 +161,7 @@ private func parse(_ text: String) throws -> [PriceEntry] {
         ("{\"models\": [{\"model\": \"x\", \"input\": 1, \"output\": 1,\n \"colour\": \"red\"}]}", "prices.json:2: models[0]: unknown field 'colour'"),
         ("{\"models\": [{\"model\": \"x\", \"input\": 1, \"output\": 1,\n \"\\u001b[2J\": 1}]}", "prices.json:2: models[0]: unknown field '\\u{1b}[2J'"),
         ("{\"models\": [{\"model\": \"\", \"input\": 1, \"output\": 1}]}", "prices.json:1: models[0].model: it must not be empty"),
-        ("{\"models\": [\n{\"model\": \"x\", \"input\": 01, \"output\": 1}]}", "prices.json:2: not valid JSON: bad number: leading zeros"),
+        ("{\"models\": [\n{\"model\": \"x\", \"input\": 01, \"output\": 1}]}", "prices.json:2: not valid JSON: a number with leading zeros"),
         ("{\"models\": [\n{\"model\": \"x\", \"input\": 1, \"output\": 1},\n]}", "prices.json:3: not valid JSON: unexpected character"),
         ("{\"models\": [\n{\"model\": \"x\", \"model\": \"y\"}]}", "prices.json:2: not valid JSON: duplicate key 'model'"),
         ("{\"models\": [\n{\"model\": \"x\", // note\n}]}", "prices.json:2: not valid JSON: expected a string"),

@@ -5,13 +5,19 @@ import Testing
 @Suite struct MoneyTests {
     @Test(arguments: [
         ("12", 12_000_000), ("12.5", 12_500_000), ("0.000001", 1), ("1e-3", 1_000), ("-4.5", -4_500_000),
-        ("49.99", 49_990_000), ("1000000000", 1_000_000_000_000_000), (" 7 ", 7_000_000),
+        ("49.99", 49_990_000), ("1000000000", 1_000_000_000_000_000), ("1.5e1", 15_000_000), ("0.0000001e1", 1),
+        ("1.000000e2", 100_000_000), ("0e400", 0), ("+3", 3_000_000), ("00012.50", 12_500_000), ("1E-6", 1),
     ] as [(String, Int64)])
     func parsesExactDecimals(text: String, micros: Int64) throws {
         #expect(try Money(parsing: text).micros == micros)
     }
 
-    @Test(arguments: ["0.0000001", "1.2345678", "NaN", "inf", "-infinity", "abc", "", "1,5", "0x10", "1000000000.000001", "1e30", "$5"])
+    @Test(arguments: [
+        "0.0000001", "1.2345678", "NaN", "inf", "-infinity", "abc", "", "1,5", "0x10", "1000000000.000001", "1e30", "$5", " 7 ",
+        // The inputs: more than six places is refused whatever the digits, never rounded.
+        "12.5000000000000000000000000000000000000000001", "0.00000100000000000000000000000000000000000000000000000000009",
+        "1.0000000", "1e-7", "1e400", "9223372036854775808", "1.", ".5", "1e", "--1", "1e+", "1.5.1", "0.1e-6",
+    ])
     func refusesWhatItCannotKeepExactly(text: String) {
         #expect(throws: SandboxError.self) { try Money(parsing: text) }
     }
