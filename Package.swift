@@ -38,6 +38,8 @@ let package = Package(
         ),
         // The benchmark: `swift build -c release && .build/release/novaos-bench` (see README).
         .executableTarget(name: "novaos-bench", dependencies: ["SandboxCore"]),
+        // The fuzz target: `scripts/fuzz SECONDS` (libFuzzer); built plainly, it replays inputs.
+        .executableTarget(name: "novaos-fuzz", dependencies: ["SandboxCore"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .testTarget(name: "SQLiteDBTests", dependencies: ["SQLiteDB"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB", "ExperimentRepos", "Supervision"]),

@@ -74,6 +74,11 @@ public enum AgentEvent: Equatable, Sendable {
         var copy = line
         return try copy.withUTF8 { try EventParser.parse($0) }
     }
+
+    /// Parses one line given as bytes, as `import` and `run` read it (invalid UTF-8 included).
+    public static func parse(line bytes: UnsafeBufferPointer<UInt8>) throws -> AgentEvent {
+        try EventParser.parse(bytes)
+    }
 }
 
 /// A line that could not be recorded, and why.
