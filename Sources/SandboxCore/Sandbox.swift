@@ -65,7 +65,9 @@ public final class Sandbox {
             do {
                 try FileManager.default.createDirectory(at: paths.projectsFolder, withIntermediateDirectories: true)
             } catch {
-                throw SandboxError.fileSystem(path: paths.projectsFolder.path, message: "cannot create the sandbox folder (\(firstLine(of: error)))")
+                throw SandboxError.fileSystem(
+                    path: failingPath(of: error) ?? paths.projectsFolder.path, message: "cannot create the sandbox folder: \(firstLine(of: error))"
+                )
             }
         }
         db = try DatabaseFile.open(paths.sandboxDatabase, kind: .sandbox, busyTimeoutMilliseconds: busyTimeoutMilliseconds)

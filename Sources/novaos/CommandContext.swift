@@ -65,7 +65,7 @@ struct CommandContext {
     }
 
     func warn(_ message: String) {
-        writeError("warning: \(message)\n")
+        writeError("warning: \(TerminalText.escape(message))\n")
     }
 }
 

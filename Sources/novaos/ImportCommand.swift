@@ -47,7 +47,7 @@ extension SandboxCommand {
             )
             bar.finish()
             for error in summary.errors {
-                context.writeError("line \(error.line): \(error.message)\n")
+                context.writeError("line \(error.line): \(TerminalText.escape(error.message))\n")
             }
             if summary.rejected > summary.errors.count {
                 context.writeError("… and \(summary.rejected - summary.errors.count) more rejected line(s)\n")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import SandboxCore
 import Foundation
 
 @main
@@ -16,6 +17,13 @@ struct NovaOS: ParsableCommand {
     )
 
     static func main() {
+        // `CommandLine.arguments` would have replaced invalid UTF-8 with U+FFFD: look at the bytes.
+        for index in 1..<Int(CommandLine.argc) {
+            guard let raw = CommandLine.unsafeArgv[index], String(validatingCString: raw) != nil else {
+                writeAll(Data("Error: argument \(index) is not valid UTF-8; give names, paths and values in UTF-8\n".utf8), to: STDERR_FILENO)
+                Foundation.exit(ExitCode.validationFailure.rawValue)
+            }
+        }
         let arguments = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(arguments)
@@ -28,7 +36,7 @@ struct NovaOS: ParsableCommand {
             // One line on stderr for every failure, usage errors included.
             var message = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
             if code == .validationFailure { message += " (see --help)" }
-            writeAll(Data("Error: \(message)\n".utf8), to: STDERR_FILENO)
+            writeAll(Data("Error: \(TerminalText.escape(message))\n".utf8), to: STDERR_FILENO)
             Foundation.exit(code.rawValue)
         }
     }

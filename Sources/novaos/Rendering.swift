@@ -271,7 +271,7 @@ extension BackupResult: TextRenderable {
 
 extension ExperimentRepository: TextRenderable {
     func renderText(_ style: TextStyle) -> String {
-        style.bold("Repository \(name)") + "\n" + keyValues([
+        style.bold("Repository \(cell(name, limit: 200))") + "\n" + keyValues([
             ("id", id), ("path", path), ("url", url ?? "-"), ("type", repositoryType.rawValue), ("private", isPrivate ? "yes" : "no"),
             ("branch", branch), ("project", projectID?.rawValue ?? "-"), ("description", cell(description, limit: 200)),
             ("created", formatDate(createdAt)),
@@ -324,7 +324,7 @@ extension ExperimentResult: TextRenderable {
             ("other languages", analysis.otherLanguages.isEmpty ? "-" : analysis.otherLanguages.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.files) files, \($0.value.lines) lines" }.joined(separator: "; ")),
         ])
         for issue in analysis.potentialIssues {
-            text += "\n  \(issue.file):\(issue.line): \(issue.kind): \(cell(issue.message, limit: 120))"
+            text += "\n  \(cell(issue.file, limit: 200)):\(issue.line): \(cell(issue.kind)): \(cell(issue.message, limit: 120))"
         }
         return text
     }

@@ -66,7 +66,7 @@ extension SandboxCommand {
                 // With --json, stdout carries only the result, so the agent's stdout goes to stderr.
                 output: { data, isError in pump.send(data, toError: isError || json) },
                 // Notes go through the pump too: a stalled stderr must not stall supervision.
-                note: { _ = pump.send(Data("novaos: \($0)\n".utf8), toError: true) }
+                note: { _ = pump.send(Data("novaos: \(TerminalText.escape($0))\n".utf8), toError: true) }
             )
             options.warn = { _ = pump.send(Data("warning: \($0)\n".utf8), toError: true) }
             options.passing = environment

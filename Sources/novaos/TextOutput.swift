@@ -23,19 +23,7 @@ func cell(_ text: String, limit: Int = 40) -> String {
     var result = ""
     var count = 0
     for scalar in text.unicodeScalars {
-        let piece: String
-        switch scalar {
-        case "\n": piece = "\\n"
-        case "\r": piece = "\\r"
-        case "\t": piece = "\\t"
-        default:
-            let category = scalar.properties.generalCategory
-            if category == .control || category == .format || category == .lineSeparator || category == .paragraphSeparator {
-                piece = "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                piece = String(scalar)
-            }
-        }
+        let piece = TerminalText.escape(String(scalar))
         result += piece
         count += piece.unicodeScalars.count
         if count > limit {
@@ -52,6 +40,8 @@ struct TextTable {
     var rightAligned: Set<Int> = []
 
     func render(_ style: TextStyle) -> String {
+        // Every cell is escaped here, whatever its caller did: a table never prints raw text.
+        let rows = rows.map { $0.map(TerminalText.escape) }
         var widths = headers.map(\.count)
         for row in rows {
             for (index, value) in row.enumerated() where index < widths.count {
@@ -74,7 +64,7 @@ struct TextTable {
 func keyValues(_ pairs: [(String, String)]) -> String {
     let width = pairs.map(\.0.count).max() ?? 0
     return pairs.map { key, value in
-        "  " + key + ":" + String(repeating: " ", count: width - key.count + 1) + value
+        "  " + key + ":" + String(repeating: " ", count: width - key.count + 1) + TerminalText.escape(value)
     }.joined(separator: "\n")
 }
 

@@ -43,9 +43,19 @@ enum DatabaseFile {
     /// - Parameter readOnly: open without write access and never create or migrate.
     static func open(_ url: URL, kind: Kind, readOnly: Bool = false, busyTimeoutMilliseconds: Int32 = defaultBusyTimeoutMilliseconds) throws -> Connection {
         let path = url.path
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw SandboxError.unreadableDatabase(path: path, reason: "it is a directory, not a database file")
+        // Looked at before SQLite opens it: opening a FIFO for reading would wait forever for a
+        // writer, and a device or socket is never a database.
+        var info = stat()
+        if stat(path, &info) == 0 {
+            let kind: String? = switch info.st_mode & S_IFMT {
+            case S_IFREG: nil
+            case S_IFDIR: "a directory"
+            case S_IFIFO: "a FIFO (named pipe)"
+            case S_IFSOCK: "a socket"
+            case S_IFCHR, S_IFBLK: "a device"
+            default: "not a regular file"
+            }
+            if let kind { throw SandboxError.unreadableDatabase(path: path, reason: "it is \(kind), not a database file") }
         }
         let connection: Connection
         do {

@@ -82,6 +82,7 @@ extension JSONValue: Codable {
 }
 
 func firstLine(of error: any Error) -> String {
+    if let reason = systemReason(of: error) { return reason }
     var text = "\(error)"
     if let decoding = error as? DecodingError {
         switch decoding {
@@ -91,4 +92,35 @@ func firstLine(of error: any Error) -> String {
         }
     }
     return text.split(whereSeparator: \.isNewline).first.map(String.init) ?? text
+}
+
+/// The operating system's own words for a file-system error that Foundation wrapped
+/// (`Not a directory`, `Permission denied`), never an `NSError` dump; nil for other errors.
+func systemReason(of error: any Error) -> String? {
+    var current: NSError? = error as NSError
+    var depth = 0
+    while let nsError = current, depth < 8 {
+        if nsError.domain == NSPOSIXErrorDomain, let reason = strerror(Int32(nsError.code)) {
+            return String(cString: reason)
+        }
+        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? POSIXError, let reason = strerror(posix.code.rawValue) {
+            return String(cString: reason)
+        }
+        current = (nsError.userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
+        depth += 1
+    }
+    guard let cocoa = error as? CocoaError else { return nil }
+    switch cocoa.code {
+    case .fileNoSuchFile, .fileReadNoSuchFile: return String(cString: strerror(ENOENT))
+    case .fileWriteNoPermission, .fileReadNoPermission: return String(cString: strerror(EACCES))
+    case .fileWriteOutOfSpace: return String(cString: strerror(ENOSPC))
+    case .fileWriteFileExists: return String(cString: strerror(EEXIST))
+    case .fileWriteVolumeReadOnly: return String(cString: strerror(EROFS))
+    default: return "file operation failed (code \(cocoa.code.rawValue))"
+    }
+}
+
+/// The path a wrapped file-system error is about, when Foundation says.
+func failingPath(of error: any Error) -> String? {
+    (error as NSError).userInfo[NSFilePathErrorKey] as? String
 }

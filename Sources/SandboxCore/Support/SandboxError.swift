@@ -94,17 +94,12 @@ func quoted(_ value: String, limit: Int = 60) -> String {
             escaped += "…"
             break
         }
-        switch scalar {
-        case "\n": escaped += "\\n"
-        case "\r": escaped += "\\r"
-        case "\t": escaped += "\\t"
-        case "'": escaped += "\\'"
-        default:
-            if scalar.properties.generalCategory == .control || scalar.properties.generalCategory == .format {
-                escaped += "\\u{\(String(scalar.value, radix: 16))}"
-            } else {
-                escaped.unicodeScalars.append(scalar)
-            }
+        if scalar == "'" {
+            escaped += "\\'"
+        } else if let escape = TerminalText.escape(scalar) {
+            escaped += escape
+        } else {
+            escaped.unicodeScalars.append(scalar)
         }
     }
     return "'\(escaped)'"

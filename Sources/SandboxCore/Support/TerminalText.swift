@@ -1,0 +1,37 @@
+/// Text from outside (names, paths, URLs, file names from repositories, agents' messages) made
+/// safe for a terminal: the one escaping function every text output goes through.
+///
+/// C0 and C1 controls, ESC, DEL, bidirectional and other format characters (U+202E, U+2066…)
+/// and line/paragraph separators are shown as escapes (`\n`, `\t`, `\u{1b}`), so text can
+/// neither move the cursor, retitle the window, hide itself nor reorder a line. `--json`
+/// output keeps the exact text instead.
+public enum TerminalText {
+    /// The escape for one scalar, or nil when it is printed as it is.
+    @inline(__always)
+    static func escape(_ scalar: Unicode.Scalar) -> String? {
+        switch scalar {
+        case "\n": return "\\n"
+        case "\r": return "\\r"
+        case "\t": return "\\t"
+        default:
+            // Printable ASCII never needs a look at its properties.
+            if scalar.value >= 0x20, scalar.value < 0x7F { return nil }
+            switch scalar.properties.generalCategory {
+            case .control, .format, .lineSeparator, .paragraphSeparator, .surrogate, .privateUse:
+                return "\\u{\(String(scalar.value, radix: 16))}"
+            default:
+                return nil
+            }
+        }
+    }
+
+    /// `text` with every unsafe scalar escaped; unchanged when there is none.
+    public static func escape(_ text: String) -> String {
+        guard text.unicodeScalars.contains(where: { escape($0) != nil }) else { return text }
+        var result = ""
+        for scalar in text.unicodeScalars {
+            if let escaped = escape(scalar) { result += escaped } else { result.unicodeScalars.append(scalar) }
+        }
+        return result
+    }
+}
