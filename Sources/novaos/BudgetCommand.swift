@@ -15,7 +15,7 @@ extension SandboxCommand {
 
         @Argument(help: "An agent (agt_…) or a project (prj_…).") var id: String
         @Option(parsing: .unconditional, help: ArgumentHelp("The agent's new token budget.", valueName: "n")) var tokens: Int64?
-        @Option(parsing: .unconditional, help: ArgumentHelp("The project's new cost cap, in dollars.", valueName: "usd")) var usd: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("The project's new cost cap, in dollars.", valueName: "usd"), transform: moneyArgument) var usd: Money?
         @Flag(help: "Remove the project's cost cap.") var none = false
         @OptionGroup var global: GlobalOptions
 
@@ -36,8 +36,7 @@ extension SandboxCommand {
                 change = try global.sandbox(in: context).setTokenBudget(agent: agent, tokens: tokens)
             } else {
                 let project = try ProjectID(id)
-                let cap = try usd.map { try Money(parsing: $0) }
-                change = try global.sandbox(in: context).setCostCap(project: project, cap: cap)
+                change = try global.sandbox(in: context).setCostCap(project: project, cap: usd)
             }
             change.budgetWarnings.forEach(context.warn)
             try context.emit(change, json: global.json)

@@ -38,11 +38,9 @@ extension ExperimentCommand {
             case success, failure
         }
 
-        func validate() throws {
-            guard outcome != nil else { throw ValidationError("Pass --success or --failure.") }
-        }
-
         func execute(in context: CommandContext) throws {
+            // Checked here rather than in validate(), so an unknown option is reported first.
+            guard outcome != nil else { throw ValidationError("Pass --success or --failure.") }
             let id = try parseExperimentID(experimentID)
             let sandbox = try global.sandbox(in: context)
             try context.emit(try sandbox.completeExperiment(id, success: outcome == .success, resultsJSON: jsonArgument(results, flag: "--results")), json: global.json)

@@ -25,6 +25,10 @@ struct NovaOS: ParsableCommand {
             }
         }
         let arguments = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
+        if let problem = CommandLineCheck.problem(arguments) {
+            writeAll(Data("Error: \(problem)\n".utf8), to: STDERR_FILENO)
+            Foundation.exit(ExitCode.validationFailure.rawValue)
+        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()

@@ -73,7 +73,7 @@ extension RepoCommand {
         var source: String?
         @Option(name: .customLong("rev"), help: "A revision to test (repeatable).") var revisions: [String] = []
         @Option(help: "Test the last N commits.") var last: Int?
-        @Option(help: ArgumentHelp("Time limit for each test suite (default 10m).", valueName: "duration")) var timeout: String?
+        @Option(help: ArgumentHelp("Time limit for each test suite (default 10m).", valueName: "duration"), transform: durationArgument) var timeout: TimeInterval?
         @Option(help: ArgumentHelp("A running sandbox experiment to complete with these results.", valueName: "experiment-id")) var experiment: String?
         @Flag(help: "Let test suites reach the network.") var network = false
         @Option(help: ArgumentHelp("namespace (default: bubblewrap) or none (no isolation, knowingly).", valueName: "mode")) var isolation: String = "namespace"
@@ -85,7 +85,7 @@ extension RepoCommand {
         }
 
         func execute(in context: CommandContext) throws {
-            let timeout = try timeout.map(parseDuration) ?? 600
+            let timeout = timeout ?? 600
             let experiment = try experiment.map(parseExperimentID)
             let sandbox = try global.sandbox(in: context)
             var options = context.repositoryOptions

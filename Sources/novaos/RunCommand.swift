@@ -20,7 +20,7 @@ extension SandboxCommand {
         )
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
-        @Option(help: ArgumentHelp("Stop the agent after this long (30s, 5m, 1h).", valueName: "duration")) var timeout: String?
+        @Option(help: ArgumentHelp("Stop the agent after this long (30s, 5m, 1h).", valueName: "duration"), transform: durationArgument) var timeout: TimeInterval?
         @Option(name: .customLong("env"), help: ArgumentHelp(
             "Pass a variable to the agent: NAME takes novaos's value, NAME=VALUE gives one (repeatable). Values are redacted from logs and output.",
             valueName: "name[=value]"
@@ -41,7 +41,6 @@ extension SandboxCommand {
 
         func execute(in context: CommandContext) throws {
             let agent = try AgentID(agentID)
-            let timeout = try timeout.map(parseDuration)
             let sandbox = try global.sandbox(in: context)
             let grace = context.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
             let mode = IsolationMode(rawValue: isolation) ?? .namespace

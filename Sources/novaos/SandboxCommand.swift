@@ -20,11 +20,10 @@ extension SandboxCommand {
 
         @Argument(help: "The project's name.") var name: String
         @Option(help: "What the project is for.") var description: String = ""
-        @Option(parsing: .unconditional, help: ArgumentHelp("A cost cap for the whole project, in dollars.", valueName: "usd")) var budget: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("A cost cap for the whole project, in dollars.", valueName: "usd"), transform: moneyArgument) var budget: Money?
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let budget = try budget.map { try Money(parsing: $0) }
             let sandbox = try global.sandbox(in: context, create: true)
             try context.emit(try sandbox.createProject(name: name, description: description, budget: budget), json: global.json)
         }
@@ -74,12 +73,11 @@ extension SandboxCommand {
         var cacheTTL: CacheDuration = .fiveMinutes
         @Flag(help: "A call of the provider's batch API (priced with its batch discount).") var batch = false
         @Option(help: "What the call was for (default: api_call).") var operation: String?
-        @Option(parsing: .unconditional, help: ArgumentHelp("The cost in dollars, overriding the price table.", valueName: "usd")) var cost: String?
+        @Option(parsing: .unconditional, help: ArgumentHelp("The cost in dollars, overriding the price table.", valueName: "usd"), transform: moneyArgument) var cost: Money?
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let agent = try AgentID(agentID)
-            let cost = try cost.map { try Money(parsing: $0) }
             let tokens = TokenCounts(input: inputTokens, output: outputTokens, cacheRead: cacheReadTokens, cacheWrite: cacheWriteTokens)
             let sandbox = try global.sandbox(in: context)
             let record = try sandbox.recordUsage(
@@ -94,14 +92,13 @@ extension SandboxCommand {
         static let configuration = CommandConfiguration(abstract: "Record revenue an agent earned.")
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
-        @Argument(help: "The amount in dollars, like 49.99.") var amount: String
+        @Argument(help: "The amount in dollars, like 49.99.", transform: moneyArgument) var amount: Money
         @Option(help: "Where the money came from (default: manual).") var source: String?
         @Option(help: "A note.") var description: String = ""
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let agent = try AgentID(agentID)
-            let amount = try Money(parsing: amount)
             let sandbox = try global.sandbox(in: context)
             try context.emit(try sandbox.recordRevenue(agent: agent, amount: amount, source: source, description: description), json: global.json)
         }

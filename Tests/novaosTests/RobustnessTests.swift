@@ -76,22 +76,28 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
             ["sandbox", "experiment", "complete", "1", "--success", "--results", "@\(huge.path)"],
             ["sandbox", "usage", winner, "--model", "claude-opus-4", "--input-tokens", "-1", "--output-tokens", "0"],
             ["sandbox", "usage", winner, "--model", "claude-opus-4", "--input-tokens", "99999999999", "--output-tokens", "0"],
+            ["sandbox", "revenue", winner, "0"],
+            ["sandbox", "create", String(repeating: "n", count: 1_001)],
+            ["sandbox", "create", " \n "],
+            ["sandbox", "create", "x", "--budget", "0"],
+        ]
+        for arguments in cases {
+            try expectRefusedWithoutChange(arguments, home: home)
+        }
+        // A malformed number, amount or duration on the command line is a usage error.
+        let usageErrors: [[String]] = [
+            ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "NaN", "--output-tokens", "1"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "1", "--output-tokens", "1", "--cost", "NaN"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "1", "--output-tokens", "1", "--cost", "inf"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "1", "--output-tokens", "1", "--cost", "1e300"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "1", "--output-tokens", "1", "--cost", "0.1234567"],
             ["sandbox", "revenue", winner, "0.0000001"],
             ["sandbox", "revenue", winner, "10000000000"],
-            ["sandbox", "revenue", winner, "0"],
-            ["sandbox", "create", String(repeating: "n", count: 1_001)],
-            ["sandbox", "create", " \n "],
-            ["sandbox", "create", "x", "--budget", "0"],
             ["sandbox", "run", winner, "--timeout", "forever", "--", "true"],
         ]
-        for arguments in cases {
-            try expectRefusedWithoutChange(arguments, home: home)
+        for arguments in usageErrors {
+            try expectRefusedWithoutChange(arguments, home: home, exitCode: 64)
         }
-        try expectRefusedWithoutChange(["sandbox", "usage", winner, "--model", "x", "--input-tokens", "NaN", "--output-tokens", "1"], home: home, exitCode: 64)
     }
 
     @Test func malformedAndUnknownIDsAreRefused() throws {
