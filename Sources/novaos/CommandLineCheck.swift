@@ -56,17 +56,26 @@ enum CommandLineCheck {
         let help = NovaOS.helpMessage(for: command, includeHidden: true, columns: 10_000)
         var names: Set<String> = ["--help", "--version"]
         var takingValues: Set<String> = []
-        var rest = help[...]
-        while let range = rest.range(of: #"--[a-zA-Z0-9][a-zA-Z0-9-]*( <)?"#, options: .regularExpression) {
-            let match = rest[range]
-            if match.hasSuffix(" <") {
-                let name = String(match.dropLast(2))
-                names.insert(name)
-                takingValues.insert(name)
-            } else {
-                names.insert(String(match))
+        let characters = Array(help.utf8)
+        var index = 0
+        func isNameByte(_ byte: UInt8) -> Bool {
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || byte == UInt8(ascii: "-")
+        }
+        while index + 2 < characters.count {
+            guard characters[index] == UInt8(ascii: "-"), characters[index + 1] == UInt8(ascii: "-"),
+                  index == 0 || !isNameByte(characters[index - 1]), isNameByte(characters[index + 2]) else {
+                index += 1
+                continue
             }
-            rest = rest[range.upperBound...]
+            var end = index + 2
+            while end < characters.count, isNameByte(characters[end]) { end += 1 }
+            let name = String(decoding: characters[index..<end], as: UTF8.self)
+            names.insert(name)
+            if end + 1 < characters.count, characters[end] == UInt8(ascii: " "), characters[end + 1] == UInt8(ascii: "<") {
+                takingValues.insert(name)
+            }
+            index = end
         }
         return (names, takingValues)
     }

@@ -25,10 +25,6 @@ struct NovaOS: ParsableCommand {
             }
         }
         let arguments = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
-        if let problem = CommandLineCheck.problem(arguments) {
-            writeAll(Data("Error: \(problem)\n".utf8), to: STDERR_FILENO)
-            Foundation.exit(ExitCode.validationFailure.rawValue)
-        }
         do {
             var command = try parseAsRoot(arguments)
             try command.run()
@@ -37,6 +33,12 @@ struct NovaOS: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) } // --help, --version
+            // A usage error: name the mistake when it is one we can (looked for only now, so a
+            // command line that parses costs nothing more).
+            if code == .validationFailure, let problem = CommandLineCheck.problem(arguments) {
+                writeAll(Data("Error: \(problem)\n".utf8), to: STDERR_FILENO)
+                Foundation.exit(ExitCode.validationFailure.rawValue)
+            }
             // One line on stderr for every failure, usage errors included.
             var message = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
             if code == .validationFailure { message += " (see --help)" }
