@@ -56,6 +56,14 @@ public final class Sandbox {
         self.maximumPageCount = maximumPageCount
         let databasePath = paths.sandboxDatabase.path
         if !create, !FileManager.default.fileExists(atPath: databasePath) {
+            // No database yet is an empty sandbox, but a home that cannot hold one (a file, or a
+            // path through a file) is an error, as it is for a command that writes.
+            for folder in [paths.home, paths.sandboxFolder] {
+                var info = stat()
+                if stat(folder.path, &info) == 0 ? (info.st_mode & S_IFMT) != S_IFDIR : errno == ENOTDIR {
+                    throw SandboxError.fileSystem(path: folder.path, message: "cannot use \(folder.path) as a folder: \(String(cString: strerror(ENOTDIR)))")
+                }
+            }
             db = try Connection(path: ":memory:")
             try db.execute(Schema.sandboxMigrations.joined(separator: "\n"))
             isEphemeral = true
@@ -65,9 +73,8 @@ public final class Sandbox {
             do {
                 try FileManager.default.createDirectory(at: paths.projectsFolder, withIntermediateDirectories: true)
             } catch {
-                throw SandboxError.fileSystem(
-                    path: failingPath(of: error) ?? paths.projectsFolder.path, message: "cannot create the sandbox folder: \(firstLine(of: error))"
-                )
+                let path = failingPath(of: error) ?? paths.projectsFolder.path
+                throw SandboxError.fileSystem(path: path, message: "cannot create \(path): \(firstLine(of: error))")
             }
         }
         db = try DatabaseFile.open(paths.sandboxDatabase, kind: .sandbox, busyTimeoutMilliseconds: busyTimeoutMilliseconds)

@@ -60,7 +60,8 @@ struct CommandContext {
         } else {
             var text = result.renderText(TextStyle(color: useColor))
             if !text.hasSuffix("\n") { text += "\n" }
-            writeOutput(text)
+            // The last pass: renderers escape what they print, and this catches what one forgot.
+            writeOutput(TerminalText.escapeOutput(text, allowing: useColor ? TextStyle.sequences : []))
         }
     }
 

@@ -13,7 +13,16 @@ enum CommandLineCheck {
         var index = 0
         while index < arguments.count, !command.configuration.subcommands.isEmpty {
             let token = arguments[index]
-            if token.hasPrefix("-") || token == "help" { return nil } // --help, --version, help: ArgumentParser's
+            if token == "help" || token == "--help" || token == "-h" || token == "--version" { return nil } // ArgumentParser's
+            if token.hasPrefix("-") {
+                let name = String(token.prefix { $0 != "=" })
+                let known = options(of: command).names
+                guard known.contains(name) else {
+                    let hint = suggestion(for: name, among: Array(known)).map { "; did you mean '\($0)'?" } ?? ""
+                    return "unknown option '\(TerminalText.escape(name))'\(hint)"
+                }
+                return nil
+            }
             let subcommands = command.configuration.subcommands
             guard let next = subcommands.first(where: { $0._commandName == token }) else {
                 let names = subcommands.map { $0._commandName }
@@ -108,6 +117,16 @@ enum CommandLineCheck {
 func moneyArgument(_ text: String) throws -> Money {
     do {
         return try Money(parsing: text)
+    } catch let error as SandboxError {
+        throw ValidationError(error.description)
+    }
+}
+
+/// A day or time given on the command line (`2026-11-22`, `2026-11-22T04:30:00Z`); malformed
+/// is a usage error (exit 64).
+func dateArgument(_ text: String) throws -> Date {
+    do {
+        return try parseUserDate(text, field: "the date")
     } catch let error as SandboxError {
         throw ValidationError(error.description)
     }

@@ -24,6 +24,13 @@ struct NovaOS: ParsableCommand {
                 Foundation.exit(ExitCode.validationFailure.rawValue)
             }
         }
+        // The variables novaos reads as paths and names, likewise.
+        for name in ["NOVAOS_HOME", "NOVAOS_PRODUCTION_DB", "NOVAOS_PRICES"] {
+            if let raw = getenv(name), String(validatingCString: raw) == nil {
+                writeAll(Data("Error: \(name) is not valid UTF-8\n".utf8), to: STDERR_FILENO)
+                Foundation.exit(ExitCode.validationFailure.rawValue)
+            }
+        }
         let arguments = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
         do {
             var command = try parseAsRoot(arguments)

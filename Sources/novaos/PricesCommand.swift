@@ -16,11 +16,11 @@ struct PricesCommand: ParsableCommand {
     struct List: ContextCommand {
         static let configuration = CommandConfiguration(abstract: "List every entry of the merged price table and where it comes from.")
 
-        @Option(help: ArgumentHelp("Mark the entries in force at this day or time (default: now).", valueName: "date")) var at: String?
+        @Option(help: ArgumentHelp("Mark the entries in force at this day or time (default: now).", valueName: "date"), transform: dateArgument) var at: Date?
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let date = try at.map { try parseUserDate($0, field: "--at") } ?? context.clock()
+            let date = at ?? context.clock()
             try context.emit(try global.priceCatalog(in: context).listing(at: date), json: global.json)
         }
     }
@@ -29,11 +29,11 @@ struct PricesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Show the prices of one model in force at a day or time.")
 
         @Argument(help: "The model, or one of its aliases.") var model: String
-        @Option(help: ArgumentHelp("The day or time (default: now), like 2025-06-01.", valueName: "date")) var at: String?
+        @Option(help: ArgumentHelp("The day or time (default: now), like 2025-06-01.", valueName: "date"), transform: dateArgument) var at: Date?
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let date = try at.map { try parseUserDate($0, field: "--at") } ?? context.clock()
+            let date = at ?? context.clock()
             try context.emit(try global.priceCatalog(in: context).listing(model: model, at: date), json: global.json)
         }
     }
@@ -50,13 +50,12 @@ extension SandboxCommand {
         )
 
         @Option(help: ArgumentHelp("Only this project's records.", valueName: "project-id")) var project: String?
-        @Option(help: ArgumentHelp("Only records at or after this day or time, like 2026-11-01.", valueName: "date")) var since: String?
+        @Option(help: ArgumentHelp("Only records at or after this day or time, like 2026-11-01.", valueName: "date"), transform: dateArgument) var since: Date?
         @Flag(name: .customLong("dry-run"), help: "Show what would change; change nothing.") var dryRun = false
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let project = try project.map { try ProjectID($0) }
-            let since = try since.map { try parseUserDate($0, field: "--since") }
             let result = try global.sandbox(in: context).reprice(project: project, since: since, dryRun: dryRun)
             result.budgetWarnings.forEach(context.warn)
             try context.emit(result, json: global.json)

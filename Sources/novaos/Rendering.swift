@@ -265,7 +265,7 @@ extension RunList: TextRenderable {
 
 extension BackupResult: TextRenderable {
     func renderText(_ style: TextStyle) -> String {
-        "Backed up \(source) to \(path) (\(formatTokens(bytes)) bytes)"
+        "Backed up \(cell(source, limit: 4096)) to \(cell(path, limit: 4096)) (\(formatTokens(bytes)) bytes)"
     }
 }
 

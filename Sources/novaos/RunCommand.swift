@@ -67,7 +67,7 @@ extension SandboxCommand {
                 // Notes go through the pump too: a stalled stderr must not stall supervision.
                 note: { _ = pump.send(Data("novaos: \(TerminalText.escape($0))\n".utf8), toError: true) }
             )
-            options.warn = { _ = pump.send(Data("warning: \($0)\n".utf8), toError: true) }
+            options.warn = { _ = pump.send(Data("warning: \(TerminalText.escape($0))\n".utf8), toError: true) }
             options.passing = environment
             options.isolation = mode
             options.network = !noNetwork

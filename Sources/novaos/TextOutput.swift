@@ -5,6 +5,9 @@ import SandboxCore
 struct TextStyle {
     var color: Bool
 
+    /// Every sequence the styles below write: the only escape sequences output may keep.
+    static let sequences = ["\u{1B}[1m", "\u{1B}[0m", "\u{1B}[31m", "\u{1B}[32m", "\u{1B}[33m"]
+
     func bold(_ text: String) -> String { color ? "\u{1B}[1m\(text)\u{1B}[0m" : text }
     func green(_ text: String) -> String { color ? "\u{1B}[32m\(text)\u{1B}[0m" : text }
     func red(_ text: String) -> String { color ? "\u{1B}[31m\(text)\u{1B}[0m" : text }

@@ -37,6 +37,19 @@ import Testing
         (#"{"type":"revenue","agent_id":"AGENT","amount":1e400}"#, false, "too large"),
         (#"{"type":"revenue","agent_id":"AGENT","amount":1,}"#, false, "not valid JSON"),
         (#"{"type":"revenue","agent_id":"AGENT","amount":1,"note":"\x"}"#, false, "bad escape"),
+        // Times are RFC 3339, strictly.
+        (#"{"type":"revenue","agent_id":"AGENT","amount":1,"timestamp":"2026-11-22T04:30:00+24:00"}"#, false, "from 1970 to 9999"),
+        (#"{"type":"revenue","agent_id":"AGENT","amount":1,"timestamp":"2026-11-22T04:30:00+99:99"}"#, false, "from 1970 to 9999"),
+        (#"{"type":"revenue","agent_id":"AGENT","amount":1,"timestamp":"2026-11-22T04:30:00Zjunk"}"#, false, "from 1970 to 9999"),
+        (#"{"type":"revenue","agent_id":"AGENT","amount":1,"timestamp":"2026-11-22T04:30:00+01:00:30"}"#, false, "from 1970 to 9999"),
+        (#"{"type":"revenue","agent_id":"AGENT","amount":1,"timestamp":" 2026-11-22T04:30:00Z"}"#, false, "from 1970 to 9999"),
+        (#"{"type":"revenue","agent_id":"AGENT","amount":1,"timestamp":"2026-1-2T04:30:00Z"}"#, false, "from 1970 to 9999"),
+        (#"{"type":"revenue","agent_id":"AGENT","amount":1,"timestamp":"2026-11-22T04:30:00.250-14:00"}"#, true, ""),
+        // Token counts are read from their digits.
+        (#"{"type":"usage","agent_id":"AGENT","model":"m","input_tokens":9999999999.9999999,"output_tokens":1,"cost":1}"#, false, "whole number of tokens"),
+        (#"{"type":"usage","agent_id":"AGENT","model":"m","input_tokens":1.00000000000000001,"output_tokens":1,"cost":1}"#, false, "whole number of tokens"),
+        (#"{"type":"usage","agent_id":"AGENT","model":"m","input_tokens":1e-400,"output_tokens":1,"cost":1}"#, false, "whole number of tokens"),
+        (#"{"type":"usage","agent_id":"AGENT","model":"m","input_tokens":1.5e3,"output_tokens":1,"cost":1}"#, true, ""),
     ] as [(String, Bool, String)])
     func eventLinesAreStrictJSON(line: String, accepted: Bool, message: String) throws {
         let (home, _, agent) = try setUp()
@@ -80,6 +93,8 @@ import Testing
         #expect(option.exitCode == 64 && option.stderr == "Error: unknown option '--sucess'; did you mean '--success'?\n")
         let command = try runBinary(["sandbx", "list"], home: home)
         #expect(command.exitCode == 64 && command.stderr == "Error: unknown command 'sandbx'; did you mean 'sandbox'?\n")
+        let group = try runBinary(["sandbox", "--sucess"], home: home)
+        #expect(group.exitCode == 64 && group.stderr.hasPrefix("Error: unknown option '--sucess'"))
         let nested = try runBinary(["sandbox", "lst"], home: home)
         #expect(nested.exitCode == 64 && nested.stderr == "Error: unknown command 'lst' for 'sandbox'; did you mean 'list'?\n")
         // What follows `--` belongs to the agent, whatever it looks like.
@@ -116,6 +131,8 @@ import Testing
         // --json keeps the exact text.
         let list = try runBinary(["sandbox", "list", "--json"], home: home).decode(ProjectList.self)
         #expect(list.projects.contains { $0.name == "name\u{1B}[31mred\u{9B}c\u{7F}" })
+        let backup = try runBinary(["sandbox", "backup", home.appendingPathComponent("b\u{1B}]0;PWNED\u{07}.db").path], home: home)
+        #expect(backup.exitCode == 0 && !backup.stdout.unicodeScalars.contains(where: { unsafe.contains($0.value) || $0.value == 0x07 }))
         let table = try runBinary(["sandbox", "list"], home: home).stdout
         #expect(!table.unicodeScalars.contains(where: { unsafe.contains($0.value) }) && table.contains(#"name\u{1b}[31mred"#))
     }
@@ -141,6 +158,11 @@ import Testing
         let fifoResult = try runBinary(["production", "list", "--production-db", fifo], home: home)
         #expect(fifoResult.stderr.contains("it is a FIFO (named pipe), not a database file"))
         let passwd = try runBinary(["sandbox", "create", "x", "--home", "/etc/passwd"], home: home)
-        #expect(passwd.exitCode == 1 && passwd.stderr == "Error: /etc/passwd/sandbox: cannot create the sandbox folder: Not a directory\n")
+        #expect(passwd.exitCode == 1 && passwd.stderr == "Error: cannot create /etc/passwd/sandbox: Not a directory\n")
+        // Reading commands too: a home under a file is no empty sandbox.
+        for arguments in [["sandbox", "list", "--home", "/etc/passwd"], ["sandbox", "status", "--home", "/etc/passwd/x"]] {
+            let read = try runBinary(arguments, home: home)
+            #expect(read.exitCode == 1 && read.stderr.contains("Not a directory"), "\(arguments): \(read.stderr)")
+        }
     }
 }

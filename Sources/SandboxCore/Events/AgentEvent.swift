@@ -174,7 +174,7 @@ enum EventParser {
         var values = Fields(repeating: nil, count: Key.count)
         // Keys are compared after unescaping, as every JSON library reads them; other keys
         // are kept only to refuse a duplicate, and their values are still checked as JSON.
-        var otherKeys: [String] = []
+        var otherKeys = Set<String>()
         try scanObject(bytes) { scanner, keyRange, keyEscaped, value in
             let escapedName = keyEscaped ? try scanner.decodeString(keyRange, escaped: true) : nil
             if let key = escapedName.map(Key.named) ?? Key.match(keyRange, in: scanner) {
@@ -182,8 +182,7 @@ enum EventParser {
                 values[key.rawValue] = try value.decode(scanner)
             } else {
                 let name = try escapedName ?? scanner.decodeString(keyRange, escaped: false)
-                if otherKeys.contains(name) { throw SandboxError.invalidInput("duplicate key \(quoted(name))") }
-                otherKeys.append(name)
+                guard otherKeys.insert(name).inserted else { throw SandboxError.invalidInput("duplicate key \(quoted(name))") }
                 _ = try value.decode(scanner)
             }
         }
@@ -263,12 +262,12 @@ enum EventParser {
             guard case .number(let text)? = values[key.rawValue] else {
                 throw SandboxError.invalidInput(values[key.rawValue] == nil ? "missing \"\(key.name)\"" : "\"\(key.name)\" must be a number")
             }
+            // Read from the digits: 9999999999.9999999 is not ten billion, and 1e-400 is not 0.
             let value: Int64
             if let integer = Int64(text) {
                 value = integer
-            } else if let double = Double(text), double.isFinite, double.rounded() == double,
-                      abs(double) <= Double(TokenCounts.maximumPerKind) {
-                value = Int64(double)
+            } else if case .value(let exact) = ExactDecimal.parse(text, places: 0) {
+                value = exact
             } else {
                 throw SandboxError.invalidInput("\"\(key.name)\" must be a whole number of tokens, got \(text)")
             }

@@ -37,7 +37,12 @@ extension Sandbox {
         let createdAt = now()
 
         // Choose the name and claim the folder (mkdir fails if another process took it).
-        try FileManager.default.createDirectory(at: repositoriesFolder, withIntermediateDirectories: true)
+        do {
+            try FileManager.default.createDirectory(at: repositoriesFolder, withIntermediateDirectories: true)
+        } catch {
+            let path = failingPath(of: error) ?? repositoriesFolder.path
+            throw SandboxError.fileSystem(path: path, message: "cannot create \(path): \(firstLine(of: error))")
+        }
         let base = name ?? "ai-sandbox-experiments-" + Self.compactTimestamp(createdAt)
         var chosen = base
         var suffix = 1

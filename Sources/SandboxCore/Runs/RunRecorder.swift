@@ -121,10 +121,21 @@ final class RunRecorder: RunLedger {
             for item in items {
                 switch item {
                 case .event(let line, let event):
+                    // An event whose amounts would overflow the run's totals is refused like a
+                    // bad line, before anything of it is written.
+                    var trial = total
+                    let used: Int64
+                    do {
+                        try trial.add(event.effect)
+                        used = try checkedSum(ledger.used, event.effect.tokens, "token")
+                    } catch {
+                        rejected.append((line, "\(error); not recorded"))
+                        continue
+                    }
                     if try sandbox.insert(event, agent: agent.id.rawValue) {
-                        try total.add(event.effect)
+                        total = trial
                         recorded += 1
-                        ledger.used = try checkedSum(ledger.used, event.effect.tokens, "token")
+                        ledger.used = used
                         if event.effect.tokens > 0, !open.isEmpty { open.removeFirst() }
                     } else {
                         duplicates.append(line)

@@ -123,6 +123,11 @@ enum DatabaseFile {
         if error.isFull {
             return .database(path: path, message: "the database or disk is full; nothing was written")
         }
+        // A running total past 2^63 becomes a REAL in SQLite, which the STRICT tables refuse.
+        if error.message.hasPrefix("cannot store REAL value in INTEGER column") {
+            let column = error.message.split(separator: " ").last.map(String.init) ?? "a total"
+            return .invalidInput("total overflow: \(column) would exceed the 64-bit range; nothing was recorded")
+        }
         return .database(path: path, message: "\(error.message) (SQLite code \(error.extendedCode))")
     }
 }

@@ -34,75 +34,16 @@ public struct Money: Hashable, Comparable, Sendable {
 
     /// `[+-]digits[.digits][(e|E)[+-]digits]`, in micro-dollars.
     private static func parseExactly(_ text: String) throws -> Int64 {
-        let bytes = Array(text.utf8)
-        func invalid() -> SandboxError {
-            SandboxError.invalidInput("invalid amount \(quoted(text)): expected a decimal number of dollars, like 12.50")
-        }
-        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
-        var index = 0
-        var negative = false
-        if index < bytes.count, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
-            negative = bytes[index] == UInt8(ascii: "-")
-            index += 1
-        }
-        var digits: [UInt8] = []
-        var integerDigits = 0
-        var fractionDigits = 0
-        while index < bytes.count, isDigit(bytes[index]) {
-            digits.append(bytes[index] - UInt8(ascii: "0"))
-            integerDigits += 1
-            index += 1
-        }
-        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
-            index += 1
-            while index < bytes.count, isDigit(bytes[index]) {
-                digits.append(bytes[index] - UInt8(ascii: "0"))
-                fractionDigits += 1
-                index += 1
-            }
-            guard integerDigits > 0, fractionDigits > 0 else { throw invalid() }
-        }
-        guard integerDigits + fractionDigits > 0 else { throw invalid() }
-        var exponent = 0
-        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
-            index += 1
-            var exponentNegative = false
-            if index < bytes.count, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
-                exponentNegative = bytes[index] == UInt8(ascii: "-")
-                index += 1
-            }
-            var exponentDigits = 0
-            while index < bytes.count, isDigit(bytes[index]) {
-                // Capped: past a million the answer (too many places, or too large) is the same.
-                exponent = min(exponent * 10 + Int(bytes[index] - UInt8(ascii: "0")), 1_000_000)
-                exponentDigits += 1
-                index += 1
-            }
-            guard exponentDigits > 0 else { throw invalid() }
-            if exponentNegative { exponent = -exponent }
-        }
-        guard index == bytes.count else { throw invalid() }
-        let places = fractionDigits - exponent
-        guard places <= 6 else {
+        switch ExactDecimal.parse(text, places: 6) {
+        case .value(let micros) where micros.magnitude <= Money.recordLimit.micros.magnitude:
+            return micros
+        case .value, .tooLarge:
+            throw SandboxError.invalidInput("amount \(quoted(text)) is too large: at most \(Money.recordLimit) per record")
+        case .tooManyPlaces:
             throw SandboxError.invalidInput("amount \(quoted(text)) has more than 6 decimal places; money is kept in micro-dollars")
+        case .invalid:
+            throw SandboxError.invalidInput("invalid amount \(quoted(text)): expected a decimal number of dollars, like 12.50")
         }
-        let significant = digits.drop(while: { $0 == 0 })
-        let tooLarge = SandboxError.invalidInput("amount \(quoted(text)) is too large: at most \(Money.recordLimit) per record")
-        // micros = the digits × 10^(6 - places); more than 19 digits cannot fit.
-        guard significant.count + (6 - places) <= 19 || significant.isEmpty else { throw tooLarge }
-        var micros: Int64 = 0
-        for digit in significant {
-            let (shifted, overflow) = micros.multipliedReportingOverflow(by: 10)
-            guard !overflow else { throw tooLarge }
-            micros = shifted + Int64(digit)
-        }
-        for _ in 0..<max(0, 6 - places) where micros != 0 {
-            let (shifted, overflow) = micros.multipliedReportingOverflow(by: 10)
-            guard !overflow else { throw tooLarge }
-            micros = shifted
-        }
-        guard micros <= Money.recordLimit.micros else { throw tooLarge }
-        return negative ? -micros : micros
     }
 
     /// The fast path for the common spelling `[-]digits[.digits]` with at most six decimals
@@ -223,4 +164,83 @@ func checkedSum(_ lhs: Int64, _ rhs: Int64, _ what: String) throws(TotalOverflow
     let (sum, overflow) = lhs.addingReportingOverflow(rhs)
     guard !overflow else { throw TotalOverflow(what: what) }
     return sum
+}
+
+/// A decimal number read from its digits, exactly: the one reader of amounts (six places) and
+/// token counts (none), so neither ever passes through a `Double`.
+enum ExactDecimal {
+    enum Outcome: Equatable {
+        /// The number times 10^places.
+        case value(Int64)
+        case invalid
+        /// More decimal places as written (after the exponent) than allowed, whatever the digits.
+        case tooManyPlaces
+        case tooLarge
+    }
+
+    /// Reads `[+-]digits[.digits][(e|E)[+-]digits]`.
+    static func parse(_ text: String, places allowed: Int) -> Outcome {
+        let bytes = Array(text.utf8)
+        func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+        var index = 0
+        var negative = false
+        if index < bytes.count, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
+            negative = bytes[index] == UInt8(ascii: "-")
+            index += 1
+        }
+        var digits: [UInt8] = []
+        var integerDigits = 0
+        var fractionDigits = 0
+        while index < bytes.count, isDigit(bytes[index]) {
+            digits.append(bytes[index] - UInt8(ascii: "0"))
+            integerDigits += 1
+            index += 1
+        }
+        if index < bytes.count, bytes[index] == UInt8(ascii: ".") {
+            index += 1
+            while index < bytes.count, isDigit(bytes[index]) {
+                digits.append(bytes[index] - UInt8(ascii: "0"))
+                fractionDigits += 1
+                index += 1
+            }
+            guard integerDigits > 0, fractionDigits > 0 else { return .invalid }
+        }
+        guard integerDigits + fractionDigits > 0 else { return .invalid }
+        var exponent = 0
+        if index < bytes.count, bytes[index] == UInt8(ascii: "e") || bytes[index] == UInt8(ascii: "E") {
+            index += 1
+            var exponentNegative = false
+            if index < bytes.count, bytes[index] == UInt8(ascii: "-") || bytes[index] == UInt8(ascii: "+") {
+                exponentNegative = bytes[index] == UInt8(ascii: "-")
+                index += 1
+            }
+            var exponentDigits = 0
+            while index < bytes.count, isDigit(bytes[index]) {
+                // Capped: past a million the answer (too many places, or too large) is the same.
+                exponent = min(exponent * 10 + Int(bytes[index] - UInt8(ascii: "0")), 1_000_000)
+                exponentDigits += 1
+                index += 1
+            }
+            guard exponentDigits > 0 else { return .invalid }
+            if exponentNegative { exponent = -exponent }
+        }
+        guard index == bytes.count else { return .invalid }
+        let places = fractionDigits - exponent
+        guard places <= allowed else { return .tooManyPlaces }
+        let significant = digits.drop(while: { $0 == 0 })
+        guard significant.isEmpty || significant.count + (allowed - places) <= 19 else { return .tooLarge }
+        var value: Int64 = 0
+        for digit in significant {
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            let (sum, carry) = shifted.addingReportingOverflow(Int64(digit))
+            guard !overflow, !carry else { return .tooLarge }
+            value = sum
+        }
+        for _ in 0..<max(0, allowed - places) where value != 0 {
+            let (shifted, overflow) = value.multipliedReportingOverflow(by: 10)
+            guard !overflow else { return .tooLarge }
+            value = shifted
+        }
+        return .value(negative ? -value : value)
+    }
 }

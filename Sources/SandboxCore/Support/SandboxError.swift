@@ -79,7 +79,7 @@ extension SandboxError: CustomStringConvertible, LocalizedError {
         case .database(let path, let message):
             "database \(path): \(message)"
         case .fileSystem(let path, let message):
-            "\(path): \(message)"
+            message.contains(path) ? message : "\(path): \(message)"
         }
     }
 

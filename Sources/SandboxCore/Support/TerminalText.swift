@@ -34,4 +34,30 @@ public enum TerminalText {
         }
         return result
     }
+
+    /// A whole rendered output, made safe as a last pass: line breaks are kept, and so are the
+    /// exact sequences in `allowed` (the styles the output itself added, such as `\u{1B}[1m`);
+    /// everything else unsafe is escaped, whatever a renderer forgot.
+    public static func escapeOutput(_ text: String, allowing allowed: [String] = []) -> String {
+        guard text.unicodeScalars.contains(where: { $0 != "\n" && escape($0) != nil }) else { return text }
+        let scalars = Array(text.unicodeScalars)
+        let sequences = allowed.map { Array($0.unicodeScalars) }
+        var result = String.UnicodeScalarView()
+        var index = 0
+        while index < scalars.count {
+            let scalar = scalars[index]
+            if scalar == "\u{1B}", let sequence = sequences.first(where: { index + $0.count <= scalars.count && Array(scalars[index..<(index + $0.count)]) == $0 }) {
+                result.append(contentsOf: sequence)
+                index += sequence.count
+                continue
+            }
+            if scalar != "\n", let escaped = escape(scalar) {
+                result.append(contentsOf: escaped.unicodeScalars)
+            } else {
+                result.append(scalar)
+            }
+            index += 1
+        }
+        return String(result)
+    }
 }
