@@ -2,17 +2,43 @@ import Foundation
 
 /// Timestamps are stored as ISO 8601 text in UTC with whole seconds (`2026-11-22T04:30:00Z`),
 /// which sorts correctly as text and reads well in the `sqlite3` shell.
-enum Timestamp {
+public enum Timestamp {
     static func string(from date: Date) -> String {
         var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
         var parts = tm()
         gmtime_r(&seconds, &parts)
-        return String(
-            format: "%04d-%02d-%02dT%02d:%02d:%02dZ",
-            Int(parts.tm_year) + 1900, Int(parts.tm_mon) + 1, Int(parts.tm_mday),
-            Int(parts.tm_hour), Int(parts.tm_min), Int(parts.tm_sec)
-        )
+        // Written digit by digit: `String(format:)` costs thousands of instructions, and tables
+        // print a time per row.
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(21)
+        func append(_ value: Int, digits: Int) {
+            var divisor = 1
+            for _ in 1..<digits { divisor *= 10 }
+            if value >= divisor * 10 { bytes += Array(String(value).utf8); return }
+            var rest = value
+            while divisor > 0 {
+                bytes.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
+        }
+        append(Int(parts.tm_year) + 1900, digits: 4)
+        bytes.append(UInt8(ascii: "-"))
+        append(Int(parts.tm_mon) + 1, digits: 2)
+        bytes.append(UInt8(ascii: "-"))
+        append(Int(parts.tm_mday), digits: 2)
+        bytes.append(UInt8(ascii: "T"))
+        append(Int(parts.tm_hour), digits: 2)
+        bytes.append(UInt8(ascii: ":"))
+        append(Int(parts.tm_min), digits: 2)
+        bytes.append(UInt8(ascii: ":"))
+        append(Int(parts.tm_sec), digits: 2)
+        bytes.append(UInt8(ascii: "Z"))
+        return String(decoding: bytes, as: UTF8.self)
     }
+
+    /// `2026-11-22T04:30:00Z`: a time as novaos stores and prints it (UTC, whole seconds).
+    public static func text(_ date: Date) -> String { string(from: date) }
 
     /// Whether `text` is a real day written `YYYY-MM-DD` (February 29th only in leap years).
     /// Checked digit by digit: the price table's dates are read at every start.

@@ -227,3 +227,19 @@ private func parse(_ text: String) throws -> [PriceEntry] {
         }
     }
 }
+
+@Suite struct TimestampTextTests {
+    /// The digit-by-digit writer says what Foundation's formatter says, across the whole range.
+    @Test func writesWhatISO8601DateFormatterWrites() {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime]
+        var seconds: Int64 = 0
+        while seconds < 253_402_300_799 { // 9999-12-31T23:59:59Z
+            let date = Date(timeIntervalSince1970: TimeInterval(seconds))
+            #expect(Timestamp.text(date) == formatter.string(from: date))
+            seconds += 987_654_321
+        }
+        #expect(Timestamp.text(Date(timeIntervalSince1970: 253_402_300_799)) == "9999-12-31T23:59:59Z")
+        #expect(Timestamp.text(Date(timeIntervalSince1970: 0.999)) == "1970-01-01T00:00:00Z")
+    }
+}
