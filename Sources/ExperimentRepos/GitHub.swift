@@ -1,64 +1,77 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
+import Supervision
 
 /// Creates repositories through GitHub's REST API (`POST /user/repos`), or a GitHub
 /// Enterprise API at another base URL.
+///
+/// The request is made by `python3` (a dependency already, for test suites and analysis) with
+/// its standard `urllib`, not by Foundation's `URLSession`: linking FoundationNetworking (and
+/// through it curl, Kerberos, LDAP and GnuTLS) cost every novaos command about half of its
+/// start-up, for one call that only `repo create` makes. The token reaches python3 in its
+/// environment, never in its arguments (which other users can read in `/proc`).
 public struct GitHubClient: Sendable {
     public var baseURL: URL
     public var username: String
     public var token: String
     public var timeout: TimeInterval = 20
+    /// Where python3 is looked up, and the proxy and certificate settings passed on.
+    public var environment: [String: String]
 
     public struct Created: Sendable {
         public var cloneURL: String
     }
 
-    public init(baseURL: URL, username: String, token: String, timeout: TimeInterval = 20) {
+    public init(baseURL: URL, username: String, token: String, timeout: TimeInterval = 20, environment: [String: String]) {
         self.baseURL = baseURL
         self.username = username
         self.token = token
         self.timeout = timeout
+        self.environment = environment
     }
 
-    public func createRepository(name: String, description: String, isPrivate: Bool) throws -> Created {
-        var request = URLRequest(url: baseURL.appendingPathComponent("user/repos"), timeoutInterval: timeout)
-        request.httpMethod = "POST"
-        request.setValue("application/vnd.github+json", forHTTPHeaderField: "Accept")
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
-        request.setValue("novaos", forHTTPHeaderField: "User-Agent")
-        request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        let body: [String: Any] = ["name": name, "description": description, "private": isPrivate, "auto_init": false]
-        request.httpBody = try JSONSerialization.data(withJSONObject: body)
+    /// The request, in Python: one JSON object on stdout, whatever happens.
+    static let script = #"""
+        import json, os, sys, urllib.request, urllib.error
+        try:
+            request = urllib.request.Request(
+                os.environ["NOVAOS_GITHUB_URL"], data=os.environ["NOVAOS_GITHUB_BODY"].encode(), method="POST",
+                headers={"Accept": "application/vnd.github+json", "Authorization": "Bearer " + os.environ["NOVAOS_GITHUB_TOKEN"],
+                         "User-Agent": "novaos", "Content-Type": "application/json"})
+            try:
+                with urllib.request.urlopen(request, timeout=float(os.environ["NOVAOS_GITHUB_TIMEOUT"])) as response:
+                    answer = {"status": response.status, "body": response.read().decode("utf-8", "replace")}
+            except urllib.error.HTTPError as error:
+                answer = {"status": error.code, "body": error.read().decode("utf-8", "replace")}
+        except Exception as error:
+            answer = {"status": 0, "error": str(error)}
+        sys.stdout.write(json.dumps(answer) + "\n")
+        """#
 
-        final class Box: @unchecked Sendable {
-            var data: Data?
-            var response: URLResponse?
-            var error: (any Error)?
+    public func createRepository(name: String, description: String, isPrivate: Bool) throws -> Created {
+        guard let python = ProcessRunner.which("python3", environment: environment) else {
+            throw RepositoryError.failed("python3 is needed to call the GitHub API and was not found in PATH")
         }
-        let box = Box()
-        let done = DispatchSemaphore(value: 0)
-        let configuration = URLSessionConfiguration.ephemeral
-        configuration.timeoutIntervalForRequest = timeout
-        configuration.timeoutIntervalForResource = timeout
-        let session = URLSession(configuration: configuration)
-        session.dataTask(with: request) { data, response, error in
-            box.data = data
-            box.response = response
-            box.error = error
-            done.signal()
-        }.resume()
-        guard done.wait(timeout: .now() + timeout + 5) == .success else {
-            session.invalidateAndCancel()
-            throw RepositoryError.failed("GitHub did not answer within \(Int(timeout))s")
+        let body = try JSONSerialization.data(withJSONObject: ["name": name, "description": description, "private": isPrivate, "auto_init": false])
+        var variables = [
+            "NOVAOS_GITHUB_URL": baseURL.appendingPathComponent("user/repos").absoluteString,
+            "NOVAOS_GITHUB_BODY": String(decoding: body, as: UTF8.self),
+            "NOVAOS_GITHUB_TOKEN": token,
+            "NOVAOS_GITHUB_TIMEOUT": String(Int(timeout)),
+            "PYTHONIOENCODING": "utf-8",
+        ]
+        for key in ["https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "no_proxy", "NO_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR"] {
+            variables[key] = environment[key]
         }
-        session.finishTasksAndInvalidate()
-        if let error = box.error {
-            throw RepositoryError.failed("cannot reach GitHub at \(baseURL.absoluteString): \(error.localizedDescription)")
+        let outcome = try ProcessRunner(timeout: timeout + 5).run(python, ["-I", "-c", Self.script], environment: variables, directory: "/")
+        let line = outcome.output.split(separator: "\n").last.map(String.init) ?? ""
+        guard outcome.succeeded, let answer = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+            throw RepositoryError.failed(outcome.timedOut ? "GitHub did not answer within \(Int(timeout))s" : "the GitHub request failed")
         }
-        let status = (box.response as? HTTPURLResponse)?.statusCode ?? 0
-        let object = box.data.flatMap { try? JSONSerialization.jsonObject(with: $0) } as? [String: Any]
+        let status = answer["status"] as? Int ?? 0
+        if status == 0 {
+            throw RepositoryError.failed("cannot reach GitHub at \(baseURL.absoluteString): \(answer["error"] as? String ?? "no answer")")
+        }
+        let object = (answer["body"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
         guard status == 201 || status == 200, let cloneURL = object?["clone_url"] as? String else {
             let message = (object?["message"] as? String).map { ": \($0)" } ?? ""
             throw RepositoryError.failed("GitHub refused to create repository \(name) (HTTP \(status))\(message)")

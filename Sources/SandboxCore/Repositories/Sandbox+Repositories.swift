@@ -76,7 +76,7 @@ extension Sandbox {
         } else if let token = nonEmpty(options.environment["GITHUB_TOKEN"]), let user = nonEmpty(options.environment["GITHUB_USERNAME"]) {
             let api = URL(string: nonEmpty(options.environment["GITHUB_API_URL"]) ?? "https://api.github.com") ?? URL(string: "https://api.github.com")!
             do {
-                let repository = try GitHubClient(baseURL: api, username: user, token: token).createRepository(
+                let repository = try GitHubClient(baseURL: api, username: user, token: token, environment: options.environment).createRepository(
                     name: chosen, description: description.isEmpty ? "novaos experiment repository" : description, isPrivate: true
                 )
                 type = .github
