@@ -31,6 +31,9 @@ public struct SQLiteError: Error, Equatable, Sendable {
         // Extended codes are function-like macros in sqlite3.h, which Swift does not import.
         extendedCode == SQLITE_CONSTRAINT | (8 << 8) || extendedCode == SQLITE_CONSTRAINT | (6 << 8)
     }
+    /// A STRICT table refused a value of the wrong type (SQLITE_CONSTRAINT_DATATYPE), as when an
+    /// integer sum past 2^63 has turned into a REAL.
+    public var isDatatypeMismatch: Bool { extendedCode == SQLITE_CONSTRAINT | (12 << 8) }
     /// The file is not a database, or is damaged.
     public var isNotADatabase: Bool { primaryCode == SQLITE_NOTADB || primaryCode == SQLITE_CORRUPT }
     /// The database cannot be written.

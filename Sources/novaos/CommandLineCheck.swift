@@ -113,30 +113,20 @@ enum CommandLineCheck {
     }
 }
 
-/// Money given on the command line; a malformed amount is a usage error (exit 64).
-func moneyArgument(_ text: String) throws -> Money {
+/// A value from the command line read by `parse`; what it refuses is a usage error (exit 64).
+private func usageValue<T>(_ parse: () throws -> T) throws -> T {
     do {
-        return try Money(parsing: text)
+        return try parse()
     } catch let error as SandboxError {
         throw ValidationError(error.description)
     }
 }
 
-/// A day or time given on the command line (`2026-11-22`, `2026-11-22T04:30:00Z`); malformed
-/// is a usage error (exit 64).
-func dateArgument(_ text: String) throws -> Date {
-    do {
-        return try parseUserDate(text, field: "the date")
-    } catch let error as SandboxError {
-        throw ValidationError(error.description)
-    }
-}
+/// Money given on the command line.
+func moneyArgument(_ text: String) throws -> Money { try usageValue { try Money(parsing: text) } }
 
-/// A duration given on the command line (`30s`, `5m`); malformed is a usage error (exit 64).
-func durationArgument(_ text: String) throws -> TimeInterval {
-    do {
-        return try parseDuration(text)
-    } catch let error as SandboxError {
-        throw ValidationError(error.description)
-    }
-}
+/// A day or time given on the command line (`2026-11-22`, `2026-11-22T04:30:00Z`).
+func dateArgument(_ text: String) throws -> Date { try usageValue { try parseUserDate(text, field: "the date") } }
+
+/// A duration given on the command line (`30s`, `5m`).
+func durationArgument(_ text: String) throws -> TimeInterval { try usageValue { try parseDuration(text) } }

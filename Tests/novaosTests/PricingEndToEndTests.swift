@@ -6,11 +6,7 @@ import Testing
 /// every way in, stamped records, and repricing.
 @Suite struct PricingEndToEndTests {
     func setUp() throws -> (home: URL, project: String, agent: String) {
-        let home = try makeHome()
-        let project = try runBinary(["sandbox", "create", "demo", "--json"], home: home).decode(Project.self).id.rawValue
-        let agent = try runBinary(["sandbox", "deploy", project, "assistant", "--config", #"{"token_budget": 100000000}"#, "--json"], home: home)
-            .decode(Agent.self).id.rawValue
-        return (home, project, agent)
+        try homeWithAgent(tokenBudget: 100_000_000)
     }
 
     func database(_ home: URL) -> String { home.appendingPathComponent("sandbox/sandbox.db").path }

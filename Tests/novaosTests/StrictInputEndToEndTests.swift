@@ -6,11 +6,7 @@ import Testing
 /// built binary. A refused input is one `Error:` line, the documented exit code, and no change.
 @Suite struct StrictInputEndToEndTests {
     func setUp() throws -> (home: URL, project: String, agent: String) {
-        let home = try makeHome()
-        let project = try runBinary(["sandbox", "create", "demo", "--json"], home: home).decode(Project.self).id.rawValue
-        let agent = try runBinary(["sandbox", "deploy", project, "assistant", "--config", #"{"token_budget": 1000000000000}"#, "--json"], home: home)
-            .decode(Agent.self).id.rawValue
-        return (home, project, agent)
+        try homeWithAgent(tokenBudget: 1_000_000_000_000)
     }
 
     func importLines(_ lines: [String], home: URL) throws -> CommandOutput {

@@ -131,3 +131,12 @@ func snapshot(_ home: URL) throws -> String {
     }
     return text + files.sorted().joined(separator: "\n")
 }
+
+/// A fresh home with one project ("demo") and one assistant agent of `tokenBudget` sandbox tokens.
+func homeWithAgent(tokenBudget: Int64) throws -> (home: URL, project: String, agent: String) {
+    let home = try makeHome()
+    let project = try runBinary(["sandbox", "create", "demo", "--json"], home: home).decode(Project.self).id.rawValue
+    let agent = try runBinary(["sandbox", "deploy", project, "assistant", "--config", #"{"token_budget": \#(tokenBudget)}"#, "--json"], home: home)
+        .decode(Agent.self).id.rawValue
+    return (home, project, agent)
+}

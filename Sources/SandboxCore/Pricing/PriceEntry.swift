@@ -155,11 +155,6 @@ public struct PriceEntry: Equatable, Sendable {
         return true
     }
 
-    /// The rates that apply to a call: the highest tier its prompt is above, else the base rates.
-    public func rates(for tokens: TokenCounts) -> Rates {
-        tiers.last(where: { tokens.prompt > $0.aboveInputTokens })?.rates ?? rates
-    }
-
     /// The exact cost of one call, rounded once, at the end, to the nearest micro-dollar
     /// (halves up):
     ///
@@ -181,6 +176,7 @@ public struct PriceEntry: Equatable, Sendable {
         batchDiscountMillionths: Int64?
     ) throws -> Money {
         try tokens.validate()
+        // The highest tier the prompt is above, else the base rates.
         let rates = tiers.last(where: { tokens.prompt > $0.aboveInputTokens })?.rates ?? baseRates
         func rate(_ price: Money?, for count: Int64, _ what: String) throws -> Int128 {
             guard count > 0 else { return 0 }

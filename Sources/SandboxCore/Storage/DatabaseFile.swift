@@ -123,8 +123,9 @@ enum DatabaseFile {
         if error.isFull {
             return .database(path: path, message: "the database or disk is full; nothing was written")
         }
-        // A running total past 2^63 becomes a REAL in SQLite, which the STRICT tables refuse.
-        if error.message.hasPrefix("cannot store REAL value in INTEGER column") {
+        // A running total past 2^63 becomes a REAL in SQLite, which the STRICT tables refuse:
+        // the only way novaos's own writes can store a value of the wrong type.
+        if error.isDatatypeMismatch {
             let column = error.message.split(separator: " ").last.map(String.init) ?? "a total"
             return .invalidInput("total overflow: \(column) would exceed the 64-bit range; nothing was recorded")
         }

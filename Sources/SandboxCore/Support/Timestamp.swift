@@ -44,18 +44,15 @@ public enum Timestamp {
     /// Checked digit by digit: the price table's dates are read at every start.
     static func isDay(_ text: String) -> Bool {
         let bytes = Array(text.utf8)
-        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return false }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for byte in bytes[range] {
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), year >= 1, (1...12).contains(month) else {
-            return false
-        }
+        return bytes.count == 10 && isDay(bytes)
+    }
+
+    /// Whether `bytes` start with a real day, `YYYY-MM-DD`.
+    private static func isDay(_ bytes: [UInt8]) -> Bool {
+        guard bytes.count >= 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"),
+              let year = number(bytes, 0..<4), let month = number(bytes, 5..<7), let day = number(bytes, 8..<10),
+              year >= 1, (1...12).contains(month)
+        else { return false }
         let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
         let days = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1]
         return (1...days).contains(day)
@@ -63,27 +60,36 @@ public enum Timestamp {
 
     /// Parses `YYYY-MM-DDTHH:MM:SSZ`; the epoch for anything else (stored text is always valid).
     static func date(from text: String) -> Date {
-        let digits = Array(text.utf8)
-        func number(_ range: Range<Int>) -> Int32? {
-            guard range.upperBound <= digits.count else { return nil }
-            var value: Int32 = 0
-            for byte in digits[range] {
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                value = value * 10 + Int32(byte - UInt8(ascii: "0"))
-            }
-            return value
+        let bytes = Array(text.utf8)
+        guard bytes.count == 20, let seconds = secondsSinceEpoch(bytes) else { return Date(timeIntervalSince1970: 0) }
+        return Date(timeIntervalSince1970: TimeInterval(seconds))
+    }
+
+    /// The digits of `bytes[range]` as a number; nil when any is not a digit.
+    private static func number(_ bytes: [UInt8], _ range: Range<Int>) -> Int? {
+        guard range.upperBound <= bytes.count else { return nil }
+        var value = 0
+        for byte in bytes[range] {
+            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
         }
-        guard digits.count == 20, let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19)
-        else { return Date(timeIntervalSince1970: 0) }
+        return value
+    }
+
+    /// Seconds since the epoch of the `YYYY-MM-DDTHH:MM:SS` at the start of `bytes` (UTC);
+    /// nil unless its digits are digits.
+    private static func secondsSinceEpoch(_ bytes: [UInt8]) -> Int? {
+        guard let year = number(bytes, 0..<4), let month = number(bytes, 5..<7), let day = number(bytes, 8..<10),
+              let hour = number(bytes, 11..<13), let minute = number(bytes, 14..<16), let second = number(bytes, 17..<19)
+        else { return nil }
         var parts = tm()
-        parts.tm_year = year - 1900
-        parts.tm_mon = month - 1
-        parts.tm_mday = day
-        parts.tm_hour = hour
-        parts.tm_min = minute
-        parts.tm_sec = second
-        return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))
+        parts.tm_year = Int32(year - 1900)
+        parts.tm_mon = Int32(month - 1)
+        parts.tm_mday = Int32(day)
+        parts.tm_hour = Int32(hour)
+        parts.tm_min = Int32(minute)
+        parts.tm_sec = Int32(second)
+        return Int(timegm(&parts))
     }
 
     /// Checks an ISO 8601 time given by a user and returns it in the stored form
@@ -103,21 +109,10 @@ public enum Timestamp {
     /// then `Z` or an offset `±HH:MM` of less than a day. Nothing before or after.
     private static func convert(_ text: String) -> String? {
         let bytes = Array(text.utf8)
-        guard bytes.count >= 20 else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            guard range.upperBound <= bytes.count else { return nil }
-            var value = 0
-            for byte in bytes[range] {
-                guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
-            }
-            return value
-        }
-        guard bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-"), bytes[10] == UInt8(ascii: "T"),
-              bytes[13] == UInt8(ascii: ":"), bytes[16] == UInt8(ascii: ":"),
-              let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              isDay(String(decoding: bytes[0..<10], as: UTF8.self)), hour < 24, minute < 60, second < 60
+        guard bytes.count >= 20, isDay(bytes), bytes[10] == UInt8(ascii: "T"), bytes[13] == UInt8(ascii: ":"),
+              bytes[16] == UInt8(ascii: ":"), let hour = number(bytes, 11..<13), let minute = number(bytes, 14..<16),
+              let second = number(bytes, 17..<19), hour < 24, minute < 60, second < 60,
+              let local = secondsSinceEpoch(bytes)
         else { return nil }
         var index = 19
         if bytes[index] == UInt8(ascii: ".") {
@@ -133,7 +128,7 @@ public enum Timestamp {
             index += 1
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
             guard index + 6 == bytes.count, bytes[index + 3] == UInt8(ascii: ":"),
-                  let offsetHours = number((index + 1)..<(index + 3)), let offsetMinutes = number((index + 4)..<(index + 6)),
+                  let offsetHours = number(bytes, (index + 1)..<(index + 3)), let offsetMinutes = number(bytes, (index + 4)..<(index + 6)),
                   offsetHours < 24, offsetMinutes < 60
             else { return nil }
             offsetSeconds = (offsetHours * 3600 + offsetMinutes * 60) * (bytes[index] == UInt8(ascii: "-") ? -1 : 1)
@@ -142,15 +137,7 @@ public enum Timestamp {
             return nil
         }
         guard index == bytes.count else { return nil }
-        var parts = tm()
-        parts.tm_year = Int32(year - 1900)
-        parts.tm_mon = Int32(month - 1)
-        parts.tm_mday = Int32(day)
-        parts.tm_hour = Int32(hour)
-        parts.tm_min = Int32(minute)
-        parts.tm_sec = Int32(second)
-        let utc = Int(timegm(&parts)) - offsetSeconds
-        return string(from: Date(timeIntervalSince1970: TimeInterval(utc)))
+        return string(from: Date(timeIntervalSince1970: TimeInterval(local - offsetSeconds)))
     }
 
     static func date(from text: String?) -> Date? {
