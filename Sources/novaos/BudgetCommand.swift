@@ -5,6 +5,7 @@ import SandboxCore
 extension SandboxCommand {
     struct Budget: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "budget",
             abstract: "Set an agent's token budget, or a project's cost cap.",
             discussion: """
                 novaos sandbox budget AGENT_ID --tokens N sets the agent's sandbox token budget; \

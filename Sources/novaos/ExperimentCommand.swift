@@ -11,7 +11,7 @@ struct ExperimentCommand: ParsableCommand {
 
 extension ExperimentCommand {
     struct Start: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Start an experiment in an active project.")
+        static let configuration = CommandConfiguration(commandName: "start", abstract: "Start an experiment in an active project.")
 
         @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
         @Argument(help: "The experiment's name.") var name: String
@@ -27,7 +27,7 @@ extension ExperimentCommand {
     }
 
     struct Complete: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Complete an experiment with --success or --failure.")
+        static let configuration = CommandConfiguration(commandName: "complete", abstract: "Complete an experiment with --success or --failure.")
 
         @Argument(help: "The experiment's ID (an integer).") var experimentID: String
         @Flag(exclusivity: .exclusive, help: "Whether the hypothesis held.") var outcome: Outcome?
@@ -48,7 +48,7 @@ extension ExperimentCommand {
     }
 
     struct List: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "List a project's experiments.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List a project's experiments.")
 
         @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
         @OptionGroup var global: GlobalOptions

@@ -5,6 +5,7 @@ import SandboxCore
 extension SandboxCommand {
     struct Import: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "import",
             abstract: "Import usage and revenue events from JSON Lines, all or nothing.",
             discussion: """
                 Each line: {"type":"usage","agent_id":"agt_...","model":"claude-sonnet-4","input_tokens":1200,"output_tokens":300} \

@@ -14,7 +14,7 @@ struct PricesCommand: ParsableCommand {
     )
 
     struct List: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "List every entry of the merged price table and where it comes from.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List every entry of the merged price table and where it comes from.")
 
         @Option(help: ArgumentHelp("Mark the entries in force at this day or time (default: now).", valueName: "date"), transform: dateArgument) var at: Date?
         @OptionGroup var global: GlobalOptions
@@ -26,7 +26,7 @@ struct PricesCommand: ParsableCommand {
     }
 
     struct Show: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Show the prices of one model in force at a day or time.")
+        static let configuration = CommandConfiguration(commandName: "show", abstract: "Show the prices of one model in force at a day or time.")
 
         @Argument(help: "The model, or one of its aliases.") var model: String
         @Option(help: ArgumentHelp("The day or time (default: now), like 2025-06-01.", valueName: "date"), transform: dateArgument) var at: Date?
@@ -42,6 +42,7 @@ struct PricesCommand: ParsableCommand {
 extension SandboxCommand {
     struct Reprice: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "reprice",
             abstract: "Recompute table-priced usage records against today's price table.",
             discussion: """
                 Each record is priced at the entry in force at its time. Explicit costs (--cost) are never repriced. \

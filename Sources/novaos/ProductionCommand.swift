@@ -12,7 +12,7 @@ struct ProductionCommand: ParsableCommand {
 
 extension ProductionCommand {
     struct List: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "List production agents and where they came from.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List production agents and where they came from.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -22,7 +22,7 @@ extension ProductionCommand {
     }
 
     struct Backup: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Write a consistent copy of production.db to a new file.")
+        static let configuration = CommandConfiguration(commandName: "backup", abstract: "Write a consistent copy of production.db to a new file.")
 
         @Argument(help: "The new file (never overwritten).") var path: String
         @OptionGroup var global: GlobalOptions

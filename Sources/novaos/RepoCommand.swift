@@ -19,6 +19,7 @@ extension CommandContext {
 extension RepoCommand {
     struct Create: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Create an experiment repository under HOME/sandbox/repositories/.",
             discussion: """
                 Remote: --remote or EXPERIMENT_REPOSITORY_URL; else, with GITHUB_TOKEN and GITHUB_USERNAME, a private GitHub \
@@ -46,7 +47,7 @@ extension RepoCommand {
     }
 
     struct List: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "List experiment repositories, with counts from git and the database.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List experiment repositories, with counts from git and the database.")
 
         @Option(help: "Only this project's repositories.") var project: String?
         @OptionGroup var global: GlobalOptions
@@ -60,6 +61,7 @@ extension RepoCommand {
 
     struct Run: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Test and analyse revisions; record each result and commit it into the experiment repository.",
             discussion: """
                 Each revision's test suites run isolated (bubblewrap): a private checkout and temporary folder are \
@@ -103,7 +105,7 @@ extension RepoCommand {
     }
 
     struct Results: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one recorded result.")
+        static let configuration = CommandConfiguration(commandName: "results", abstract: "Show one recorded result.")
 
         @Argument(help: "The result's experiment ID (exp_...).") var experimentID: String
         @OptionGroup var global: GlobalOptions

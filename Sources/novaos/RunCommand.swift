@@ -8,6 +8,7 @@ nonisolated(unsafe) private var interruptRequested: sig_atomic_t = 0
 extension SandboxCommand {
     struct Run: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "run",
             abstract: "Run an agent program, record the usage it reports live, and stop it at its budget.",
             discussion: """
                 The command runs isolated (bubblewrap) in the project's workspace, with PATH, LANG, TZ, TERM, \
@@ -102,7 +103,7 @@ extension SandboxCommand {
     }
 
     struct Runs: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "List an agent's runs, newest first.")
+        static let configuration = CommandConfiguration(commandName: "runs", abstract: "List an agent's runs, newest first.")
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
         @OptionGroup var global: GlobalOptions
@@ -114,7 +115,7 @@ extension SandboxCommand {
     }
 
     struct Pause: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Pause an active agent: it keeps its data and can still be promoted, but does not run.")
+        static let configuration = CommandConfiguration(commandName: "pause", abstract: "Pause an active agent: it keeps its data and can still be promoted, but does not run.")
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
         @OptionGroup var global: GlobalOptions
@@ -126,7 +127,7 @@ extension SandboxCommand {
     }
 
     struct Resume: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Resume a paused agent.")
+        static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume a paused agent.")
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
         @OptionGroup var global: GlobalOptions

@@ -16,7 +16,7 @@ struct SandboxCommand: ParsableCommand {
 
 extension SandboxCommand {
     struct Create: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a project with its own workspace folder.")
+        static let configuration = CommandConfiguration(commandName: "create", abstract: "Create a project with its own workspace folder.")
 
         @Argument(help: "The project's name.") var name: String
         @Option(help: "What the project is for.") var description: String = ""
@@ -31,6 +31,7 @@ extension SandboxCommand {
 
     struct Deploy: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "deploy",
             abstract: "Deploy an agent into a project, with 10x its type's normal token budget."
         )
 
@@ -54,6 +55,7 @@ extension SandboxCommand {
 
     struct Usage: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "usage",
             abstract: "Record an agent's API call; the cost comes from the price table unless --cost is given.",
             discussion: """
                 Input tokens do not include cached tokens: give cache hits as --cache-read-tokens and \
@@ -89,7 +91,7 @@ extension SandboxCommand {
     }
 
     struct Revenue: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Record revenue an agent earned.")
+        static let configuration = CommandConfiguration(commandName: "revenue", abstract: "Record revenue an agent earned.")
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
         @Argument(help: "The amount in dollars, like 49.99.", transform: moneyArgument) var amount: Money
@@ -105,7 +107,7 @@ extension SandboxCommand {
     }
 
     struct List: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "List projects with their metrics.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List projects with their metrics.")
 
         enum StatusFilter: String, ExpressibleByArgument, CaseIterable {
             case active, promoted, killed, all
@@ -136,7 +138,7 @@ extension SandboxCommand {
     }
 
     struct Status: ContextCommand {
-        static let configuration = CommandConfiguration(abstract: "Show totals over the whole sandbox.")
+        static let configuration = CommandConfiguration(commandName: "status", abstract: "Show totals over the whole sandbox.")
 
         @OptionGroup var global: GlobalOptions
 
@@ -148,6 +150,7 @@ extension SandboxCommand {
 
     struct Eval: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "eval",
             abstract: "Evaluate a project: ROI, criteria and a recommendation. The evaluation is stored."
         )
 
@@ -163,6 +166,7 @@ extension SandboxCommand {
 
     struct Promote: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "promote",
             abstract: "Promote a project's profitable agents to production, exactly once.",
             discussion: """
                 Evaluates first and refuses NOT_READY unless --force. Asks for confirmation on a terminal; \
@@ -205,6 +209,7 @@ extension SandboxCommand {
 
     struct Kill: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "kill",
             abstract: "Retire a project and its agents; --delete also removes its workspace folder."
         )
 
@@ -221,6 +226,7 @@ extension SandboxCommand {
 
     struct Backup: ContextCommand {
         static let configuration = CommandConfiguration(
+            commandName: "backup",
             abstract: "Write a consistent copy of sandbox.db to a new file, while other commands keep writing."
         )
 
