@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Supervision
 
 /// Static analysis of a checked-out revision. Python files are parsed by the machine's
@@ -39,21 +46,16 @@ public enum CodeAnalysis {
     /// Files and lines per extension, for everything that is not Python.
     private static func countOtherLanguages(_ folder: String, into counts: inout [String: AnalysisResult.FileCount]) {
         let known: Set<String> = ["swift", "js", "ts", "jsx", "tsx", "go", "rs", "java", "kt", "c", "h", "cc", "cpp", "hpp", "rb", "php", "cs", "sh", "scala", "m"]
-        guard let enumerator = FileManager.default.enumerator(atPath: folder) else { return }
-        while let relative = enumerator.nextObject() as? String {
-            let name = (relative as NSString).lastPathComponent
-            if skippedFolders.contains(name) {
-                enumerator.skipDescendants()
-                continue
-            }
-            let ext = (name as NSString).pathExtension.lowercased()
-            var info = stat()
-            guard known.contains(ext), lstat(folder + "/" + relative, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
-                  let data = FileManager.default.contents(atPath: folder + "/" + relative) else { continue }
+        FileWalk.regularFiles(under: folder, skipping: skippedFolders) { relative in
+            let name = relative.split(separator: "/").last.map(String.init) ?? relative
+            guard let dot = name.lastIndex(of: "."), dot != name.startIndex else { return true }
+            let ext = name[name.index(after: dot)...].lowercased()
+            guard known.contains(ext), let data = FileManager.default.contents(atPath: folder + "/" + relative) else { return true }
             var entry = counts[ext] ?? AnalysisResult.FileCount(files: 0, lines: 0)
             entry.files += 1
             entry.lines += data.reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) } + (data.last.map { $0 == 0x0A ? 0 : 1 } ?? 0)
             counts[ext] = entry
+            return true
         }
     }
 

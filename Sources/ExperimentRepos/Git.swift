@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Supervision
 
 /// Runs git for novaos itself (never for code from a repository) without ever waiting for a
@@ -70,6 +77,15 @@ public struct Git: Sendable {
         return outcome.output
     }
 
+    /// `run`'s output without the white space around it: for commands that print one value
+    /// (a SHA, a count, a path).
+    public func line(_ arguments: [String], in directory: String) throws -> String {
+        let output = try run(arguments, in: directory)
+        let start = output.firstIndex { !$0.isWhitespace } ?? output.endIndex
+        let end = output.lastIndex { !$0.isWhitespace }.map(output.index(after:)) ?? start
+        return String(output[start..<max(start, end)])
+    }
+
     /// Copies the repository at `source` (a path) into `destination` as a mirror, object by
     /// object (`--no-local`: no hard links, no alternates). The copy's configuration is
     /// novaos's own, so nothing in the source's `.git/config` (smudge filters, textconv,
@@ -86,7 +102,7 @@ public struct Git: Sendable {
     public func export(commit: String, from source: String, into folder: String, scratch: String) throws {
         let index = scratch + "/index-\(UUID().uuidString)"
         defer { unlink(index) }
-        let gitDirectory = try run(["rev-parse", "--absolute-git-dir"], in: source).trimmingCharacters(in: .whitespacesAndNewlines)
+        let gitDirectory = try line(["rev-parse", "--absolute-git-dir"], in: source)
         let variables = ["GIT_DIR": gitDirectory, "GIT_WORK_TREE": folder, "GIT_INDEX_FILE": index]
         try run(["read-tree", commit], in: folder, extraEnvironment: variables)
         try run(["checkout-index", "--all", "--force"], in: folder, extraEnvironment: variables)

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Supervision
 
 /// Creates repositories through GitHub's REST API (`POST /user/repos`), or a GitHub
@@ -29,6 +36,27 @@ public struct GitHubClient: Sendable {
         self.environment = environment
     }
 
+    /// The body of `POST /user/repos`.
+    private struct Request: Encodable {
+        var name: String
+        var description: String
+        var `private`: Bool
+        var auto_init: Bool
+    }
+
+    /// What the script prints: GitHub's status and body, or why there was none.
+    private struct Answer: Decodable {
+        var status: Int?
+        var body: String?
+        var error: String?
+    }
+
+    /// The fields of GitHub's answer that matter here (a JSON body of another shape has neither).
+    private struct Reply: Decodable {
+        var clone_url: String?
+        var message: String?
+    }
+
     /// The request, in Python: one JSON object on stdout, whatever happens.
     static let script = #"""
         import json, os, sys, urllib.request, urllib.error
@@ -51,7 +79,7 @@ public struct GitHubClient: Sendable {
         guard let python = ProcessRunner.which("python3", environment: environment) else {
             throw RepositoryError.failed("python3 is needed to call the GitHub API and was not found in PATH")
         }
-        let body = try JSONSerialization.data(withJSONObject: ["name": name, "description": description, "private": isPrivate, "auto_init": false])
+        let body = try JSONEncoder().encode(Request(name: name, description: description, private: isPrivate, auto_init: false))
         var variables = [
             "NOVAOS_GITHUB_URL": baseURL.appendingPathComponent("user/repos").absoluteString,
             "NOVAOS_GITHUB_BODY": String(decoding: body, as: UTF8.self),
@@ -64,16 +92,16 @@ public struct GitHubClient: Sendable {
         }
         let outcome = try ProcessRunner(timeout: timeout + 5).run(python, ["-I", "-c", Self.script], environment: variables, directory: "/")
         let line = outcome.output.split(separator: "\n").last.map(String.init) ?? ""
-        guard outcome.succeeded, let answer = (try? JSONSerialization.jsonObject(with: Data(line.utf8))) as? [String: Any] else {
+        guard outcome.succeeded, let answer = try? JSONDecoder().decode(Answer.self, from: Data(line.utf8)) else {
             throw RepositoryError.failed(outcome.timedOut ? "GitHub did not answer within \(Int(timeout))s" : "the GitHub request failed")
         }
-        let status = answer["status"] as? Int ?? 0
+        let status = answer.status ?? 0
         if status == 0 {
-            throw RepositoryError.failed("cannot reach GitHub at \(baseURL.absoluteString): \(answer["error"] as? String ?? "no answer")")
+            throw RepositoryError.failed("cannot reach GitHub at \(baseURL.absoluteString): \(answer.error ?? "no answer")")
         }
-        let object = (answer["body"] as? String).flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) } as? [String: Any]
-        guard status == 201 || status == 200, let cloneURL = object?["clone_url"] as? String else {
-            let message = (object?["message"] as? String).map { ": \($0)" } ?? ""
+        let object = answer.body.flatMap { try? JSONDecoder().decode(Reply.self, from: Data($0.utf8)) }
+        guard status == 201 || status == 200, let cloneURL = object?.clone_url else {
+            let message = object?.message.map { ": \($0)" } ?? ""
             throw RepositoryError.failed("GitHub refused to create repository \(name) (HTTP \(status))\(message)")
         }
         return Created(cloneURL: cloneURL)

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Everything the experiment-repository layer can refuse or fail with, as one line each.
 public enum RepositoryError: Error, Equatable, Sendable {

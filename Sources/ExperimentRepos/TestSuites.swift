@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Supervision
 
 /// Finds a revision's test suites by their marker files, runs those whose tool is installed,
@@ -14,14 +21,14 @@ public enum TestSuites {
 
     /// The suites whose marker files are in `folder` (links are not followed).
     public static func detect(in folder: String) -> [Suite] {
-        let fileManager = FileManager.default
         func exists(_ name: String) -> Bool {
             var info = stat()
             return lstat(folder + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
         }
         var suites: [Suite] = []
         let pyproject = exists("pyproject.toml") ? (try? String(contentsOfFile: folder + "/pyproject.toml", encoding: .utf8)) ?? "" : ""
-        let testsHavePython = (fileManager.enumerator(atPath: folder + "/tests")?.allObjects as? [String] ?? []).contains { $0.hasSuffix(".py") }
+        var testsHavePython = false
+        FileWalk.regularFiles(under: folder + "/tests") { testsHavePython = $0.hasSuffix(".py"); return !testsHavePython }
         if exists("pytest.ini") || pyproject.contains("[tool.pytest") || testsHavePython {
             suites.append(Suite(type: "pytest", tool: "python3", arguments: ["-m", "pytest", "-q", "-p", "no:cacheprovider"], probe: ["-m", "pytest", "--version"]))
         }
@@ -53,9 +60,8 @@ public enum TestSuites {
         }
         if let realHome = base["HOME"], !realHome.isEmpty {
             for (key, folder) in [("PYENV_ROOT", ".pyenv"), ("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup"), ("GOPATH", "go")] where environment[key] == nil {
-                var isDirectory: ObjCBool = false
                 let path = realHome + "/" + folder
-                if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue { environment[key] = path }
+                if FileWalk.isFolder(path) { environment[key] = path }
             }
         }
         return environment
@@ -103,7 +109,7 @@ public enum TestSuites {
         let lines = output.split(whereSeparator: \.isNewline).map(String.init)
         func number(before word: String, in line: String) -> Int {
             // "3 passed", "1 failed", "2 skipped", "1 error"
-            let parts = line.replacingOccurrences(of: ",", with: " ").replacingOccurrences(of: ";", with: " ").split(separator: " ")
+            let parts = line.split(whereSeparator: { $0 == " " || $0 == "," || $0 == ";" })
             var total = 0
             for (index, part) in parts.enumerated() where index > 0 && part.hasPrefix(word) {
                 total += Int(parts[index - 1]) ?? 0
@@ -113,7 +119,7 @@ public enum TestSuites {
         switch type {
         case "pytest":
             // The last summary line: "==== 2 passed, 1 failed, 1 skipped in 0.12s ====" (or without the rules with -q).
-            guard let summary = lines.last(where: { $0.range(of: #"\d+ (passed|failed|skipped|error|errors|deselected|xfailed|xpassed)"#, options: .regularExpression) != nil && $0.contains(" in ") })
+            guard let summary = lines.last(where: { $0.contains(#/\d+ (passed|failed|skipped|error|errors|deselected|xfailed|xpassed)/#) && $0.contains(" in ") })
             else { return (0, 0, 0) }
             return (number(before: "passed", in: summary) + number(before: "xpassed", in: summary),
                     number(before: "failed", in: summary) + number(before: "error", in: summary),
@@ -123,14 +129,14 @@ public enum TestSuites {
             // XCTest: "Executed 5 tests, with 1 failure (0 unexpected)".
             var passed = 0, failed = 0, skipped = 0
             for line in lines {
-                if line.contains("Test run with"), let total = Int(line.components(separatedBy: "Test run with ").last?.split(separator: " ").first ?? "") {
+                if line.contains("Test run with"), let total = Int(line.split(separator: "Test run with ", omittingEmptySubsequences: false).last?.split(separator: " ").first ?? "") {
                     let failures = lines.filter { $0.hasPrefix("✘ Test ") && !$0.contains("Test run with") && $0.contains(" failed after ") }.count
                     failed += failures
                     passed += max(0, total - failures)
                 }
                 if line.contains("Executed"), line.contains("tests, with") || line.contains("test, with"),
-                   let total = Int(line.components(separatedBy: "Executed ").last?.split(separator: " ").first ?? "") {
-                    let failures = Int(line.components(separatedBy: "with ").last?.split(separator: " ").first ?? "") ?? 0
+                   let total = Int(line.split(separator: "Executed ", omittingEmptySubsequences: false).last?.split(separator: " ").first ?? "") {
+                    let failures = Int(line.split(separator: "with ", omittingEmptySubsequences: false).last?.split(separator: " ").first ?? "") ?? 0
                     if total > 0 && !line.contains("Selected") {
                         passed = max(passed, total - failures)
                         failed = max(failed, failures)

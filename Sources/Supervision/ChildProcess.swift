@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A child process in its own process group, stdin from `/dev/null`, stdout and stderr on
 /// pipes, and no descriptor of ours but the ones passed on purpose.
@@ -151,14 +158,14 @@ public final class ChildProcess {
     /// `currentDirectory`; a bare name is searched in `path` (a `PATH` value).
     public static func resolve(_ command: String, path: String?, currentDirectory: String) throws -> String {
         if command.contains("/") {
-            let absolute = command.hasPrefix("/") ? command : (currentDirectory as NSString).appendingPathComponent(command)
+            let absolute = command.hasPrefix("/") ? command : joinedPath(currentDirectory, command)
             guard access(absolute, X_OK) == 0 else {
                 throw SupervisionError.cannotStart(command: command.debugDescription, reason: systemMessage())
             }
             return absolute
         }
         for folder in (path ?? "/usr/local/bin:/usr/bin:/bin").split(separator: ":") {
-            let candidate = (String(folder) as NSString).appendingPathComponent(command)
+            let candidate = joinedPath(String(folder), command)
             var info = stat()
             if stat(candidate, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, access(candidate, X_OK) == 0 {
                 return candidate
@@ -183,4 +190,9 @@ public final class ChildProcess {
         guard let pointer = dlsym(defaultHandle, name) else { return nil }
         return unsafeBitCast(pointer, to: T.self)
     }
+}
+
+/// `folder/name`, with one slash between them (what `NSString.appendingPathComponent` did here).
+public func joinedPath(_ folder: String, _ name: String) -> String {
+    folder.hasSuffix("/") ? folder + name : folder + "/" + name
 }

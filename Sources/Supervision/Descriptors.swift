@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Reads what a non-blocking descriptor holds now, at most `limit` bytes, handing each chunk
 /// to `take`. Returns false at end of file (or on an error), true while it is still open.
@@ -72,7 +79,7 @@ public final class Directory {
     /// folders, which a user may well keep behind a link); only what is opened inside it is
     /// guarded.
     public static func open(_ path: String) throws -> Directory {
-        let fd = Foundation.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SupervisionError.fileSystem(path: path, message: "cannot open the folder: \(systemMessage())") }
         return Directory(fd: fd, path: path)
     }

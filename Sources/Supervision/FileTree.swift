@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Removes folder trees that untrusted code may have written into (a project's workspace).
 ///
@@ -150,7 +157,7 @@ private struct MountIdentity: Equatable {
             bytes += buffer[0..<count]
         }
         for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.hasPrefix("mnt_id:") {
-            return Int(line.dropFirst("mnt_id:".count).trimmingCharacters(in: .whitespaces))
+            return Int(line.dropFirst("mnt_id:".count).filter { $0 != " " && $0 != "\t" })
         }
         return nil
     }

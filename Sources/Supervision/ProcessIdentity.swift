@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A process told apart from a later one that reuses its PID: the PID with the time the
 /// process started (field 22 of `/proc/PID/stat`, in clock ticks since boot).

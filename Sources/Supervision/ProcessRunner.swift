@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Runs a command to completion with a timeout, capturing its output: for git and for test
 /// suites. The command gets its own process group, stdin from /dev/null and no descriptor of

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Replaces secrets in a stream of bytes with `[redacted]`, even when a secret is split across
 /// chunks: the longest tail of what was seen that could still begin a secret is held back

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A run's log file, capped: past `limit` bytes it keeps the first half and the last half of
 /// what was written, with a marked gap between them.
@@ -25,7 +32,7 @@ public final class RunLog {
         self.limit = max(2, limit)
     }
 
-    deinit { if fd >= 0 { Foundation.close(fd) } }
+    deinit { if fd >= 0 { Glibc.close(fd) } }
 
     private var half: Int { limit / 2 }
 
@@ -59,7 +66,7 @@ public final class RunLog {
     /// Puts the ring in order behind a marker and closes the file.
     public func close() throws {
         guard fd >= 0 else { return }
-        defer { Foundation.close(fd); fd = -1 }
+        defer { Glibc.close(fd); fd = -1 }
         guard let ringOffset else { return }
         // Newest bytes end at ringOffset: the oldest kept byte is at ringOffset.
         let ringSize = limit - half

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Everything the Supervision layer can fail with; each case reads as one line a person can act on.
 public enum SupervisionError: Error, Equatable, Sendable {
@@ -27,7 +34,7 @@ extension SupervisionError: CustomStringConvertible, LocalizedError {
 
     public var errorDescription: String? { description }
 
-    static func errno(_ call: String, _ code: Int32 = Foundation.errno) -> SupervisionError {
+    static func errno(_ call: String, _ code: Int32 = Glibc.errno) -> SupervisionError {
         .system(call: call, message: String(cString: strerror(code)))
     }
 }

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why a run ended.
 public enum StopReason: String, Codable, Sendable, CaseIterable {
@@ -401,5 +408,8 @@ public final class Supervisor {
 }
 
 func formatSeconds(_ seconds: TimeInterval) -> String {
-    seconds == seconds.rounded() ? "\(Int(seconds))s" : String(format: "%.3fs", seconds)
+    if seconds == seconds.rounded() { return "\(Int(seconds))s" }
+    let millis = Int((seconds * 1000).rounded())
+    let fraction = String(millis % 1000)
+    return "\(millis / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)s"
 }

@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SandboxCore
 
 extension SandboxCommand {
@@ -86,11 +93,13 @@ final class ProgressBar {
         guard enabled, Date().timeIntervalSince(lastDraw) >= 0.1 else { return }
         lastDraw = Date()
         drawn = true
-        let megabytes = String(format: "%.1f MB", Double(bytes) / 1_000_000)
+        let megabytes = fixedDigits(Double(bytes) / 1_000_000, 1) + " MB"
         if let total, total > 0 {
             let fraction = min(1, Double(bytes) / Double(total))
             let filled = Int(fraction * 30)
-            context.writeError("\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: 30 - filled) + "] " + String(format: "%3.0f%% ", fraction * 100) + megabytes)
+            let percent = fixedDigits(fraction * 100, 0)
+            let padding = String(repeating: " ", count: max(0, 3 - percent.count))
+            context.writeError("\r[" + String(repeating: "#", count: filled) + String(repeating: " ", count: 30 - filled) + "] " + padding + percent + "% " + megabytes)
         } else {
             context.writeError("\rread " + megabytes)
         }

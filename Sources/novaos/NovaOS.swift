@@ -1,6 +1,13 @@
 import ArgumentParser
 import SandboxCore
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct NovaOS: ParsableCommand {
@@ -21,14 +28,14 @@ struct NovaOS: ParsableCommand {
         for index in 1..<Int(CommandLine.argc) {
             guard let raw = CommandLine.unsafeArgv[index], String(validatingCString: raw) != nil else {
                 writeAll(Data("Error: argument \(index) is not valid UTF-8; give names, paths and values in UTF-8\n".utf8), to: STDERR_FILENO)
-                Foundation.exit(ExitCode.validationFailure.rawValue)
+                terminate(ExitCode.validationFailure.rawValue)
             }
         }
         // The variables novaos reads as paths and names, likewise.
         for name in ["NOVAOS_HOME", "NOVAOS_PRODUCTION_DB", "NOVAOS_PRICES"] {
             if let raw = getenv(name), String(validatingCString: raw) == nil {
                 writeAll(Data("Error: \(name) is not valid UTF-8\n".utf8), to: STDERR_FILENO)
-                Foundation.exit(ExitCode.validationFailure.rawValue)
+                terminate(ExitCode.validationFailure.rawValue)
             }
         }
         let arguments = hoistingGlobalOptions(Array(CommandLine.arguments.dropFirst()))
@@ -36,7 +43,7 @@ struct NovaOS: ParsableCommand {
             var command = try parseAsRoot(arguments)
             try command.run()
         } catch let exit as ExitCode {
-            Foundation.exit(exit.rawValue) // a command's own exit status, already reported
+            terminate(exit.rawValue) // a command's own exit status, already reported
         } catch {
             let code = exitCode(for: error)
             guard code != .success else { exit(withError: error) } // --help, --version
@@ -44,13 +51,13 @@ struct NovaOS: ParsableCommand {
             // command line that parses costs nothing more).
             if code == .validationFailure, let problem = CommandLineCheck.problem(arguments) {
                 writeAll(Data("Error: \(problem)\n".utf8), to: STDERR_FILENO)
-                Foundation.exit(ExitCode.validationFailure.rawValue)
+                terminate(ExitCode.validationFailure.rawValue)
             }
             // One line on stderr for every failure, usage errors included.
             var message = message(for: error).split(whereSeparator: \.isNewline).first.map(String.init) ?? "\(error)"
             if code == .validationFailure { message += " (see --help)" }
             writeAll(Data("Error: \(TerminalText.escape(message))\n".utf8), to: STDERR_FILENO)
-            Foundation.exit(code.rawValue)
+            terminate(code.rawValue)
         }
     }
 
@@ -80,4 +87,13 @@ struct NovaOS: ParsableCommand {
         result.insert(contentsOf: hoisted, at: insertAt)
         return result
     }
+}
+
+/// Ends the process with `status` (C's `exit`, named apart from `ParsableCommand.exit`).
+func terminate(_ status: Int32) -> Never {
+    #if canImport(Glibc)
+    Glibc.exit(status)
+    #else
+    Darwin.exit(status)
+    #endif
 }

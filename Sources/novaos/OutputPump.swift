@@ -1,10 +1,20 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Writes an agent's output to novaos's stdout and stderr from a thread of its own, so a
 /// slow or stopped reader never blocks the supervisor. At most `limit` bytes wait; past that,
 /// output for the terminal is dropped (the run's log keeps everything) and counted.
 final class OutputPump: @unchecked Sendable {
-    private let condition = NSCondition()
+    // Everything below is guarded by `mutex`; `changed` is signalled when the queue or the
+    // state moves. pthreads directly: FoundationEssentials has no Thread or NSCondition.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let changed = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private var queue: [(Data, Bool)] = []
     private var queued = 0
     private var closed = false
@@ -17,53 +27,88 @@ final class OutputPump: @unchecked Sendable {
     init(limit: Int = 4 << 20, write: @escaping (Data, Bool) -> Bool) {
         self.limit = limit
         self.write = write
-        let thread = Thread { [self] in drain() }
-        thread.start()
+        pthread_mutex_init(mutex, nil)
+        // Deadlines on the monotonic clock: a change of the wall clock does not move them.
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(changed, &attributes)
+        pthread_condattr_destroy(&attributes)
+        // The thread holds the pump until the queue is drained and closed.
+        let retained = Unmanaged.passRetained(self).toOpaque()
+        var thread = pthread_t()
+        let started = pthread_create(&thread, nil, { raw in
+            Unmanaged<OutputPump>.fromOpaque(raw!).takeRetainedValue().drain()
+            return nil
+        }, retained)
+        if started == 0 {
+            pthread_detach(thread)
+        } else {
+            // No thread: write in the caller's thread instead (see `send`).
+            Unmanaged<OutputPump>.fromOpaque(retained).release()
+            finished = true
+        }
+    }
+
+    deinit {
+        pthread_cond_destroy(changed)
+        pthread_mutex_destroy(mutex)
+        changed.deallocate()
+        mutex.deallocate()
     }
 
     /// Queues `data`; false once a write has failed (nobody reads any more).
     func send(_ data: Data, toError: Bool) -> Bool {
-        condition.lock()
-        defer { condition.unlock() }
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
         if broken { return false }
+        if finished && !closed {
+            // The pump has no thread of its own.
+            if !write(data, toError) { broken = true }
+            return !broken
+        }
         if queued + data.count > limit {
             dropped += data.count
             return true
         }
         queue.append((data, toError))
         queued += data.count
-        condition.signal()
+        pthread_cond_signal(changed)
         return true
     }
 
-    /// Waits up to `timeout` for what is queued to be written; a reader that has stopped
-    /// reading gets only that long, since the run is already closed.
-    func finish(timeout: TimeInterval = 0.5) {
-        condition.lock()
+    /// Waits up to `timeout` seconds for what is queued to be written; a reader that has
+    /// stopped reading gets only that long, since the run is already closed.
+    func finish(timeout: Double = 0.5) {
+        pthread_mutex_lock(mutex)
         closed = true
-        condition.broadcast()
-        let deadline = Date().addingTimeInterval(timeout)
-        while !finished, condition.wait(until: deadline) {}
-        condition.unlock()
+        pthread_cond_broadcast(changed)
+        var deadline = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &deadline)
+        let nanoseconds = Int(deadline.tv_nsec) + Int(timeout * 1_000_000_000)
+        deadline.tv_sec += nanoseconds / 1_000_000_000
+        deadline.tv_nsec = nanoseconds % 1_000_000_000
+        while !finished, pthread_cond_timedwait(changed, mutex, &deadline) != ETIMEDOUT {}
+        pthread_mutex_unlock(mutex)
     }
 
     private func drain() {
         while true {
-            condition.lock()
-            while queue.isEmpty && !closed { condition.wait() }
+            pthread_mutex_lock(mutex)
+            while queue.isEmpty && !closed { pthread_cond_wait(changed, mutex) }
             if queue.isEmpty {
                 finished = true
-                condition.broadcast()
-                condition.unlock()
+                pthread_cond_broadcast(changed)
+                pthread_mutex_unlock(mutex)
                 return
             }
             let (data, toError) = queue.removeFirst()
             queued -= data.count
-            condition.unlock()
+            pthread_mutex_unlock(mutex)
             if !broken, !write(data, toError) {
-                condition.lock()
+                pthread_mutex_lock(mutex)
                 broken = true
-                condition.unlock()
+                pthread_mutex_unlock(mutex)
             }
         }
     }

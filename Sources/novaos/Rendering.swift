@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SandboxCore
 
 extension Project: TextRenderable {
@@ -168,9 +175,9 @@ extension Evaluation: TextRenderable {
         var table = TextTable(headers: ["CRITERION", "PASS", "VALUE", "THRESHOLD"], rightAligned: [2, 3])
         let rows: [(String, Criterion, (Double) -> String)] = [
             ("positive_roi", criteria.positiveROI, formatPercent),
-            ("profitable", criteria.profitable, { String(format: "$%.2f", $0) }),
+            ("profitable", criteria.profitable, { "$" + fixedDigits($0, 2) }),
             ("has_active_agents", criteria.hasActiveAgents, { String(Int($0)) }),
-            ("has_sufficient_data", criteria.hasSufficientData, { String(format: "$%.2f", $0) }),
+            ("has_sufficient_data", criteria.hasSufficientData, { "$" + fixedDigits($0, 2) }),
         ]
         table.rows = rows.map { name, criterion, format in
             [name, criterion.pass ? "yes" : "no", format(criterion.value), format(criterion.threshold)]
@@ -232,7 +239,7 @@ func describeEnd(_ run: RunRecord) -> String {
     case nil: return "running"
     case .exited?: return "exited with \(run.exitCode ?? 0)"
     case .signaled?: return "killed by signal \(run.signal ?? 0)"
-    case let reason?: return reason.rawValue.replacingOccurrences(of: "_", with: " ")
+    case let reason?: return reason.rawValue.replacing("_", with: " ")
     }
 }
 
@@ -247,7 +254,7 @@ func runTable(_ runs: [RunRecord]) -> TextTable {
 
 extension RunRecord: TextRenderable {
     func renderText(_ style: TextStyle) -> String {
-        let seconds = endedAt.map { String(format: " after %.0fs", $0.timeIntervalSince(startedAt)) } ?? ""
+        let seconds = endedAt.map { " after " + fixedDigits($0.timeIntervalSince(startedAt), 0) + "s" } ?? ""
         var text = style.bold("Run \(id) of \(agentID): \(describeEnd(self))\(seconds)") + "\n"
         text += keyValues([
             ("events", "\(events) recorded, \(rejectedEvents) refused"), ("tokens", formatTokens(tokensUsed)),
@@ -313,14 +320,14 @@ extension ExperimentResult: TextRenderable {
         ]) + "\n\n"
         var suites = TextTable(headers: ["SUITE", "STATUS", "PASSED", "FAILED", "SKIPPED", "SECONDS", "NOTE"], rightAligned: [2, 3, 4, 5])
         suites.rows = testResults.map {
-            [$0.type, $0.status, String($0.passed), String($0.failed), String($0.skipped), String(format: "%.2f", $0.durationSeconds), cell($0.reason ?? "", limit: 60)]
+            [$0.type, $0.status, String($0.passed), String($0.failed), String($0.skipped), fixedDigits($0.durationSeconds, 2), cell($0.reason ?? "", limit: 60)]
         }
         text += testResults.isEmpty ? "No test suite found.\n" : suites.render(style) + "\n"
         let analysis = analysisResults
         text += "\n" + keyValues([
             ("python files", analysis.pythonAvailable ? String(analysis.filesAnalyzed) : "not analysed (no python3)"),
             ("lines", String(analysis.totalLines)), ("functions", String(analysis.functionsFound)), ("classes", String(analysis.classesFound)),
-            ("complexity", String(format: "%.2f (mean cyclomatic per function)", analysis.complexityScore)),
+            ("complexity", fixedDigits(analysis.complexityScore, 2) + " (mean cyclomatic per function)"),
             ("other languages", analysis.otherLanguages.isEmpty ? "-" : analysis.otherLanguages.sorted { $0.key < $1.key }.map { "\($0.key): \($0.value.files) files, \($0.value.lines) lines" }.joined(separator: "; ")),
         ])
         for issue in analysis.potentialIssues {
@@ -333,5 +340,5 @@ extension ExperimentResult: TextRenderable {
 /// A share of a budget used, with a `!` once it is all used (decided on the exact amounts, not
 /// the rounded percentage): `42.0%`, `! 120.0%`.
 func budgetUsed(_ percent: Double, over: Bool) -> String {
-    (over ? "! " : "") + String(format: "%.1f%%", percent)
+    (over ? "! " : "") + fixedDigits(percent, 1) + "%"
 }

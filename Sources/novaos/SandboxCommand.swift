@@ -1,5 +1,12 @@
 import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SandboxCore
 
 struct SandboxCommand: ParsableCommand {
@@ -193,7 +200,7 @@ extension SandboxCommand {
                 }
                 let preview = try sandbox.promotionPreview(project, force: force)
                 context.writeError("Promote \(preview.agentsMigrated) agent(s) of \(project) to production (\(preview.skippedAgents.count) stay behind)? [y/N] ")
-                let answer = context.readLine()?.trimmingCharacters(in: .whitespaces).lowercased() ?? ""
+                let answer = context.readLine()?.filter { $0 != " " && $0 != "\t" }.lowercased() ?? ""
                 guard answer == "y" || answer == "yes" else {
                     throw SandboxError.promotionRefused("promotion of \(project) cancelled; nothing changed")
                 }
@@ -201,7 +208,7 @@ extension SandboxCommand {
             let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(PromotionStep.init(rawValue:))
             let result = try sandbox.promote(project, force: force) { step in
                 // A test hook: die at this step without any cleanup, as a SIGKILL would.
-                if step == crashPoint { Foundation.kill(getpid(), SIGKILL) }
+                if step == crashPoint { _ = kill(getpid(), SIGKILL) }
             }
             try context.emit(result, json: global.json)
         }

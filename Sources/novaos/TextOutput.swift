@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SandboxCore
 
 /// How text output may be decorated.
@@ -85,7 +92,7 @@ func formatDate(_ date: Date?) -> String {
 }
 
 func formatPercent(_ value: Double) -> String {
-    String(format: "%.2f%%", value)
+    fixedDigits(value, 2) + "%"
 }
 
 func formatTokens(_ value: Int64) -> String {

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What the evaluator advises for a project.
 public enum Recommendation: String, Codable, Sendable, CaseIterable {
@@ -108,7 +115,7 @@ public enum Evaluator {
         let allPass = criteria.failing.isEmpty
         // revenue > 4 × cost, computed without overflow: cost ≤ Int64.max / 4 or it cannot hold.
         let strong = hasCost && (cost > Int64.max / 4 ? false : revenue > 4 * cost)
-        let roiText = String(format: "%.2f%%", metrics.roi)
+        let roiText = fixedDigits(metrics.roi, 2) + "%"
         if allPass && strong {
             return (.stronglyRecommend, "all criteria pass and ROI \(roiText) is above 300%", criteria)
         }

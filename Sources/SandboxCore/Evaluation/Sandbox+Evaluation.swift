@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SQLiteDB
 
 extension Sandbox {
@@ -16,10 +23,10 @@ extension Sandbox {
         let verdict = Evaluator.evaluate(metrics)
         var warnings: [String] = []
         if let cap = project.budget, metrics.totalCost >= cap {
-            warnings.append("project \(id) is over its cost cap (\(metrics.totalCost) of \(cap), \(String(format: "%.1f", Budgets.percent(metrics.totalCost.micros, of: cap.micros)))%)")
+            warnings.append("project \(id) is over its cost cap (\(metrics.totalCost) of \(cap), \(fixedDigits(Budgets.percent(metrics.totalCost.micros, of: cap.micros), 1))%)")
         }
         for agent in try loadAgents(project: id) where agent.isOverBudget {
-            warnings.append("agent \(agent.id) is over its token budget (\(groupedDigits(agent.tokensUsed)) of \(groupedDigits(agent.tokenBudget)), \(String(format: "%.1f", agent.budgetUsedPercent))%)")
+            warnings.append("agent \(agent.id) is over its token budget (\(groupedDigits(agent.tokensUsed)) of \(groupedDigits(agent.tokenBudget)), \(fixedDigits(agent.budgetUsedPercent, 1))%)")
         }
         return Evaluation(
             projectID: id, recommendation: verdict.recommendation, reason: verdict.reason, criteria: verdict.criteria,

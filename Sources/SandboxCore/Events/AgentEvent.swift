@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One event of the agent protocol (`sandbox run`) and of the import format (`sandbox import`):
 /// a flat JSON object on one line.

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The price table novaos charges by: the built-in table (`prices.json`, a resource of this
 /// module, embedded in the binary), with a user's override file on top.

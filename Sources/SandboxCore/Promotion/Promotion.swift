@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An agent that a promotion copies to production.
 public struct MigratedAgent: Codable, Sendable, Equatable {

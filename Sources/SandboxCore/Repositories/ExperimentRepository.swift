@@ -1,5 +1,12 @@
 import ExperimentRepos
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import Supervision
 
 /// How an experiment repository is hosted.

@@ -1,5 +1,12 @@
 import ExperimentRepos
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SQLiteDB
 import Supervision
 
@@ -59,7 +66,7 @@ extension Sandbox {
         var created = false
         defer { if !created { try? FileManager.default.removeItem(at: folder) } }
 
-        let id = "rep_" + String(UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(12))
+        let id = "rep_" + String(UUID().uuidString.lowercased().replacing("-", with: "").prefix(12))
         try writeSkeleton(folder: folder, name: chosen, description: description, project: project)
         try mappingLowerErrors {
             try git.run(["init", "--quiet", "--initial-branch", branch], in: folder.path)
@@ -83,7 +90,7 @@ extension Sandbox {
                 url = repository.cloneURL
                 pushAuthorization = Git.authorization(username: user, token: token)
             } catch {
-                options.warn("GitHub repository not created (\(firstLine(of: error).replacingOccurrences(of: token, with: "***"))); keeping \(chosen) local")
+                options.warn("GitHub repository not created (\(token.isEmpty ? firstLine(of: error) : firstLine(of: error).replacing(token, with: "***"))); keeping \(chosen) local")
             }
         }
         if let url {
@@ -172,8 +179,8 @@ extension Sandbox {
             var commits = 0
             var last: Date?
             if let git {
-                commits = Int((try? git.run(["rev-list", "--count", "HEAD"], in: repository.path))?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "") ?? 0
-                if let stamp = try? git.run(["log", "-1", "--format=%ct"], in: repository.path), let seconds = TimeInterval(stamp.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                commits = Int((try? git.line(["rev-list", "--count", "HEAD"], in: repository.path)) ?? "") ?? 0
+                if let stamp = try? git.line(["log", "-1", "--format=%ct"], in: repository.path), let seconds = TimeInterval(stamp) {
                     last = Date(timeIntervalSince1970: seconds)
                 }
             }
@@ -260,7 +267,7 @@ extension Sandbox {
             try RemoteURL.validate(source)
             try git.run(["clone", "--quiet", "--mirror", "--", source, sourcePath], in: scratch)
         } else {
-            let local = source.map { $0.hasPrefix("/") ? $0 : (options.currentDirectory as NSString).appendingPathComponent($0) } ?? repository.path
+            let local = source.map { $0.hasPrefix("/") ? $0 : joinedPath(options.currentDirectory, $0) } ?? repository.path
             do {
                 try git.mirror(local, to: sourcePath, in: scratch)
             } catch {
@@ -272,7 +279,7 @@ extension Sandbox {
         if !revisions.isEmpty {
             for revision in revisions {
                 do {
-                    shas.append(try git.run(["rev-parse", "--verify", "--quiet", "--end-of-options", revision + "^{commit}"], in: sourcePath).trimmingCharacters(in: .whitespacesAndNewlines))
+                    shas.append(try git.line(["rev-parse", "--verify", "--quiet", "--end-of-options", revision + "^{commit}"], in: sourcePath))
                 } catch {
                     throw SandboxError.invalidInput("unknown revision \(quoted(revision)) in \(sourceName)")
                 }
@@ -284,7 +291,7 @@ extension Sandbox {
 
         var results: [ExperimentResult] = []
         for sha in shas {
-            let message = try git.run(["log", "-1", "--format=%B", sha], in: sourcePath).trimmingCharacters(in: .whitespacesAndNewlines)
+            let message = try git.line(["log", "-1", "--format=%B", sha], in: sourcePath)
             // A private checkout: the revision's files only, no .git and no alternates that
             // would lead the suite back to the source or the experiment repository.
             let checkout = scratch + "/checkout-\(sha.prefix(12))"
@@ -371,7 +378,7 @@ extension Sandbox {
         try git.run(["add", "--", "experiments/\(id)", "results/\(id).json", "logs/\(id).log"], in: repository.path)
         let subject = result.commitMessage.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
         try git.run(["commit", "--quiet", "-m", "Record \(id): \(result.status) at \(result.commitSHA.prefix(12)) \(subject)"], in: repository.path)
-        return try git.run(["rev-parse", "HEAD"], in: repository.path).trimmingCharacters(in: .whitespacesAndNewlines)
+        return try git.line(["rev-parse", "HEAD"], in: repository.path)
     }
 
     private func storeResult(_ result: ExperimentResult) throws {
@@ -430,8 +437,7 @@ extension Sandbox {
 
     static func compactTimestamp(_ date: Date) -> String {
         let text = Timestamp.string(from: date) // 2026-11-22T04:30:00Z
-        return text.replacingOccurrences(of: "-", with: "").replacingOccurrences(of: ":", with: "")
-            .replacingOccurrences(of: "T", with: "_").replacingOccurrences(of: "Z", with: "")
+        return text.replacing("-", with: "").replacing(":", with: "").replacing("T", with: "_").replacing("Z", with: "")
     }
 
     /// Checks the arguments of `createRepository` without touching anything, so a caller can

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 import SQLiteDB
 import Supervision
 
@@ -201,10 +208,10 @@ extension Sandbox {
     static func foldersOfFiles(named arguments: [String], currentDirectory: String) -> [String] {
         var folders: [String] = []
         for argument in arguments where !argument.isEmpty && !argument.hasPrefix("-") && argument.utf8.count < 4096 {
-            let path = argument.hasPrefix("/") ? argument : (currentDirectory as NSString).appendingPathComponent(argument)
+            let path = argument.hasPrefix("/") ? argument : joinedPath(currentDirectory, argument)
             var info = stat()
             guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
-            let folder = ((path as NSString).standardizingPath as NSString).deletingLastPathComponent
+            let folder = URL(fileURLWithPath: path).standardizedFileURL.deletingLastPathComponent().path
             if folder != "/", !folders.contains(folder) { folders.append(folder) }
         }
         return folders
@@ -339,7 +346,7 @@ extension Sandbox {
     func loadLatestRuns(project: ProjectID, limit: Int = 10) throws -> [RunRecord] {
         try db.query(
             """
-            SELECT \(Self.runColumns.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespaces) }.joined(separator: ", "))
+            SELECT \(Self.runColumns.split(separator: ",").map { "r." + $0.filter { $0 != " " } }.joined(separator: ", "))
             FROM runs AS r JOIN agents AS a ON a.id = r.agent_id
             WHERE a.project_id = ? ORDER BY r.id DESC LIMIT ?
             """,

@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Where novaos keeps its data, all derived from one home folder.
 ///
@@ -21,7 +28,7 @@ public struct SandboxPaths: Sendable, Equatable {
         home: String?, productionDatabase: String?, environment: [String: String], currentDirectory: String
     ) -> SandboxPaths {
         func absolute(_ path: String) -> URL {
-            let expanded = (path as NSString).expandingTildeInPath
+            let expanded = path == "~" || path.hasPrefix("~/") ? (environment["HOME"] ?? "/") + path.dropFirst() : path
             return expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : URL(fileURLWithPath: currentDirectory).appendingPathComponent(expanded)
         }
         let homeURL = absolute(nonEmpty(home) ?? nonEmpty(environment["NOVAOS_HOME"]) ?? currentDirectory)

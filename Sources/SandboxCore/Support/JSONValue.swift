@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Any JSON value. Used for agent and experiment configurations and results, which are
 /// the user's own documents: kept as given, shown back as given.
@@ -97,16 +104,11 @@ func firstLine(of error: any Error) -> String {
 /// The operating system's own words for a file-system error that Foundation wrapped
 /// (`Not a directory`, `Permission denied`), never an `NSError` dump; nil for other errors.
 func systemReason(of error: any Error) -> String? {
-    var current: NSError? = error as NSError
+    var current: (any Error)? = error
     var depth = 0
-    while let nsError = current, depth < 8 {
-        if nsError.domain == NSPOSIXErrorDomain, let reason = strerror(Int32(nsError.code)) {
-            return String(cString: reason)
-        }
-        if let posix = nsError.userInfo[NSUnderlyingErrorKey] as? POSIXError, let reason = strerror(posix.code.rawValue) {
-            return String(cString: reason)
-        }
-        current = (nsError.userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
+    while let error = current, depth < 8 {
+        if let posix = error as? POSIXError { return String(cString: strerror(posix.code.rawValue)) }
+        current = (error as? CocoaError)?.underlying
         depth += 1
     }
     guard let cocoa = error as? CocoaError else { return nil }
@@ -122,5 +124,5 @@ func systemReason(of error: any Error) -> String? {
 
 /// The path a wrapped file-system error is about, when Foundation says.
 func failingPath(of error: any Error) -> String? {
-    (error as NSError).userInfo[NSFilePathErrorKey] as? String
+    (error as? CocoaError)?.filePath
 }

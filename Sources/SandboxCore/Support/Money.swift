@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// An exact amount of US dollars, kept as an integer number of micro-dollars (10⁻⁶ $).
 ///
@@ -93,20 +100,6 @@ public struct Money: Hashable, Comparable, Sendable {
         try self.init(parsing: "\(dollars)")
     }
 
-    init(exactly decimal: Decimal, original: String, limit: Money? = nil) throws {
-        var scaled = decimal * Decimal(Money.microsPerDollar)
-        var rounded = Decimal()
-        NSDecimalRound(&rounded, &scaled, 0, .plain)
-        guard rounded == scaled else {
-            throw SandboxError.invalidInput("amount \(quoted(original)) has more than 6 decimal places; money is kept in micro-dollars")
-        }
-        let bound = Decimal((limit ?? Money(micros: .max)).micros)
-        guard rounded <= bound, rounded >= -bound else {
-            throw SandboxError.invalidInput("amount \(quoted(original)) is too large: at most \(limit ?? Money(micros: .max)) per record")
-        }
-        self.micros = NSDecimalNumber(decimal: rounded).int64Value
-    }
-
     /// The amount as an exact `Decimal` number of dollars.
     public var decimalDollars: Decimal {
         Decimal(sign: micros < 0 ? .minus : .plus, exponent: -6, significand: Decimal(micros.magnitude))
@@ -141,8 +134,14 @@ extension Money: CustomStringConvertible {
 
 extension Money: Codable {
     public init(from decoder: any Decoder) throws {
+        // A `Decimal` spells its digits exactly; the one reader of amounts takes them from
+        // there. Totals are decoded too, so the limit is 64 bits, not the record limit.
         let decimal = try decoder.singleValueContainer().decode(Decimal.self)
-        try self.init(exactly: decimal, original: "\(decimal)")
+        switch ExactDecimal.parse("\(decimal)", places: 6) {
+        case .value(let micros): self.init(micros: micros)
+        case .tooManyPlaces: throw SandboxError.invalidInput("amount \(decimal) has more than 6 decimal places; money is kept in micro-dollars")
+        case .tooLarge, .invalid: throw SandboxError.invalidInput("amount \(decimal) does not fit in 64-bit micro-dollars")
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

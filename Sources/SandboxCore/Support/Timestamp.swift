@@ -1,4 +1,11 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Timestamps are stored as ISO 8601 text in UTC with whole seconds (`2026-11-22T04:30:00Z`),
 /// which sorts correctly as text and reads well in the `sqlite3` shell.
