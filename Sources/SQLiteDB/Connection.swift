@@ -155,6 +155,13 @@ public final class Connection {
         return try statement.map(decode)
     }
 
+    /// Runs one query and hands its rows to `body` one at a time, as they are read.
+    public func forEachRow(_ sql: String, _ values: [any SQLiteBindable] = [], _ body: (Row) throws -> Void) throws {
+        let statement = try cached(sql)
+        try statement.bind(values)
+        try statement.forEach(body)
+    }
+
     /// The first row of a query, decoded, or nil when there is none.
     public func queryFirst<T>(_ sql: String, _ values: [any SQLiteBindable] = [], _ decode: (Row) throws -> T) throws -> T? {
         let statement = try cached(sql)

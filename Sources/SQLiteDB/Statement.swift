@@ -149,11 +149,17 @@ public final class Statement {
 
     /// Steps through every row, decoding each, then resets the statement.
     public func map<T>(_ decode: (Row) throws -> T) throws -> [T] {
-        defer { sqlite3_reset(handle) }
         var rows: [T] = []
-        while try step() {
-            rows.append(try decode(Row(statement: self)))
-        }
+        try forEach { rows.append(try decode($0)) }
         return rows
+    }
+
+    /// Steps through every row, handing each to `body` while it is current (a `Row` is
+    /// valid only during its call), then resets the statement: rows without an array.
+    public func forEach(_ body: (Row) throws -> Void) throws {
+        defer { sqlite3_reset(handle) }
+        while try step() {
+            try body(Row(statement: self))
+        }
     }
 }

@@ -62,14 +62,53 @@ struct CommandContext {
     /// Prints `result` as JSON or as text for people.
     func emit<Result: Encodable & TextRenderable>(_ result: Result, json: Bool) throws {
         if json {
-            let data = try SandboxJSON.encoder().encode(result)
-            writeOutput(String(decoding: data, as: UTF8.self) + "\n")
+            var bytes = try JSONWriter().encode(result)
+            bytes.append(UInt8(ascii: "\n"))
+            writeOutput(String(decoding: bytes, as: UTF8.self))
         } else {
             var text = result.renderText(TextStyle(color: useColor))
             if !text.hasSuffix("\n") { text += "\n" }
             // The last pass: renderers escape what they print, and this catches what one forgot.
             writeOutput(TerminalText.escapeOutput(text, allowing: useColor ? TextStyle.sequences : []))
         }
+    }
+
+    /// Prints a list as `emit` would print the whole of it, but row by row as `produce`
+    /// hands them over: the JSON document `{"key": [...]}` written in pieces, or a text
+    /// table whose column widths come from a first pass over the rows (`produce` is then
+    /// called twice, and must hand over the same rows).
+    func emitList<Row: Encodable>(
+        key: String, json: Bool, table: TextTable, empty: String,
+        cells: @escaping (Row) -> [String], produce: ((Row) throws -> Void) throws -> Void
+    ) throws {
+        if json {
+            var list = JSONWriter.ListWriter(key: key) { writeOutput(String(decoding: $0, as: UTF8.self)) }
+            try produce { try list.element($0) }
+            try list.finish()
+            return
+        }
+        let style = TextStyle(color: useColor)
+        var widths = table.headers.map(\.count)
+        var count = 0
+        try produce { row in
+            widths = table.widths(adding: cells(row), to: widths)
+            count += 1
+        }
+        guard count > 0 else {
+            writeOutput(empty + "\n")
+            return
+        }
+        var chunk = style.bold(table.line(table.headers, widths: widths)) + "\n"
+        func flush() {
+            // The last pass over what is printed, as in `emit`.
+            writeOutput(TerminalText.escapeOutput(chunk, allowing: useColor ? TextStyle.sequences : []))
+            chunk = ""
+        }
+        try produce { row in
+            chunk += table.line(cells(row), widths: widths) + "\n"
+            if chunk.utf8.count >= 64 << 10 { flush() }
+        }
+        flush()
     }
 
     func warn(_ message: String) {

@@ -80,22 +80,28 @@ extension ExperimentList: TextRenderable {
 
 extension ProjectList: TextRenderable {
     func renderText(_ style: TextStyle) -> String {
-        guard !projects.isEmpty else { return "No projects." }
-        var table = TextTable(
-            headers: ["ID", "NAME", "STATUS", "AGENTS", "TOKENS", "COST", "CAP USED", "REVENUE", "ROI", "CREATED"],
-            rightAligned: [3, 4, 5, 6, 7, 8]
-        )
-        table.rows = projects.map { project in
-            let metrics = project.metrics
-            return [
-                project.id.rawValue, cell(project.name), project.status.rawValue,
-                "\(metrics.activeAgents)/\(metrics.totalAgents)", formatTokens(metrics.tokensUsed),
-                metrics.totalCost.description,
-                project.budget.map { budgetUsed(project.budgetUsedPercent ?? 0, over: metrics.totalCost >= $0) } ?? "-", metrics.totalRevenue.description,
-                formatPercent(metrics.roi), formatDate(project.createdAt),
-            ]
-        }
+        guard !projects.isEmpty else { return Self.empty }
+        var table = Self.table
+        table.rows = projects.map(Self.cells)
         return table.render(style)
+    }
+
+    static let empty = "No projects."
+
+    static let table = TextTable(
+        headers: ["ID", "NAME", "STATUS", "AGENTS", "TOKENS", "COST", "CAP USED", "REVENUE", "ROI", "CREATED"],
+        rightAligned: [3, 4, 5, 6, 7, 8]
+    )
+
+    static func cells(_ project: ProjectSummary) -> [String] {
+        let metrics = project.metrics
+        return [
+            project.id.rawValue, cell(project.name), project.status.rawValue,
+            "\(metrics.activeAgents)/\(metrics.totalAgents)", formatTokens(metrics.tokensUsed),
+            metrics.totalCost.description,
+            project.budget.map { budgetUsed(project.budgetUsedPercent ?? 0, over: metrics.totalCost >= $0) } ?? "-", metrics.totalRevenue.description,
+            formatPercent(metrics.roi), formatDate(project.createdAt),
+        ]
     }
 }
 

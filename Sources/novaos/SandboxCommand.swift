@@ -125,7 +125,11 @@ extension SandboxCommand {
 
         func execute(in context: CommandContext) throws {
             let sandbox = try global.sandbox(in: context)
-            try context.emit(try sandbox.listProjects(status: ProjectStatus(rawValue: status.rawValue)), json: global.json)
+            let status = ProjectStatus(rawValue: status.rawValue)
+            try context.emitList(
+                key: "projects", json: global.json, table: ProjectList.table, empty: ProjectList.empty,
+                cells: ProjectList.cells, produce: { try sandbox.eachProject(status: status, $0) }
+            )
         }
     }
 

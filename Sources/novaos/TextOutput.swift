@@ -50,23 +50,30 @@ struct TextTable {
     var rightAligned: Set<Int> = []
 
     func render(_ style: TextStyle) -> String {
-        // Every cell is escaped here, whatever its caller did: a table never prints raw text.
-        let rows = rows.map { $0.map(TerminalText.escape) }
         var widths = headers.map(\.count)
-        for row in rows {
-            for (index, value) in row.enumerated() where index < widths.count {
-                widths[index] = max(widths[index], value.count)
-            }
-        }
-        func line(_ values: [String]) -> String {
-            values.enumerated().map { index, value in
-                let padding = String(repeating: " ", count: max(0, widths[index] - value.count))
-                return rightAligned.contains(index) ? padding + value : value + padding
-            }.joined(separator: "  ").trimmingTrailingSpaces()
-        }
-        var lines = [style.bold(line(headers))]
-        lines += rows.map(line)
+        for row in rows { widths = self.widths(adding: row, to: widths) }
+        var lines = [style.bold(line(headers, widths: widths))]
+        lines += rows.map { line($0, widths: widths) }
         return lines.joined(separator: "\n")
+    }
+
+    /// `widths` grown to fit `row`, as it will be printed.
+    func widths(adding row: [String], to widths: [Int]) -> [Int] {
+        var widths = widths
+        for (index, value) in row.enumerated() where index < widths.count {
+            widths[index] = max(widths[index], TerminalText.escape(value).count)
+        }
+        return widths
+    }
+
+    /// One row padded to `widths`. Every cell is escaped here, whatever its caller did: a
+    /// table never prints raw text.
+    func line(_ values: [String], widths: [Int]) -> String {
+        values.enumerated().map { index, raw in
+            let value = TerminalText.escape(raw)
+            let padding = String(repeating: " ", count: max(0, widths[index] - value.count))
+            return rightAligned.contains(index) ? padding + value : value + padding
+        }.joined(separator: "  ").trimmingTrailingSpaces()
     }
 }
 

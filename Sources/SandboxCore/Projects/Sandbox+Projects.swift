@@ -105,8 +105,17 @@ extension Sandbox {
     ///
     /// - Parameter status: only projects in this status; nil for all.
     public func listProjects(status: ProjectStatus? = nil) throws -> ProjectList {
+        var projects: [ProjectSummary] = []
+        try eachProject(status: status) { projects.append($0) }
+        return ProjectList(projects: projects)
+    }
+
+    /// Hands each project `listProjects` would return to `body`, in the same order, one at
+    /// a time from one read transaction: how `sandbox list` streams, in memory that does not
+    /// grow with the number of projects.
+    public func eachProject(status: ProjectStatus? = nil, _ body: (ProjectSummary) throws -> Void) throws {
         try read {
-            let rows = try db.query(
+            try db.forEachRow(
                 """
                 SELECT p.id, p.name, p.description, p.status, p.created_at,
                        count(a.id), coalesce(sum(a.status = 'active'), 0), coalesce(sum(a.tokens_used), 0),
@@ -118,7 +127,7 @@ extension Sandbox {
                 """,
                 [status?.rawValue]
             ) { row in
-                ProjectSummary(
+                try body(ProjectSummary(
                     id: ProjectID(unchecked: row.text(0)), name: row.text(1), description: row.text(2),
                     status: ProjectStatus(rawValue: row.text(3)) ?? .killed, createdAt: Timestamp.date(from: row.text(4)),
                     metrics: Metrics(
@@ -127,9 +136,8 @@ extension Sandbox {
                     ),
                     budget: row.optionalInt64(10).map(Money.init(micros:)),
                     budgetUsedPercent: row.optionalInt64(10).map { Budgets.percent(row.int64(8), of: $0) }
-                )
+                ))
             }
-            return ProjectList(projects: rows)
         }
     }
 

@@ -100,6 +100,20 @@ public struct Money: Hashable, Comparable, Sendable {
         try self.init(parsing: "\(dollars)")
     }
 
+    /// The amount as a JSON number of dollars, exactly (`0.0735`, `12`, `-1.5`): the digits
+    /// a `Decimal` of the same value prints, without making one.
+    public var jsonNumber: String {
+        let magnitude = micros.magnitude
+        let whole = String(magnitude / UInt64(Money.microsPerDollar))
+        let fraction = magnitude % UInt64(Money.microsPerDollar)
+        let sign = micros < 0 ? "-" : ""
+        guard fraction != 0 else { return sign + whole }
+        var digits = String(fraction)
+        digits = String(repeating: "0", count: 6 - digits.count) + digits
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return sign + whole + "." + digits
+    }
+
     /// The amount as an exact `Decimal` number of dollars.
     public var decimalDollars: Decimal {
         Decimal(sign: micros < 0 ? .minus : .plus, exponent: -6, significand: Decimal(micros.magnitude))
