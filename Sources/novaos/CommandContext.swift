@@ -77,7 +77,7 @@ struct CommandContext {
     /// hands them over: the JSON document `{"key": [...]}` written in pieces, or a text
     /// table whose column widths come from a first pass over the rows (`produce` is then
     /// called twice, and must hand over the same rows).
-    func emitList<Row: Encodable>(
+    func emitList<Row: JSONObjectWritable>(
         key: String, json: Bool, table: TextTable, empty: String,
         cells: @escaping (Row) -> [String], produce: ((Row) throws -> Void) throws -> Void
     ) throws {

@@ -157,3 +157,28 @@ public struct KillResult: Codable, Sendable, Equatable {
         case projectID = "project_id", status, agentsKilled = "agents_killed", workspaceDeleted = "workspace_deleted"
     }
 }
+
+extension Metrics: JSONObjectWritable {
+    public func writeMembers(_ object: inout JSONWriter.Object) throws {
+        object.member("active_agents", activeAgents)
+        object.member("profit", profit)
+        try object.member("roi", roi)
+        object.member("tokens_used", tokensUsed)
+        object.member("total_agents", totalAgents)
+        object.member("total_cost", totalCost)
+        object.member("total_revenue", totalRevenue)
+    }
+}
+
+extension ProjectSummary: JSONObjectWritable {
+    public func writeMembers(_ object: inout JSONWriter.Object) throws {
+        object.member("budget", budget)
+        try object.member("budget_used_percent", budgetUsedPercent)
+        object.member("created_at", createdAt)
+        object.member("description", description)
+        object.member("id", id.rawValue)
+        try object.member("metrics", object: metrics.writeMembers)
+        object.member("name", name)
+        object.member("status", status.rawValue)
+    }
+}

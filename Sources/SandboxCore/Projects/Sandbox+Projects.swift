@@ -117,13 +117,11 @@ extension Sandbox {
         try read {
             try db.forEachRow(
                 """
-                SELECT p.id, p.name, p.description, p.status, p.created_at,
-                       count(a.id), coalesce(sum(a.status = 'active'), 0), coalesce(sum(a.tokens_used), 0),
-                       coalesce(sum(a.cost_micros), 0), coalesce(sum(a.revenue_micros), 0), p.budget_micros
-                FROM projects AS p LEFT JOIN agents AS a ON a.project_id = p.id
-                WHERE ?1 IS NULL OR p.status = ?1
-                GROUP BY p.id
-                ORDER BY p.created_at, p.rowid
+                SELECT id, name, description, status, created_at,
+                       total_agents, active_agents, tokens_used, cost_micros, revenue_micros, budget_micros
+                FROM projects
+                WHERE ?1 IS NULL OR status = ?1
+                ORDER BY created_at, rowid
                 """,
                 [status?.rawValue]
             ) { row in

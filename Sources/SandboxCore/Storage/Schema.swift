@@ -312,6 +312,43 @@ enum Schema {
             ELSE 'explicit' END;
         """
 
-    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing]
+    /// Sandbox version 8: each project keeps the totals of its agents, kept by triggers as
+    /// `sandbox_totals` is, and projects are indexed in creation order, so `sandbox list`
+    /// reads one row per project in order instead of joining and sorting (callgrind: about
+    /// 30k instructions per project before, 5k after). `sandbox usage` pays one more row
+    /// update; an import, which adds to each agent's totals once, one per agent.
+    static let projectTotals = """
+        ALTER TABLE projects ADD COLUMN total_agents INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE projects ADD COLUMN active_agents INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE projects ADD COLUMN tokens_used INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE projects ADD COLUMN cost_micros INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE projects ADD COLUMN revenue_micros INTEGER NOT NULL DEFAULT 0;
+        UPDATE projects SET (total_agents, active_agents, tokens_used, cost_micros, revenue_micros) = (
+            SELECT count(*), coalesce(sum(status = 'active'), 0), coalesce(sum(tokens_used), 0),
+                   coalesce(sum(cost_micros), 0), coalesce(sum(revenue_micros), 0)
+            FROM agents WHERE project_id = projects.id
+        );
+        CREATE INDEX projects_in_order ON projects (created_at);
+
+        CREATE TRIGGER project_totals_agent_insert AFTER INSERT ON agents BEGIN
+            UPDATE projects SET
+                total_agents = total_agents + 1,
+                active_agents = active_agents + (NEW.status = 'active'),
+                tokens_used = tokens_used + NEW.tokens_used,
+                cost_micros = cost_micros + NEW.cost_micros,
+                revenue_micros = revenue_micros + NEW.revenue_micros
+            WHERE id = NEW.project_id;
+        END;
+        CREATE TRIGGER project_totals_agent_update AFTER UPDATE OF status, tokens_used, cost_micros, revenue_micros ON agents BEGIN
+            UPDATE projects SET
+                active_agents = active_agents + (NEW.status = 'active') - (OLD.status = 'active'),
+                tokens_used = tokens_used + NEW.tokens_used - OLD.tokens_used,
+                cost_micros = cost_micros + NEW.cost_micros - OLD.cost_micros,
+                revenue_micros = revenue_micros + NEW.revenue_micros - OLD.revenue_micros
+            WHERE id = NEW.project_id;
+        END;
+        """
+
+    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing, projectTotals]
     static let productionMigrations: [String] = [ledger, pauseReason, pricing]
 }

@@ -103,15 +103,23 @@ public struct Money: Hashable, Comparable, Sendable {
     /// The amount as a JSON number of dollars, exactly (`0.0735`, `12`, `-1.5`): the digits
     /// a `Decimal` of the same value prints, without making one.
     public var jsonNumber: String {
+        (micros < 0 ? "-" : "") + decimalDigits(minimumPlaces: 0)
+    }
+
+    /// The magnitude in dollars: whole dollars, then the six places of micro-dollars without
+    /// their trailing zeros but at least `minimumPlaces` (73_500 micro-dollars: `0.0735`).
+    private func decimalDigits(minimumPlaces: Int) -> String {
         let magnitude = micros.magnitude
         let whole = String(magnitude / UInt64(Money.microsPerDollar))
-        let fraction = magnitude % UInt64(Money.microsPerDollar)
-        let sign = micros < 0 ? "-" : ""
-        guard fraction != 0 else { return sign + whole }
-        var digits = String(fraction)
-        digits = String(repeating: "0", count: 6 - digits.count) + digits
-        while digits.hasSuffix("0") { digits.removeLast() }
-        return sign + whole + "." + digits
+        var fraction = magnitude % UInt64(Money.microsPerDollar)
+        var places = 6
+        while places > minimumPlaces, fraction % 10 == 0 {
+            fraction /= 10
+            places -= 1
+        }
+        guard places > 0 else { return whole }
+        let digits = String(fraction)
+        return whole + "." + String(repeating: "0", count: places - digits.count) + digits
     }
 
     /// The amount as an exact `Decimal` number of dollars.
@@ -136,13 +144,7 @@ public struct Money: Hashable, Comparable, Sendable {
 extension Money: CustomStringConvertible {
     /// `$12.50`, `-$0.000123`: at least two decimals, at most six, never rounded.
     public var description: String {
-        let sign = micros < 0 ? "-" : ""
-        let magnitude = micros.magnitude
-        let whole = magnitude / UInt64(Money.microsPerDollar)
-        var fraction = String(magnitude % UInt64(Money.microsPerDollar))
-        fraction = String(repeating: "0", count: 6 - fraction.count) + fraction
-        while fraction.count > 2, fraction.hasSuffix("0") { fraction.removeLast() }
-        return "\(sign)$\(whole).\(fraction)"
+        (micros < 0 ? "-$" : "$") + decimalDigits(minimumPlaces: 2)
     }
 }
 

@@ -27,7 +27,9 @@ public enum TerminalText {
 
     /// `text` with every unsafe scalar escaped; unchanged when there is none.
     public static func escape(_ text: String) -> String {
-        guard text.unicodeScalars.contains(where: { escape($0) != nil }) else { return text }
+        // Printable ASCII, the common case, is looked at byte by byte.
+        guard !text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }),
+              text.unicodeScalars.contains(where: { escape($0) != nil }) else { return text }
         var result = ""
         for scalar in text.unicodeScalars {
             if let escaped = escape(scalar) { result += escaped } else { result.unicodeScalars.append(scalar) }
@@ -39,7 +41,8 @@ public enum TerminalText {
     /// exact sequences in `allowed` (the styles the output itself added, such as `\u{1B}[1m`);
     /// everything else unsafe is escaped, whatever a renderer forgot.
     public static func escapeOutput(_ text: String, allowing allowed: [String] = []) -> String {
-        guard text.unicodeScalars.contains(where: { $0 != "\n" && escape($0) != nil }) else { return text }
+        guard !text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A }),
+              text.unicodeScalars.contains(where: { $0 != "\n" && escape($0) != nil }) else { return text }
         let scalars = Array(text.unicodeScalars)
         let sequences = allowed.map { Array($0.unicodeScalars) }
         var result = String.UnicodeScalarView()

@@ -75,7 +75,13 @@ import Testing
 
     @Test func aListIsWrittenElementByElementAsTheWholeDocument() throws {
         let sandbox = try makeSandbox()
-        for index in 0..<7 { _ = try seededProject(sandbox); _ = try sandbox.createProject(name: "p\(index)") }
+        for index in 0..<7 {
+            _ = try seededProject(sandbox)
+            let capped = try sandbox.createProject(name: "p\(index) \"q\" \u{1}é/", description: "d\n", budget: dollars("0.25"))
+            let agent = try sandbox.deployAgent(project: capped.id, type: "assistant")
+            _ = try sandbox.recordUsage(agent: agent.id, model: "claude-haiku-3.5", inputTokens: Int64(1_000 * index), outputTokens: 7)
+            if index % 3 == 0 { _ = try sandbox.kill(capped.id) }
+        }
         for pretty in [true, false] {
             for status: ProjectStatus? in [nil, .killed] {
                 let expected = try SandboxJSON.encoder(pretty: pretty).encode(try sandbox.listProjects(status: status)) + Data("\n".utf8)

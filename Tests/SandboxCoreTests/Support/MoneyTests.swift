@@ -48,3 +48,21 @@ import Testing
         #expect(throws: SandboxError.self) { try Money(micros: .max).adding(Money(micros: 1)) }
     }
 }
+
+/// `fixedDigits` formats in integers when it can; it must print what `printf("%.*f")` prints.
+@Suite struct FixedDigitsTests {
+    @Test func printsWhatPrintfPrints() {
+        var generator = SystemRandomNumberGenerator()
+        var values: [Double] = [0, -0.0, 0.5, 1.5, 2.5, 0.125, 0.375, 1.005, 2.675, -1.005, 99.995, 1e-9, -1e-9, 123456.789, 0x1p40, 0x1p52, 1e300, -100, 0.05, 0.15, 0.25, 0.35]
+        for _ in 0..<20_000 {
+            let magnitude = [1e-3, 1, 100, 1e6, 1e12][Int.random(in: 0..<5, using: &generator)]
+            values.append(Double.random(in: -magnitude...magnitude, using: &generator))
+            values.append((Double(Int.random(in: -100_000...100_000, using: &generator)) / 1_000).nextUp)
+        }
+        for value in values {
+            for places in 0...6 {
+                #expect(fixedDigits(value, places) == String(format: "%.\(places)f", value), "\(value) to \(places) places")
+            }
+        }
+    }
+}
