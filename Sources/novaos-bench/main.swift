@@ -56,11 +56,23 @@ func measure(_ arguments: [String], input: String? = nil, output: String? = nil,
     return Measured(seconds: seconds, peakMegabytes: Double(usage.ru_maxrss) / 1024, status: (status >> 8) & 0xFF)
 }
 
-/// The median wall time (ms) and peak memory (MB) of `runs` runs.
+/// The peak resident memory (MB) of one run of `arguments`, through GNU time (`time -f %M`):
+/// a child spawned by this process would inherit this process's peak at `exec` (Linux keeps
+/// the old memory's high-water mark in `ru_maxrss`), and this process holds whole workloads.
+func peakMegabytes(_ arguments: [String], input: String? = nil) -> Double {
+    guard FileManager.default.isExecutableFile(atPath: "/usr/bin/time") else { return .nan }
+    let report = scratch.appendingPathComponent("time.out").path
+    let result = measure(["/usr/bin/time", "-f", "%M", "-o", report] + arguments, input: input)
+    guard result.status == 0, let text = try? String(contentsOfFile: report, encoding: .utf8),
+          let kilobytes = Double(text.split(separator: "\n").last ?? "") else { return .nan }
+    return kilobytes / 1024
+}
+
+/// The median wall time (ms) of `runs` runs, and the peak memory (MB) of one more.
 func timed(_ arguments: [String], runs: Int, input: String? = nil) -> (ms: Double, megabytes: Double) {
     let results = (0..<runs).map { _ in measure(arguments, input: input) }
     guard results.allSatisfy({ $0.status == 0 }) else { fatalError("\(arguments.joined(separator: " ")) failed with status \(results.map(\.status))") }
-    return (median(results.map { $0.seconds * 1000 }), median(results.map(\.peakMegabytes)))
+    return (median(results.map { $0.seconds * 1000 }), peakMegabytes(arguments, input: input))
 }
 
 func median(_ values: [Double]) -> Double {
@@ -314,9 +326,13 @@ for events in importSizes {
     let jsonl = scratch.appendingPathComponent("events-\(events).jsonl")
     let csv = scratch.appendingPathComponent("events-\(events).csv")
     try writeWorkload(agents: setup.agents, eventsPerAgent: events / setup.agents.count, jsonl: jsonl, csv: csv)
-    let ours = measure([novaos, "sandbox", "import", jsonl.path, "--json", "--home", setup.home.path])
+    // Memory from the same import into a copy of the home made before it.
+    let copy = scratch.appendingPathComponent("import-\(events)-copy")
+    try FileManager.default.copyItem(at: setup.home, to: copy)
+    var ours = measure([novaos, "sandbox", "import", jsonl.path, "--json", "--home", setup.home.path])
     guard ours.status == 0 else { fatalError("import failed with status \(ours.status)") }
     let baseline = baselineImport(csv: csv, events: events)
+    ours.peakMegabytes = peakMegabytes([novaos, "sandbox", "import", jsonl.path, "--json", "--home", copy.path])
     importPeaks.append(ours.peakMegabytes)
     rows.append(Row(
         figure: "sandbox import, \(events.formatted()) events", ours: "\(fixed(ours.seconds, 2)) s (\(Int(Double(events) / ours.seconds).formatted())/s), \(fixed(ours.peakMegabytes, 1)) MB",
