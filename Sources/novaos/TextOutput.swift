@@ -30,6 +30,7 @@ protocol TextRenderable {
 /// (newlines, tabs, escape sequences, bidirectional marks) are shown escaped, so they can
 /// neither break the layout nor reorder it, and long text is cut with an ellipsis.
 func cell(_ text: String, limit: Int = 40) -> String {
+    if text.utf8.count <= limit, isPrintableASCII(text) { return text }
     var result = ""
     var count = 0
     for scalar in text.unicodeScalars {
@@ -61,7 +62,7 @@ struct TextTable {
     func widths(adding row: [String], to widths: [Int]) -> [Int] {
         var widths = widths
         for (index, value) in row.enumerated() where index < widths.count {
-            widths[index] = max(widths[index], TerminalText.escape(value).count)
+            widths[index] = max(widths[index], printedWidth(TerminalText.escape(value)))
         }
         return widths
     }
@@ -69,11 +70,21 @@ struct TextTable {
     /// One row padded to `widths`. Every cell is escaped here, whatever its caller did: a
     /// table never prints raw text.
     func line(_ values: [String], widths: [Int]) -> String {
-        values.enumerated().map { index, raw in
+        var line = ""
+        line.reserveCapacity(widths.reduce(2 * widths.count, +))
+        for (index, raw) in values.enumerated() {
             let value = TerminalText.escape(raw)
-            let padding = String(repeating: " ", count: max(0, widths[index] - value.count))
-            return rightAligned.contains(index) ? padding + value : value + padding
-        }.joined(separator: "  ").trimmingTrailingSpaces()
+            let padding = max(0, widths[index] - printedWidth(value))
+            if index > 0 { line += "  " }
+            if rightAligned.contains(index) {
+                line += String(repeating: " ", count: padding) + value
+            } else if index < values.count - 1 {
+                line += value + String(repeating: " ", count: padding)
+            } else {
+                line += value // the last column is not padded: no trailing spaces
+            }
+        }
+        return line.trimmingTrailingSpaces()
     }
 }
 
@@ -85,8 +96,19 @@ func keyValues(_ pairs: [(String, String)]) -> String {
     }.joined(separator: "\n")
 }
 
+/// True when every byte is printable ASCII: such text needs no escaping, and its width is its length.
+func isPrintableASCII(_ text: String) -> Bool {
+    text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+}
+
+/// The columns a cell takes: its characters (its bytes, for printable ASCII).
+func printedWidth(_ text: String) -> Int {
+    isPrintableASCII(text) ? text.utf8.count : text.count
+}
+
 extension String {
     func trimmingTrailingSpaces() -> String {
+        guard hasSuffix(" ") else { return self }
         var copy = self
         while copy.hasSuffix(" ") { copy.removeLast() }
         return copy

@@ -158,6 +158,14 @@ struct PositionedJSON {
 
         mutating func string() throws(SyntaxError) -> String {
             try expect(UInt8(ascii: "\""), "a string")
+            // Most strings have no escape: their bytes are the text.
+            var end = index
+            while end < bytes.count, bytes[end] != UInt8(ascii: "\""), bytes[end] != UInt8(ascii: "\\"), bytes[end] >= 0x20 { end += 1 }
+            if end < bytes.count, bytes[end] == UInt8(ascii: "\"") {
+                guard let text = String(validating: bytes[index..<end], as: UTF8.self) else { throw error("a string is not valid UTF-8") }
+                index = end + 1
+                return text
+            }
             var utf8: [UInt8] = []
             while index < bytes.count {
                 let byte = bytes[index]
