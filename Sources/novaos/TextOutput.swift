@@ -70,21 +70,20 @@ struct TextTable {
     /// One row padded to `widths`. Every cell is escaped here, whatever its caller did: a
     /// table never prints raw text.
     func line(_ values: [String], widths: [Int]) -> String {
-        var line = ""
+        var line: [UInt8] = []
         line.reserveCapacity(widths.reduce(2 * widths.count, +))
         for (index, raw) in values.enumerated() {
-            let value = TerminalText.escape(raw)
-            let padding = max(0, widths[index] - printedWidth(value))
-            if index > 0 { line += "  " }
-            if rightAligned.contains(index) {
-                line += String(repeating: " ", count: padding) + value
-            } else if index < values.count - 1 {
-                line += value + String(repeating: " ", count: padding)
-            } else {
-                line += value // the last column is not padded: no trailing spaces
-            }
+            var value = TerminalText.escape(raw)
+            let padding = repeatElement(UInt8(ascii: " "), count: max(0, widths[index] - printedWidth(value)))
+            if index > 0 { line.append(contentsOf: [UInt8(ascii: " "), UInt8(ascii: " ")]) }
+            let right = rightAligned.contains(index)
+            if right { line.append(contentsOf: padding) }
+            value.withUTF8 { line.append(contentsOf: $0) }
+            // The last column is not padded: no trailing spaces.
+            if !right, index < values.count - 1 { line.append(contentsOf: padding) }
         }
-        return line.trimmingTrailingSpaces()
+        while line.last == UInt8(ascii: " ") { line.removeLast() }
+        return String(decoding: line, as: UTF8.self)
     }
 }
 
@@ -98,7 +97,8 @@ func keyValues(_ pairs: [(String, String)]) -> String {
 
 /// True when every byte is printable ASCII: such text needs no escaping, and its width is its length.
 func isPrintableASCII(_ text: String) -> Bool {
-    text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
+    var text = text
+    return text.withUTF8 { bytes in bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
 }
 
 /// The columns a cell takes: its characters (its bytes, for printable ASCII).
