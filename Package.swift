@@ -38,7 +38,7 @@ let package = Package(
             // The release binary carries the Swift runtime and FoundationEssentials in itself:
             // no shared libraries to find and relocate at start-up (a third of the start-up
             // cost). Debug builds and the test binaries link them dynamically as usual.
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization", "-Xlinker", "--no-export-dynamic"], .when(configuration: .release))]
+            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization", "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release))]
         ),
         // The benchmark: `swift build -c release && .build/release/novaos-bench` (see README).
         .executableTarget(name: "novaos-bench", dependencies: ["SandboxCore"]),

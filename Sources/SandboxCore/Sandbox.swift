@@ -121,9 +121,17 @@ public final class Sandbox {
         }
     }
 
-    /// Runs `body` in one read transaction, so all its queries see the same snapshot.
+    /// Runs `body` in one read transaction, so all its queries see the same snapshot; inside
+    /// a transaction already, it joins it.
     func read<T>(_ body: () throws -> T) throws -> T {
-        try mappingErrors { try db.inTransaction(.deferred, body) }
+        if db.isInTransaction { return try mappingErrors(body) }
+        return try mappingErrors { try db.inTransaction(.deferred, body) }
+    }
+
+    /// Runs `body` with every read inside it seeing one snapshot of the sandbox: a caller
+    /// that reads twice (the two passes of a text table) gets the same rows both times.
+    public func readingOneSnapshot<T>(_ body: () throws -> T) throws -> T {
+        try read(body)
     }
 
     func mappingErrors<T>(_ body: () throws -> T) throws -> T {

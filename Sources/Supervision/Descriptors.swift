@@ -79,7 +79,7 @@ public final class Directory {
     /// folders, which a user may well keep behind a link); only what is opened inside it is
     /// guarded.
     public static func open(_ path: String) throws -> Directory {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        let fd = openDescriptor(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SupervisionError.fileSystem(path: path, message: "cannot open the folder: \(systemMessage())") }
         return Directory(fd: fd, path: path)
     }

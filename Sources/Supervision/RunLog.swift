@@ -32,7 +32,7 @@ public final class RunLog {
         self.limit = max(2, limit)
     }
 
-    deinit { if fd >= 0 { Glibc.close(fd) } }
+    deinit { if fd >= 0 { closeDescriptor(fd) } }
 
     private var half: Int { limit / 2 }
 
@@ -66,7 +66,7 @@ public final class RunLog {
     /// Puts the ring in order behind a marker and closes the file.
     public func close() throws {
         guard fd >= 0 else { return }
-        defer { Glibc.close(fd); fd = -1 }
+        defer { closeDescriptor(fd); fd = -1 }
         guard let ringOffset else { return }
         // Newest bytes end at ringOffset: the oldest kept byte is at ringOffset.
         let ringSize = limit - half

@@ -34,7 +34,7 @@ extension SupervisionError: CustomStringConvertible, LocalizedError {
 
     public var errorDescription: String? { description }
 
-    static func errno(_ call: String, _ code: Int32 = Glibc.errno) -> SupervisionError {
+    static func errno(_ call: String, _ code: Int32 = lastErrno()) -> SupervisionError {
         .system(call: call, message: String(cString: strerror(code)))
     }
 }
@@ -43,3 +43,15 @@ extension SupervisionError: CustomStringConvertible, LocalizedError {
 func systemMessage(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
 }
+
+// The C library's calls under names of their own, for types whose methods share theirs
+// (`close`, `open`, `errno`); the same on Linux and Darwin.
+
+/// C's `errno`.
+func lastErrno() -> Int32 { errno }
+
+/// C's `close`.
+func closeDescriptor(_ fd: Int32) { _ = close(fd) }
+
+/// C's `open`.
+func openDescriptor(_ path: String, _ flags: Int32) -> Int32 { open(path, flags) }

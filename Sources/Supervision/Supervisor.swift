@@ -409,7 +409,7 @@ public final class Supervisor {
 
 func formatSeconds(_ seconds: TimeInterval) -> String {
     if seconds == seconds.rounded() { return "\(Int(seconds))s" }
-    let millis = Int((seconds * 1000).rounded())
+    let millis = Int((seconds.magnitude * 1000).rounded())
     let fraction = String(millis % 1000)
-    return "\(millis / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)s"
+    return (seconds < 0 ? "-" : "") + "\(millis / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)s"
 }

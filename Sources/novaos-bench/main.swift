@@ -93,10 +93,19 @@ func padded(_ text: String, _ width: Int, right: Bool = false) -> String {
 
 // MARK: - Workloads
 
-let scratch = URL(fileURLWithPath: arguments.contains("--guard") ? "/tmp/novaos-perf-guard" : NSTemporaryDirectory() + "novaos-bench-\(getpid())")
+// The guard's folder has a name of fixed length (the count moves with the length of a path),
+// its own per run, so two runs never share it.
+let scratch = URL(fileURLWithPath: arguments.contains("--guard")
+    ? "/tmp/novaos-perf-guard-" + String(format: "%010d", getpid())
+    : NSTemporaryDirectory() + "novaos-bench-\(getpid())")
 try? FileManager.default.removeItem(at: scratch)
 try FileManager.default.createDirectory(at: scratch, withIntermediateDirectories: true)
-defer { try? FileManager.default.removeItem(at: scratch) }
+
+/// Removes the scratch folder and exits (`exit` skips `defer`).
+func finish(_ status: Int32) -> Never {
+    try? FileManager.default.removeItem(at: scratch)
+    exit(status)
+}
 
 /// A home with `projects` projects of `agentsPerProject` agents each.
 func makeHome(_ name: String, projects: Int, agentsPerProject: Int) throws -> (home: URL, agents: [AgentID], projects: [ProjectID]) {
@@ -202,8 +211,8 @@ func instructions(_ arguments: [String], input: String? = nil) -> Int {
 
 if arguments.contains("--guard") {
     let budgetsFile = URL(fileURLWithPath: FileManager.default.currentDirectoryPath).appendingPathComponent("Tests/Performance/budgets.json")
-    // The fixed workloads: start-up, one usage record, the list of 1,000 projects, an import of
-    // 20,000 events. The folders have fixed names: the count moves by about 1% with the length of a path.
+    // The fixed workloads: start-up, one usage record, the list of 1,000 projects (JSON and
+    // text), an import of 20,000 events.
     let one = try makeHome("one", projects: 1, agentsPerProject: 1)
     let thousand = try makeHome("thousand", projects: 1_000, agentsPerProject: 5)
     let importing = try makeHome("import", projects: 2, agentsPerProject: 5)
@@ -214,6 +223,7 @@ if arguments.contains("--guard") {
         ("one sandbox usage", [novaos, "sandbox", "usage", one.agents[0].rawValue, "--model", "claude-haiku-3.5",
                                "--input-tokens", "100", "--output-tokens", "10", "--home", one.home.path]),
         ("sandbox list --json, 1,000 projects", [novaos, "sandbox", "list", "--json", "--home", thousand.home.path]),
+        ("sandbox list (text), 1,000 projects", [novaos, "sandbox", "list", "--home", thousand.home.path]),
         ("sandbox import, 20,000 events", [novaos, "sandbox", "import", events.path, "--home", importing.home.path]),
     ]
     var measured: [String: Int] = [:]
@@ -224,12 +234,12 @@ if arguments.contains("--guard") {
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try (encoder.encode(measured) + Data("\n".utf8)).write(to: budgetsFile)
         line("novaos-bench: wrote \(budgetsFile.path); commit it with the change that moved the counts")
-        exit(0)
+        finish(0)
     }
     guard let data = FileManager.default.contents(atPath: budgetsFile.path),
           let budgets = try? JSONDecoder().decode([String: Int].self, from: data) else {
         FileHandle.standardError.write(Data("novaos-bench: no budgets at \(budgetsFile.path); run from the package folder, or write them with --guard --update-budgets\n".utf8))
-        exit(1)
+        finish(1)
     }
     line("Instructions (callgrind), against the budgets in Tests/Performance/budgets.json (fails above +10%)")
     line("workload                                  instructions        budget   change")
@@ -249,9 +259,9 @@ if arguments.contains("--guard") {
     if failed {
         line("novaos-bench: instructions grew more than 10% over a budget. Find the cause (callgrind_annotate);")
         line("if the cost is deliberate, update the budgets (--guard --update-budgets) and say why in the commit.")
-        exit(1)
+        finish(1)
     }
-    exit(0)
+    finish(0)
 }
 
 // MARK: - The table
@@ -350,3 +360,5 @@ line("\(padded("figure", widths[0]))  \(padded("novaos", widths[1]))  \(padded("
 for row in rows {
     line("\(padded(row.figure, widths[0]))  \(padded(row.ours, widths[1]))  \(padded(row.reference, widths[2]))  \(padded(row.ratio, widths[3], right: true))  \(row.target)")
 }
+
+finish(0)

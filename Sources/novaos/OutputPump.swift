@@ -28,21 +28,32 @@ final class OutputPump: @unchecked Sendable {
         self.limit = limit
         self.write = write
         pthread_mutex_init(mutex, nil)
-        // Deadlines on the monotonic clock: a change of the wall clock does not move them.
+        // Deadlines on the monotonic clock where a condition can use it (Linux): a change of
+        // the wall clock does not move them.
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
+        #if os(Linux)
         pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        #endif
         pthread_cond_init(changed, &attributes)
         pthread_condattr_destroy(&attributes)
         // The thread holds the pump until the queue is drained and closed.
         let retained = Unmanaged.passRetained(self).toOpaque()
+        #if os(Linux)
         var thread = pthread_t()
+        #else
+        var thread: pthread_t?
+        #endif
         let started = pthread_create(&thread, nil, { raw in
-            Unmanaged<OutputPump>.fromOpaque(raw!).takeRetainedValue().drain()
+            Unmanaged<OutputPump>.fromOpaque(unwrapped(raw)).takeRetainedValue().drain()
             return nil
         }, retained)
         if started == 0 {
+            #if os(Linux)
             pthread_detach(thread)
+            #else
+            if let thread { pthread_detach(thread) }
+            #endif
         } else {
             // No thread: write in the caller's thread instead (see `send`).
             Unmanaged<OutputPump>.fromOpaque(retained).release()
@@ -84,7 +95,11 @@ final class OutputPump: @unchecked Sendable {
         closed = true
         pthread_cond_broadcast(changed)
         var deadline = timespec()
+        #if os(Linux)
         clock_gettime(CLOCK_MONOTONIC, &deadline)
+        #else
+        clock_gettime(CLOCK_REALTIME, &deadline)
+        #endif
         let nanoseconds = Int(deadline.tv_nsec) + Int(timeout * 1_000_000_000)
         deadline.tv_sec += nanoseconds / 1_000_000_000
         deadline.tv_nsec = nanoseconds % 1_000_000_000
@@ -112,4 +127,9 @@ final class OutputPump: @unchecked Sendable {
             }
         }
     }
+}
+
+/// The thread's argument: optional on Linux, not on Darwin; passing either here unwraps it.
+private func unwrapped(_ pointer: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer {
+    pointer!
 }

@@ -126,10 +126,13 @@ extension SandboxCommand {
         func execute(in context: CommandContext) throws {
             let sandbox = try global.sandbox(in: context)
             let status = ProjectStatus(rawValue: status.rawValue)
-            try context.emitList(
-                key: "projects", json: global.json, table: ProjectList.table, empty: ProjectList.empty,
-                cells: ProjectList.cells, produce: { try sandbox.eachProject(status: status, $0) }
-            )
+            // One snapshot for both passes of the text table (widths, then rows).
+            try sandbox.readingOneSnapshot {
+                try context.emitList(
+                    key: "projects", json: global.json, table: ProjectList.table, empty: ProjectList.empty,
+                    cells: ProjectList.cells, produce: { try sandbox.eachProject(status: status, $0) }
+                )
+            }
         }
     }
 
@@ -204,7 +207,7 @@ extension SandboxCommand {
                 }
                 let preview = try sandbox.promotionPreview(project, force: force)
                 context.writeError("Promote \(preview.agentsMigrated) agent(s) of \(project) to production (\(preview.skippedAgents.count) stay behind)? [y/N] ")
-                let answer = context.readLine()?.filter { $0 != " " && $0 != "\t" }.lowercased() ?? ""
+                let answer = context.readLine().map { $0.trimmingWhitespace() }?.lowercased() ?? ""
                 guard answer == "y" || answer == "yes" else {
                     throw SandboxError.promotionRefused("promotion of \(project) cancelled; nothing changed")
                 }

@@ -107,6 +107,12 @@ func printedWidth(_ text: String) -> Int {
 }
 
 extension String {
+    /// Without the white space (spaces, tabs, no-break spaces, line ends) at either end.
+    func trimmingWhitespace() -> String {
+        guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
+        return String(self[first...last])
+    }
+
     func trimmingTrailingSpaces() -> String {
         guard hasSuffix(" ") else { return self }
         var copy = self

@@ -472,7 +472,9 @@ func contents(of folder: String) -> String {
 func sqliteScalar(_ database: String, _ sql: String) -> String? {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["sqlite3", "-readonly", database, sql]
+    // A busy timeout: a read-only connection that opens while another process closes the
+    // last connection (and checkpoints) meets SQLITE_BUSY, which would read as "no rows".
+    process.arguments = ["sqlite3", "-readonly", "-cmd", ".timeout 5000", database, sql]
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = FileHandle.nullDevice

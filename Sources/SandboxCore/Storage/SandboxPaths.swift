@@ -28,12 +28,34 @@ public struct SandboxPaths: Sendable, Equatable {
         home: String?, productionDatabase: String?, environment: [String: String], currentDirectory: String
     ) -> SandboxPaths {
         func absolute(_ path: String) -> URL {
-            let expanded = path == "~" || path.hasPrefix("~/") ? (environment["HOME"] ?? "/") + path.dropFirst() : path
+            let expanded = expandingTilde(path, environment: environment)
             return expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : URL(fileURLWithPath: currentDirectory).appendingPathComponent(expanded)
         }
         let homeURL = absolute(nonEmpty(home) ?? nonEmpty(environment["NOVAOS_HOME"]) ?? currentDirectory)
         let production = (nonEmpty(productionDatabase) ?? nonEmpty(environment["NOVAOS_PRODUCTION_DB"])).map(absolute)
         return SandboxPaths(home: homeURL, productionDatabase: production)
+    }
+
+    /// `~/x` and `~user/x` as a shell expands them: `~` is `HOME`, or the user's home folder
+    /// from the password database when `HOME` is unset or empty; `~user` is that user's home
+    /// folder. A user that does not exist leaves the path as it is.
+    static func expandingTilde(_ path: String, environment: [String: String]) -> String {
+        guard path.hasPrefix("~") else { return path }
+        let name = path.dropFirst().prefix { $0 != "/" }
+        let rest = path.dropFirst(1 + name.count)
+        let folder: String?
+        if name.isEmpty {
+            folder = nonEmpty(environment["HOME"]) ?? passwordEntryHome(getpwuid(getuid()))
+        } else {
+            folder = String(name).withCString { passwordEntryHome(getpwnam($0)) }
+        }
+        guard let folder else { return path }
+        return folder + rest
+    }
+
+    private static func passwordEntryHome(_ entry: UnsafeMutablePointer<passwd>?) -> String? {
+        guard let directory = entry?.pointee.pw_dir else { return nil }
+        return nonEmpty(String(cString: directory))
     }
 
     /// `HOME/prices.json`: the user's prices over the built-in table, when it exists.

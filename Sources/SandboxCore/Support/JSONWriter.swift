@@ -23,10 +23,14 @@ public struct JSONWriter: Sendable {
         self.pretty = pretty
     }
 
-    /// The document for `value`, as `SandboxJSON.encoder(pretty:)` would write it.
+    /// The document for `value`, as `SandboxJSON.encoder(pretty:)` would write it; like it,
+    /// refuses a value that encodes nothing.
     public func encode<Value: Encodable>(_ value: Value) throws -> [UInt8] {
+        guard let node = try TreeEncoder.nodeIfEncoded(for: value, codingPath: []) else {
+            throw EncodingError.invalidValue(value, .init(codingPath: [], debugDescription: "Top-level \(Value.self) did not encode any values."))
+        }
         var output: [UInt8] = []
-        try append(value, to: &output, depth: 0)
+        write(node, to: &output, depth: 0)
         return output
     }
 
@@ -340,6 +344,18 @@ fileprivate final class ObjectBox {
     func set(_ key: String, _ value: Node) {
         members.append((key, value))
     }
+
+    /// The object last set under `key`, which a second nested container for the key fills
+    /// further, as with `JSONEncoder`.
+    func object(forKey key: String) -> ObjectBox? {
+        guard let member = members.last(where: { $0.key == key }), case .object(let box) = member.value else { return nil }
+        return box
+    }
+
+    func array(forKey key: String) -> ArrayBox? {
+        guard let member = members.last(where: { $0.key == key }), case .array(let box) = member.value else { return nil }
+        return box
+    }
 }
 
 /// The `Encoder` that builds a `Node`. A super-encoder reports its value through `placed`.
@@ -357,11 +373,15 @@ fileprivate final class TreeEncoder: Encoder {
     }
 
     static func node<Value: Encodable>(for value: Value, codingPath: [any CodingKey]) throws -> Node {
+        // A nested value that encoded nothing is an empty object, as `JSONEncoder` writes it.
+        try nodeIfEncoded(for: value, codingPath: codingPath) ?? .object(ObjectBox())
+    }
+
+    static func nodeIfEncoded<Value: Encodable>(for value: Value, codingPath: [any CodingKey]) throws -> Node? {
         if let node = try scalar(value, codingPath: codingPath) { return node }
         let encoder = TreeEncoder(codingPath: codingPath)
         try value.encode(to: encoder)
-        // A value that encoded nothing is an empty object, as `JSONEncoder` writes it.
-        return encoder.result ?? .object(ObjectBox())
+        return encoder.result
     }
 
     /// The values written directly rather than asked to encode themselves: money (from its
@@ -378,6 +398,9 @@ fileprivate final class TreeEncoder: Encoder {
         case ObjectIdentifier(Date.self): .string(Timestamp.text(unsafeBitCast(value, to: Date.self)))
         case ObjectIdentifier(Decimal.self): .literal(unsafeBitCast(value, to: Decimal.self).description)
         case ObjectIdentifier(URL.self): .string(unsafeBitCast(value, to: URL.self).absoluteString)
+        case ObjectIdentifier(Data.self): .string(unsafeBitCast(value, to: Data.self).base64EncodedString())
+        case ObjectIdentifier(Int128.self): .literal(String(unsafeBitCast(value, to: Int128.self)))
+        case ObjectIdentifier(UInt128.self): .literal(String(unsafeBitCast(value, to: UInt128.self)))
         // The other primitives encode themselves through a single-value container, whose
         // default forwards here: they must stop here too.
         case ObjectIdentifier(UInt64.self): .literal(String(unsafeBitCast(value, to: UInt64.self)))
@@ -457,23 +480,26 @@ fileprivate struct KeyedContainer<Key: CodingKey>: KeyedEncodingContainerProtoco
     }
 
     mutating func nestedContainer<NestedKey: CodingKey>(keyedBy keyType: NestedKey.Type, forKey key: Key) -> KeyedEncodingContainer<NestedKey> {
-        let nested = ObjectBox()
+        let nested = box.object(forKey: key.stringValue) ?? ObjectBox()
         box.set(key.stringValue, .object(nested))
         return KeyedEncodingContainer(KeyedContainer<NestedKey>(box: nested, codingPath: codingPath + [key]))
     }
 
     mutating func nestedUnkeyedContainer(forKey key: Key) -> any UnkeyedEncodingContainer {
-        let nested = ArrayBox()
+        let nested = box.array(forKey: key.stringValue) ?? ArrayBox()
         box.set(key.stringValue, .array(nested))
         return UnkeyedContainer(box: nested, codingPath: codingPath + [key])
     }
 
+    /// A super-encoder that encodes nothing still leaves `{}` under its key, as with `JSONEncoder`.
     mutating func superEncoder() -> any Encoder {
-        TreeEncoder(codingPath: codingPath) { [box] in box.set("super", $0) }
+        box.set("super", .object(ObjectBox()))
+        return TreeEncoder(codingPath: codingPath) { [box] in box.set("super", $0) }
     }
 
     mutating func superEncoder(forKey key: Key) -> any Encoder {
-        TreeEncoder(codingPath: codingPath + [key]) { [box] in box.set(key.stringValue, $0) }
+        box.set(key.stringValue, .object(ObjectBox()))
+        return TreeEncoder(codingPath: codingPath + [key]) { [box] in box.set(key.stringValue, $0) }
     }
 }
 

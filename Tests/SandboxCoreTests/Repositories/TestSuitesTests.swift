@@ -41,6 +41,24 @@ import Testing
         #expect(TestSuites.detect(in: empty.path).map(\.type) == ["pytest"])
     }
 
+    /// A checkout is untrusted: `tests -> /outside` (with Python files there), or a link to a
+    /// folder deeper in, is never entered, so detection never walks outside the checkout.
+    @Test func detectionFollowsNoLink() throws {
+        let outside = try makeHome()
+        try FileManager.default.createDirectory(at: outside.appendingPathComponent("deep"), withIntermediateDirectories: true)
+        _ = FileManager.default.createFile(atPath: outside.appendingPathComponent("deep/test_outside.py").path, contents: Data())
+        let checkout = try makeHome()
+        try FileManager.default.createSymbolicLink(at: checkout.appendingPathComponent("tests"), withDestinationURL: outside)
+        #expect(TestSuites.detect(in: checkout.path).isEmpty)
+        let nested = try makeHome()
+        try FileManager.default.createDirectory(at: nested.appendingPathComponent("tests"), withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: nested.appendingPathComponent("tests/more"), withDestinationURL: outside)
+        #expect(TestSuites.detect(in: nested.path).isEmpty)
+        var seen: [String] = []
+        FileWalk.regularFiles(under: nested.path) { seen.append($0); return true }
+        #expect(seen.isEmpty)
+    }
+
     @Test func aMarkerWithoutItsToolIsSkippedNotFailed() throws {
         let folder = try makeHome()
         _ = FileManager.default.createFile(atPath: folder.appendingPathComponent("go.mod").path, contents: Data())

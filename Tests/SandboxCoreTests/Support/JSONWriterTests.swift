@@ -37,7 +37,36 @@ import Testing
         var json = JSONValue.object(["z": .number(1.5), "list": .array([.string("x"), .null, .bool(true)]), "n": .object([:])])
     }
 
+    /// Containers opened the unusual ways: twice for one key, super-encoders that encode
+    /// nothing or something, a key encoded twice.
+    private struct Unusual: Encodable {
+        enum Keys: String, CodingKey { case nested, list, again, parent }
+        struct Empty: Encodable { func encode(to encoder: any Encoder) throws {} }
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: Keys.self)
+            var first = container.nestedContainer(keyedBy: Keys.self, forKey: .nested)
+            try first.encode(1, forKey: .list)
+            var second = container.nestedContainer(keyedBy: Keys.self, forKey: .nested)
+            try second.encode(2, forKey: .again)
+            var list = container.nestedUnkeyedContainer(forKey: .list)
+            try list.encode("a")
+            var more = container.nestedUnkeyedContainer(forKey: .list)
+            try more.encode("b")
+            try container.encode(1, forKey: .again)
+            try container.encode("last", forKey: .again)
+            _ = container.superEncoder()
+            try Empty().encode(to: container.superEncoder(forKey: .parent))
+            var items = container.nestedUnkeyedContainer(forKey: .list)
+            try Empty().encode(to: items.superEncoder())
+            try items.encode(Empty())
+        }
+    }
+
     @Test func writesWhatJSONEncoderWrites() throws {
+        try expectSameBytes(Unusual())
+        try expectSameBytes(["data": Data([1, 2, 3, 250])])
+        try expectSameBytes([Int128.min, 5])
+        try expectSameBytes([UInt128.max])
         try expectSameBytes(Awkward())
         try expectSameBytes([Awkward(), Awkward()])
         try expectSameBytes(["plain string", ""])
@@ -95,6 +124,11 @@ import Testing
                 #expect(status == .killed || flushes > 1)
             }
         }
+    }
+
+    @Test func aTopLevelValueThatEncodesNothingIsRefusedLikeJSONEncoderRefusesIt() {
+        #expect(throws: EncodingError.self) { try JSONWriter().encode(Unusual.Empty()) }
+        #expect(throws: EncodingError.self) { try SandboxJSON.encoder().encode(Unusual.Empty()) }
     }
 
     @Test func aNonFiniteNumberIsRefusedLikeJSONEncoderRefusesIt() {
