@@ -30,7 +30,7 @@ protocol TextRenderable {
 /// (newlines, tabs, escape sequences, bidirectional marks) are shown escaped, so they can
 /// neither break the layout nor reorder it, and long text is cut with an ellipsis.
 func cell(_ text: String, limit: Int = 40) -> String {
-    if text.utf8.count <= limit, isPrintableASCII(text) { return text }
+    if text.utf8.count <= limit, TerminalText.isPrintableASCII(text) { return text }
     var result = ""
     var count = 0
     for scalar in text.unicodeScalars {
@@ -48,7 +48,14 @@ func cell(_ text: String, limit: Int = 40) -> String {
 struct TextTable {
     var headers: [String]
     var rows: [[String]] = []
-    var rightAligned: Set<Int> = []
+    /// Per column: true when right-aligned (looked up per cell, so an array, not a set).
+    private let alignedRight: [Bool]
+
+    init(headers: [String], rows: [[String]] = [], rightAligned: Set<Int> = []) {
+        self.headers = headers
+        self.rows = rows
+        self.alignedRight = headers.indices.map(rightAligned.contains)
+    }
 
     func render(_ style: TextStyle) -> String {
         var widths = headers.map(\.count)
@@ -62,7 +69,7 @@ struct TextTable {
     func widths(adding row: [String], to widths: [Int]) -> [Int] {
         var widths = widths
         for (index, value) in row.enumerated() where index < widths.count {
-            widths[index] = max(widths[index], printedWidth(TerminalText.escape(value)))
+            widths[index] = max(widths[index], printable(value).width)
         }
         return widths
     }
@@ -73,10 +80,10 @@ struct TextTable {
         var line: [UInt8] = []
         line.reserveCapacity(widths.reduce(2 * widths.count, +))
         for (index, raw) in values.enumerated() {
-            var value = TerminalText.escape(raw)
-            let padding = repeatElement(UInt8(ascii: " "), count: max(0, widths[index] - printedWidth(value)))
+            var (value, width) = printable(raw)
+            let padding = repeatElement(UInt8(ascii: " "), count: max(0, widths[index] - width))
             if index > 0 { line.append(contentsOf: [UInt8(ascii: " "), UInt8(ascii: " ")]) }
-            let right = rightAligned.contains(index)
+            let right = index < alignedRight.count && alignedRight[index]
             if right { line.append(contentsOf: padding) }
             value.withUTF8 { line.append(contentsOf: $0) }
             // The last column is not padded: no trailing spaces.
@@ -95,15 +102,12 @@ func keyValues(_ pairs: [(String, String)]) -> String {
     }.joined(separator: "\n")
 }
 
-/// True when every byte is printable ASCII: such text needs no escaping, and its width is its length.
-func isPrintableASCII(_ text: String) -> Bool {
-    var text = text
-    return text.withUTF8 { bytes in bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }
-}
-
-/// The columns a cell takes: its characters (its bytes, for printable ASCII).
-func printedWidth(_ text: String) -> Int {
-    isPrintableASCII(text) ? text.utf8.count : text.count
+/// A cell as printed (escaped) and the columns it takes: its characters, or its bytes for
+/// printable ASCII, which is looked at once and needs no escaping.
+func printable(_ raw: String) -> (text: String, width: Int) {
+    if TerminalText.isPrintableASCII(raw) { return (raw, raw.utf8.count) }
+    let escaped = TerminalText.escape(raw)
+    return (escaped, escaped.count)
 }
 
 extension String {

@@ -103,23 +103,45 @@ public struct Money: Hashable, Comparable, Sendable {
     /// The amount as a JSON number of dollars, exactly (`0.0735`, `12`, `-1.5`): the digits
     /// a `Decimal` of the same value prints, without making one.
     public var jsonNumber: String {
-        (micros < 0 ? "-" : "") + decimalDigits(minimumPlaces: 0)
+        decimalText(prefix: micros < 0 ? "-" : "", minimumPlaces: 0)
     }
 
-    /// The magnitude in dollars: whole dollars, then the six places of micro-dollars without
-    /// their trailing zeros but at least `minimumPlaces` (73_500 micro-dollars: `0.0735`).
-    private func decimalDigits(minimumPlaces: Int) -> String {
+    /// `prefix`, then the magnitude in dollars: whole dollars, then the six places of
+    /// micro-dollars without their trailing zeros but at least `minimumPlaces` (73_500
+    /// micro-dollars: `0.0735`). Written digit by digit into one buffer: tables print
+    /// thousands of amounts.
+    private func decimalText(prefix: StaticString, minimumPlaces: Int) -> String {
         let magnitude = micros.magnitude
-        let whole = String(magnitude / UInt64(Money.microsPerDollar))
+        var whole = magnitude / UInt64(Money.microsPerDollar)
         var fraction = magnitude % UInt64(Money.microsPerDollar)
         var places = 6
         while places > minimumPlaces, fraction % 10 == 0 {
             fraction /= 10
             places -= 1
         }
-        guard places > 0 else { return whole }
-        let digits = String(fraction)
-        return whole + "." + String(repeating: "0", count: places - digits.count) + digits
+        // "-$", 20 digits of whole dollars, the point and 6 places.
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 32) { buffer in
+            var end = buffer.count
+            for _ in 0..<places {
+                end -= 1
+                buffer[end] = UInt8(ascii: "0") + UInt8(fraction % 10)
+                fraction /= 10
+            }
+            if places > 0 {
+                end -= 1
+                buffer[end] = UInt8(ascii: ".")
+            }
+            repeat {
+                end -= 1
+                buffer[end] = UInt8(ascii: "0") + UInt8(whole % 10)
+                whole /= 10
+            } while whole > 0
+            for index in (0..<prefix.utf8CodeUnitCount).reversed() {
+                end -= 1
+                buffer[end] = prefix.utf8Start[index]
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[end...]), as: UTF8.self)
+        }
     }
 
     /// The amount as an exact `Decimal` number of dollars.
@@ -144,7 +166,7 @@ public struct Money: Hashable, Comparable, Sendable {
 extension Money: CustomStringConvertible {
     /// `$12.50`, `-$0.000123`: at least two decimals, at most six, never rounded.
     public var description: String {
-        (micros < 0 ? "-$" : "$") + decimalDigits(minimumPlaces: 2)
+        decimalText(prefix: micros < 0 ? "-$" : "$", minimumPlaces: 2)
     }
 }
 

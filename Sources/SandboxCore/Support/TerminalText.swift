@@ -28,8 +28,7 @@ public enum TerminalText {
     /// `text` with every unsafe scalar escaped; unchanged when there is none.
     public static func escape(_ text: String) -> String {
         // Printable ASCII, the common case, is looked at byte by byte.
-        guard !text.utf8.allSatisfy({ $0 >= 0x20 && $0 < 0x7F }),
-              text.unicodeScalars.contains(where: { escape($0) != nil }) else { return text }
+        guard !isPrintableASCII(text), text.unicodeScalars.contains(where: { escape($0) != nil }) else { return text }
         var result = ""
         for scalar in text.unicodeScalars {
             if let escaped = escape(scalar) { result += escaped } else { result.unicodeScalars.append(scalar) }
@@ -37,11 +36,20 @@ public enum TerminalText {
         return result
     }
 
+    /// True when every byte of `text` is printable ASCII (and, with `orNewline`, `\n`): text
+    /// that needs no escaping, and whose width on a terminal is its length.
+    public static func isPrintableASCII(_ text: String, orNewline: Bool = false) -> Bool {
+        var text = text
+        return text.withUTF8 { bytes in
+            bytes.allSatisfy { ($0 >= 0x20 && $0 < 0x7F) || (orNewline && $0 == 0x0A) }
+        }
+    }
+
     /// A whole rendered output, made safe as a last pass: line breaks are kept, and so are the
     /// exact sequences in `allowed` (the styles the output itself added, such as `\u{1B}[1m`);
     /// everything else unsafe is escaped, whatever a renderer forgot.
     public static func escapeOutput(_ text: String, allowing allowed: [String] = []) -> String {
-        guard !text.utf8.allSatisfy({ ($0 >= 0x20 && $0 < 0x7F) || $0 == 0x0A }),
+        guard !isPrintableASCII(text, orNewline: true),
               text.unicodeScalars.contains(where: { $0 != "\n" && escape($0) != nil }) else { return text }
         let scalars = Array(text.unicodeScalars)
         let sequences = allowed.map { Array($0.unicodeScalars) }

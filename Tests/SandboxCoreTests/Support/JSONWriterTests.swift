@@ -74,9 +74,20 @@ import Testing
     }
 
     @Test func moneyIsWrittenFromMicroUnitsExactly() throws {
-        for micros: Int64 in [0, 1, 10, 999_999, 1_000_000, 1_000_001, 123_456_789, -1, -999_999, .max, .min + 1] {
+        var values: [Int64] = [0, 1, 10, 999_999, 1_000_000, 1_000_001, 123_456_789, -1, -999_999, .max, .min + 1, 120_000, -120_000]
+        for _ in 0..<10_000 {
+            values.append(Int64.random(in: -10_000_000_000...10_000_000_000))
+            values.append(Int64.random(in: -100...100) * [1, 10, 100, 1_000, 10_000, 100_000, 1_000_000].randomElement()!)
+        }
+        for micros in values {
             let money = Money(micros: micros)
             #expect(money.jsonNumber == money.decimalDollars.description, "\(micros)")
+            // `$12.50`, `-$0.000123`: at least two places, at most six, never rounded.
+            let whole = micros.magnitude / 1_000_000
+            var places = String(micros.magnitude % 1_000_000)
+            places = String(repeating: "0", count: 6 - places.count) + places
+            while places.count > 2, places.hasSuffix("0") { places.removeLast() }
+            #expect(money.description == (micros < 0 ? "-" : "") + "$\(whole).\(places)", "\(micros)")
         }
     }
 
