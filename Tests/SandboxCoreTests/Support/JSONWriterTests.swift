@@ -17,7 +17,7 @@ import Testing
         var a_b = 1, ab = 2, aB = 3, a1 = 4, a10 = 5, a2 = 6
         var empty: [Int] = []
         var emptyObject: [String: Int] = [:]
-        var doubles: [Double] = [1.0, 0.1, 1e20, 1.5e-7, 12.345, -0.0, 123_456_789_012_345_678, 1e16, 1e15, -2.5, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
+        var doubles: [Double] = [1.0, 0.1, 1e20, 1.5e-7, 12.345, -0.0, 123_456_789_012_345_680, 1e16, 1e15, -2.5, .leastNonzeroMagnitude, .greatestFiniteMagnitude]
         var text = "q\"\\/\u{1}\u{8}\u{c}\n\r\t\u{1f}\u{7f}é\u{2028}🎉 <b>"
         var date = Date(timeIntervalSince1970: 1_763_840_325.999)
         var missing: Int? = nil
