@@ -13,7 +13,7 @@ struct ProductionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "production",
         abstract: "Inspect the production ledger (only 'sandbox promote' writes to it).",
-        subcommands: [List.self, Backup.self]
+        subcommands: [List.self, Slot.self, History.self, Backup.self]
     )
 }
 
@@ -25,6 +25,32 @@ extension ProductionCommand {
 
         func execute(in context: CommandContext) throws {
             try context.emit(try Production(paths: global.paths(in: context)).listAgents(), json: global.json)
+        }
+    }
+
+    struct Slot: ContextCommand {
+        static let configuration = CommandConfiguration(commandName: "slot", abstract: "Show a slot: its live version, every version and its history.")
+
+        @Argument(help: "The slot's name (by default, the promoted agent's name).") var name: String
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            try context.emit(try Production(paths: global.paths(in: context)).slot(name), json: global.json)
+        }
+    }
+
+    struct History: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "history",
+            abstract: "List every change to production, oldest first: promotions (and later rollbacks, retirements, guardrail and budget changes), who made them and why."
+        )
+
+        @Argument(help: "Only the changes of this slot or agent.") var subject: String?
+        @Option(help: "Only changes at or after this day or time (2026-11-22 or 2026-11-22T04:30:00Z).", transform: dateArgument) var since: Date?
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            try context.emit(try Production(paths: global.paths(in: context)).history(of: subject, since: since), json: global.json)
         }
     }
 

@@ -223,11 +223,45 @@ extension KillResult: TextRenderable {
 extension ProductionAgentList: TextRenderable {
     func renderText(_ style: TextStyle) -> String {
         guard !agents.isEmpty else { return "No production agents." }
-        var table = TextTable(headers: ["ID", "NAME", "TYPE", "STATUS", "BUDGET", "FROM PROJECT", "FROM AGENT", "DEPLOYED"], rightAligned: [4])
-        table.rows = agents.map {
-            [$0.id.rawValue, cell($0.name), $0.type, $0.status.rawValue, formatTokens($0.tokenBudget),
-             $0.promotedFrom?.projectID.rawValue ?? "-", $0.promotedFrom?.sandboxAgentID.rawValue ?? "-", formatDate($0.deployedAt)]
+        var table = TextTable(headers: ["SLOT", "STATE", "ID", "NAME", "TYPE", "STATUS", "BUDGET", "FROM PROJECT", "FROM AGENT", "DEPLOYED"], rightAligned: [6])
+        table.rows = agents.map(productionAgentCells)
+        return table.render(style)
+    }
+}
+
+func productionAgentCells(_ agent: ProductionAgent) -> [String] {
+    [cell(agent.slot ?? "-"), agent.state?.rawValue ?? "-", agent.id.rawValue, cell(agent.name), agent.type, agent.status.rawValue,
+     formatTokens(agent.tokenBudget), agent.promotedFrom?.projectID.rawValue ?? "-", agent.promotedFrom?.sandboxAgentID.rawValue ?? "-",
+     formatDate(agent.deployedAt)]
+}
+
+func productionEventCells(_ event: ProductionEvent) -> [String] {
+    [String(event.id), formatDate(event.at), event.kind, cell(event.slot ?? "-"), event.agentID?.rawValue ?? "-",
+     event.previousAgentID?.rawValue ?? "-", cell(event.actor), cell(event.reason, limit: 60)]
+}
+
+let productionEventHeaders = ["#", "AT", "KIND", "SLOT", "AGENT", "PREVIOUS", "BY", "WHY"]
+
+extension SlotDetail: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        var lines = [style.bold("Slot \(TerminalText.escape(slot))") + ": " + (live.map { "\($0.rawValue) live" } ?? "empty (no live version)")]
+        var versions = TextTable(headers: ["SLOT", "STATE", "ID", "NAME", "TYPE", "STATUS", "BUDGET", "FROM PROJECT", "FROM AGENT", "DEPLOYED"], rightAligned: [6])
+        versions.rows = self.versions.map(productionAgentCells)
+        lines += ["", "Versions, newest first:", versions.render(style)]
+        if !events.isEmpty {
+            var history = TextTable(headers: productionEventHeaders, rightAligned: [0])
+            history.rows = events.map(productionEventCells)
+            lines += ["", "History:", history.render(style)]
         }
+        return lines.joined(separator: "\n")
+    }
+}
+
+extension ProductionHistory: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        guard !events.isEmpty else { return "No changes to production." }
+        var table = TextTable(headers: productionEventHeaders, rightAligned: [0])
+        table.rows = events.map(productionEventCells)
         return table.render(style)
     }
 }

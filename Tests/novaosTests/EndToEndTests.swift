@@ -61,6 +61,20 @@ import Testing
         #expect(production.agents[0].tokenBudget == 20_000)
         #expect(production.agents[0].promotedFrom?.sandboxAgentID == winnerAgent.id)
         #expect(production.agents[0].config == winnerAgent.config)
+        #expect(production.agents[0].slot == "Winner" && production.agents[0].state == .live)
+        let listed = try #require(try nova("production", "list", "--json").json()["agents"] as? [[String: Any]])
+        #expect(Set(listed[0].keys) == ["id", "name", "type", "status", "token_budget", "config", "deployed_at", "promoted_from", "slot", "state"])
+
+        let slot = try nova("production", "slot", "Winner", "--json")
+        #expect(try slot.jsonKeys() == ["slot", "live", "versions", "events"])
+        let slotDetail = try slot.decode(SlotDetail.self)
+        #expect(slotDetail.live == production.agents[0].id && slotDetail.versions.count == 1)
+        let history = try nova("production", "history", "--json")
+        let events = try #require(try history.json()["events"] as? [[String: Any]])
+        #expect(Set(events[0].keys) == ["id", "at", "kind", "slot", "agent_id", "previous_agent_id", "actor", "reason", "details"])
+        #expect(try history.decode(ProductionHistory.self).events.map(\.kind) == ["promotion"])
+        #expect(try nova("production", "slot", "Winner").stdout.contains("Slot Winner: \(production.agents[0].id.rawValue) live"))
+        #expect(try nova("production", "history", "Winner").stdout.contains("promoted from project \(project.id.rawValue)"))
 
         let detail = try nova("sandbox", "project", project.id.rawValue, "--json")
         #expect(try detail.jsonKeys().isSuperset(of: ["id", "name", "description", "status", "workspace", "created_at", "promoted_at", "metrics", "agents", "experiments", "last_evaluation"]))
@@ -119,6 +133,7 @@ import Testing
         #expect(try nova("sandbox", "promote", project, "--dry-run").contains("Dry run"))
         #expect(try nova("sandbox", "promote", project, "--yes").contains("Promoted \(project)"))
         #expect(try nova("production", "list").contains("Helper"))
+        #expect(try nova("production", "history").contains("sandbox promote"))
         #expect(try nova("sandbox", "kill", project).contains("Killed \(project)"))
     }
 

@@ -101,12 +101,17 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
     }
 
     @Test func malformedAndUnknownIDsAreRefused() throws {
-        let (home, _, _, _) = try promotableHome()
+        let (home, project, _, _) = try promotableHome()
+        #expect(try runBinary(["sandbox", "promote", project, "--yes"], home: home).exitCode == 0)
         for id in ["../..", "/etc", "prj_../../x", "prj_1' OR '1'='1", "prj_0000000", "PRJ_00000000", "prj_00000000"] {
             try expectRefusedWithoutChange(["sandbox", "project", id], home: home)
             try expectRefusedWithoutChange(["sandbox", "kill", id, "--delete"], home: home)
             try expectRefusedWithoutChange(["sandbox", "deploy", id, "assistant"], home: home)
         }
+        for slot in ["nobody", "../..", "x' OR '1'='1", ""] {
+            try expectRefusedWithoutChange(["production", "slot", slot], home: home)
+        }
+        try expectRefusedWithoutChange(["production", "history", "--since", "yesterday"], home: home, exitCode: 64)
         for id in ["agt_../../etc", "agt_000000000000", "1; DROP TABLE agents"] {
             try expectRefusedWithoutChange(["sandbox", "revenue", id, "1"], home: home)
             try expectRefusedWithoutChange(["sandbox", "pause", id], home: home)
@@ -271,7 +276,8 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
             ["sandbox", "pause", agent], ["sandbox", "resume", agent], ["sandbox", "experiment", "start", other, "e"], ["sandbox", "experiment", "list", other],
             ["sandbox", "experiment", "complete", "1", "--success"], ["sandbox", "list"], ["sandbox", "project", project], ["sandbox", "status"],
             ["sandbox", "eval", other], ["sandbox", "promote", other, "--dry-run"], ["sandbox", "backup", home.appendingPathComponent("copy.db").path],
-            ["production", "list"], ["production", "backup", home.appendingPathComponent("prod-copy.db").path], ["sandbox", "kill", other, "--delete"],
+            ["production", "list"], ["production", "slot", "winner"], ["production", "history"], ["production", "history", "winner", "--since", "2026-01-01"],
+            ["production", "backup", home.appendingPathComponent("prod-copy.db").path], ["sandbox", "kill", other, "--delete"],
         ]
         for arguments in commands {
             let output = try runBinary(arguments, home: home)

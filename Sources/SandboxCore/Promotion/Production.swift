@@ -19,30 +19,93 @@ public struct Production: Sendable {
     /// Every production agent, oldest first. A missing `production.db` reads as empty and is
     /// not created.
     public func listAgents() throws -> ProductionAgentList {
+        try reading { connection, hasSlots in
+            ProductionAgentList(agents: try Self.agents(in: connection, hasSlots: hasSlots, where: "", []))
+        } ?? ProductionAgentList(agents: [])
+    }
+
+    /// One slot's versions, newest first, and its history. An unknown slot is `notFound`.
+    public func slot(_ name: String) throws -> SlotDetail {
+        let detail = try reading { connection, hasSlots -> SlotDetail? in
+            let versions = try Self.agents(in: connection, hasSlots: hasSlots, where: hasSlots ? "WHERE slot = ?" : "WHERE name = ? AND promoted_from_agent_id IS NOT NULL", [name])
+            guard !versions.isEmpty else { return nil }
+            return SlotDetail(
+                slot: name, live: versions.first { $0.state == .live }?.id, versions: versions.reversed(),
+                events: try Self.events(in: connection, hasSlots: hasSlots, where: "WHERE slot = ?", [name])
+            )
+        }
+        guard let detail = detail ?? nil else { throw SandboxError.notFound(kind: "production slot", id: name) }
+        return detail
+    }
+
+    /// The history of production, oldest first: every change, or those of one slot or agent
+    /// (`subject`), from `since` on.
+    public func history(of subject: String? = nil, since: Date? = nil) throws -> ProductionHistory {
+        try reading { connection, hasSlots in
+            var conditions: [String] = []
+            var values: [any SQLiteBindable] = []
+            if let subject {
+                conditions.append("(slot = ? OR agent_id = ? OR previous_agent_id = ?)")
+                values += [subject, subject, subject]
+            }
+            if let since {
+                conditions.append("at >= ?")
+                values.append(Timestamp.string(from: since))
+            }
+            let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
+            return ProductionHistory(events: try Self.events(in: connection, hasSlots: hasSlots, where: filter, values))
+        } ?? ProductionHistory(events: [])
+    }
+
+    /// Runs `body` on a read-only connection to `production.db`, in one read transaction;
+    /// nil when there is no production database yet (it is not created). `hasSlots` is false
+    /// for a database older than version 4, which a read-only command reads without upgrading.
+    private func reading<T>(_ body: (Connection, _ hasSlots: Bool) throws -> T) throws -> T? {
         let path = paths.productionDatabase.path
-        guard FileManager.default.fileExists(atPath: path) else { return ProductionAgentList(agents: []) }
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
         let connection = try DatabaseFile.open(paths.productionDatabase, kind: .production, readOnly: true)
         do {
-            let agents = try connection.query(
-                """
-                SELECT id, name, type, status, token_budget, config, deployed_at, promoted_from_project_id, promoted_from_agent_id
-                FROM agents ORDER BY deployed_at, rowid
-                """
-            ) { row in
-                var origin: ProductionAgent.Origin?
-                if let project = row.optionalText(7), let agent = row.optionalText(8) {
-                    origin = ProductionAgent.Origin(projectID: ProjectID(unchecked: project), sandboxAgentID: AgentID(unchecked: agent))
-                }
-                return ProductionAgent(
-                    id: AgentID(unchecked: row.text(0)), name: row.text(1), type: row.text(2),
-                    status: AgentStatus(rawValue: row.text(3)) ?? .killed, tokenBudget: row.int64(4),
-                    config: JSONValue.decodeStored(row.text(5)), deployedAt: Timestamp.date(from: row.text(6)),
-                    promotedFrom: origin
-                )
-            }
-            return ProductionAgentList(agents: agents)
+            let hasSlots = try connection.userVersion >= 4
+            return try connection.inTransaction(.deferred) { try body(connection, hasSlots) }
         } catch let error as SQLiteError {
             throw DatabaseFile.describe(error, path: path)
+        }
+    }
+
+    private static func agents(in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable]) throws -> [ProductionAgent] {
+        // Before version 4, a promoted agent filled the slot of its name, and each was live.
+        let slotColumns = hasSlots ? "slot, state" : "CASE WHEN promoted_from_agent_id IS NULL THEN NULL ELSE name END, CASE WHEN promoted_from_agent_id IS NULL THEN NULL ELSE 'live' END"
+        return try connection.query(
+            """
+            SELECT id, name, type, status, token_budget, config, deployed_at, promoted_from_project_id, promoted_from_agent_id, \(slotColumns)
+            FROM agents \(filter) ORDER BY deployed_at, rowid
+            """,
+            values
+        ) { row in
+            var origin: ProductionAgent.Origin?
+            if let project = row.optionalText(7), let agent = row.optionalText(8) {
+                origin = ProductionAgent.Origin(projectID: ProjectID(unchecked: project), sandboxAgentID: AgentID(unchecked: agent))
+            }
+            return ProductionAgent(
+                id: AgentID(unchecked: row.text(0)), name: row.text(1), type: row.text(2),
+                status: AgentStatus(rawValue: row.text(3)) ?? .killed, tokenBudget: row.int64(4),
+                config: JSONValue.decodeStored(row.text(5)), deployedAt: Timestamp.date(from: row.text(6)),
+                promotedFrom: origin, slot: row.optionalText(9), state: row.optionalText(10).flatMap(ProductionState.init(rawValue:))
+            )
+        }
+    }
+
+    private static func events(in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable]) throws -> [ProductionEvent] {
+        guard hasSlots else { return [] }
+        return try connection.query(
+            "SELECT id, at, kind, slot, agent_id, previous_agent_id, actor, reason, details FROM production_events \(filter) ORDER BY id",
+            values
+        ) { row in
+            ProductionEvent(
+                id: row.int64(0), at: Timestamp.date(from: row.text(1)), kind: row.text(2), slot: row.optionalText(3),
+                agentID: row.optionalText(4).map(AgentID.init(unchecked:)), previousAgentID: row.optionalText(5).map(AgentID.init(unchecked:)),
+                actor: row.text(6), reason: row.text(7), details: JSONValue.decodeStored(row.text(8))
+            )
         }
     }
 }

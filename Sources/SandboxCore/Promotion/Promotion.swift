@@ -103,14 +103,59 @@ public struct ProductionAgent: Codable, Sendable, Equatable {
     public var config: JSONValue
     public var deployedAt: Date
     @NullEncoded public var promotedFrom: Origin?
+    /// The slot the agent fills (null for an agent that was not promoted), and its state there.
+    @NullEncoded public var slot: String?
+    @NullEncoded public var state: ProductionState?
 
     enum CodingKeys: String, CodingKey {
-        case id, name, type, status, config
+        case id, name, type, status, config, slot, state
         case tokenBudget = "token_budget", deployedAt = "deployed_at", promotedFrom = "promoted_from"
     }
+}
+
+/// Where a version stands in its slot: `live` serves; `standby` is kept for a rollback;
+/// `rolled_back` and `retired` are out of service.
+public enum ProductionState: String, Codable, Sendable, Equatable {
+    case live, standby
+    case rolledBack = "rolled_back"
+    case retired
 }
 
 /// The agents `production list` shows.
 public struct ProductionAgentList: Codable, Sendable, Equatable {
     public var agents: [ProductionAgent]
+}
+
+/// One change to production, as the append-only history keeps it.
+public struct ProductionEvent: Codable, Sendable, Equatable {
+    public var id: Int64
+    public var at: Date
+    /// `promotion`, `rollback`, `retire`, `guardrail` or `budget`.
+    public var kind: String
+    @NullEncoded public var slot: String?
+    @NullEncoded public var agentID: AgentID?
+    /// The slot's live version before the change, when there was one.
+    @NullEncoded public var previousAgentID: AgentID?
+    /// Who or what made the change (`sandbox promote`, …).
+    public var actor: String
+    public var reason: String
+    public var details: JSONValue
+
+    enum CodingKeys: String, CodingKey {
+        case id, at, kind, slot, actor, reason, details
+        case agentID = "agent_id", previousAgentID = "previous_agent_id"
+    }
+}
+
+/// What `production history` shows, oldest first.
+public struct ProductionHistory: Codable, Sendable, Equatable {
+    public var events: [ProductionEvent]
+}
+
+/// One slot: its live version, every version newest first, and its history.
+public struct SlotDetail: Codable, Sendable, Equatable {
+    public var slot: String
+    @NullEncoded public var live: AgentID?
+    public var versions: [ProductionAgent]
+    public var events: [ProductionEvent]
 }

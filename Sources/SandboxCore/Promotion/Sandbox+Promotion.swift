@@ -195,16 +195,32 @@ extension Sandbox {
             if planned.isEmpty { try hook(.copying) }
             for (index, agent) in planned.enumerated() {
                 if index == planned.count / 2 { try hook(.copying) }
-                try production.run(
-                    """
-                    INSERT INTO agents (id, project_id, type, name, status, token_budget, normal_token_budget, config, deployed_at,
-                                        promoted_from_project_id, promoted_from_agent_id)
-                    VALUES (?, NULL, ?, ?, 'active', ?, ?, ?, ?, ?, ?)
-                    ON CONFLICT DO NOTHING
-                    """,
-                    agent.productionID, agent.type, agent.name, agent.normalBudget, agent.normalBudget, agent.config,
-                    startedAt, id.rawValue, agent.sandboxID
-                )
+                // The agent fills the slot of its name: it goes live there, and the version live
+                // before it stands by. Copied already (a re-run), it changes nothing.
+                let slot = agent.name
+                if try production.scalarText("SELECT id FROM agents WHERE id = ?", [agent.productionID]) == nil {
+                    let previous = try production.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot])
+                    try production.run("UPDATE agents SET state = 'standby' WHERE slot = ? AND state = 'live'", slot)
+                    try production.run(
+                        """
+                        INSERT INTO agents (id, project_id, type, name, status, token_budget, normal_token_budget, config, deployed_at,
+                                            promoted_from_project_id, promoted_from_agent_id, slot, state)
+                        VALUES (?, NULL, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, 'live')
+                        ON CONFLICT DO NOTHING
+                        """,
+                        agent.productionID, agent.type, agent.name, agent.normalBudget, agent.normalBudget, agent.config,
+                        startedAt, id.rawValue, agent.sandboxID, slot
+                    )
+                    if production.changes > 0 {
+                        try production.run(
+                            """
+                            INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, actor, reason, details)
+                            VALUES (?, 'promotion', ?, ?, ?, 'sandbox promote', ?, json_object('project_id', ?, 'sandbox_agent_id', ?))
+                            """,
+                            startedAt, slot, agent.productionID, previous, "promoted from project \(id.rawValue)", id.rawValue, agent.sandboxID
+                        )
+                    }
+                }
                 let origin = try production.scalarText("SELECT promoted_from_agent_id FROM agents WHERE id = ?", [agent.productionID])
                 guard origin == agent.sandboxID else {
                     throw SandboxError.database(

@@ -350,5 +350,48 @@ enum Schema {
         """
 
     static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing, projectTotals]
-    static let productionMigrations: [String] = [ledger, pauseReason, pricing]
+    /// Production version 4: slots and their versions, and the append-only history of every
+    /// change to production. A promoted agent fills a slot (a stable name callers use); one
+    /// version per slot is `live`, the unique index says so. Agents promoted before slots
+    /// existed fill the slot of their name, the newest live and the others on standby, and the
+    /// history starts with their promotions.
+    static let slots = """
+        ALTER TABLE agents ADD COLUMN slot TEXT;
+        ALTER TABLE agents ADD COLUMN state TEXT CHECK (state IN ('live', 'standby', 'rolled_back', 'retired'));
+        UPDATE agents SET slot = name WHERE promoted_from_agent_id IS NOT NULL;
+        UPDATE agents SET state = CASE
+            WHEN rowid = (SELECT newest.rowid FROM agents AS newest WHERE newest.slot = agents.slot
+                          ORDER BY newest.deployed_at DESC, newest.rowid DESC LIMIT 1) THEN 'live'
+            ELSE 'standby' END
+        WHERE slot IS NOT NULL;
+        CREATE UNIQUE INDEX agents_one_live_per_slot ON agents (slot) WHERE state = 'live';
+        CREATE INDEX agents_by_slot ON agents (slot, deployed_at);
+
+        CREATE TABLE production_events (
+            id                INTEGER PRIMARY KEY AUTOINCREMENT,
+            at                TEXT NOT NULL,
+            kind              TEXT NOT NULL CHECK (kind IN ('promotion', 'rollback', 'retire', 'guardrail', 'budget')),
+            slot              TEXT,
+            agent_id          TEXT,
+            previous_agent_id TEXT,
+            actor             TEXT NOT NULL,
+            reason            TEXT NOT NULL DEFAULT '',
+            details           TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details))
+        ) STRICT;
+        CREATE INDEX production_events_by_slot ON production_events (slot, id);
+        CREATE INDEX production_events_by_agent ON production_events (agent_id, id);
+        CREATE TRIGGER production_events_no_update BEFORE UPDATE ON production_events BEGIN
+            SELECT RAISE(ABORT, 'production_events is append-only');
+        END;
+        CREATE TRIGGER production_events_no_delete BEFORE DELETE ON production_events BEGIN
+            SELECT RAISE(ABORT, 'production_events is append-only');
+        END;
+        INSERT INTO production_events (at, kind, slot, agent_id, actor, reason, details)
+            SELECT deployed_at, 'promotion', slot, id, 'sandbox promote',
+                   'promoted from project ' || promoted_from_project_id || ' before slots existed',
+                   json_object('project_id', promoted_from_project_id, 'sandbox_agent_id', promoted_from_agent_id)
+            FROM agents WHERE slot IS NOT NULL ORDER BY deployed_at, rowid;
+        """
+
+    static let productionMigrations: [String] = [ledger, pauseReason, pricing, slots]
 }

@@ -81,6 +81,11 @@ import Testing
         let production = try Production(paths: sandbox.paths).listAgents().agents
         #expect(production.count == profitable.count)
         #expect(Set(production.compactMap { $0.promotedFrom?.sandboxAgentID }) == profitable)
+        // Each went live in the slot of its name, and the history tells each promotion once.
+        #expect(production.allSatisfy { $0.state == .live && $0.slot == $0.name })
+        let history = try Production(paths: sandbox.paths).history().events
+        #expect(history.map(\.kind) == Array(repeating: "promotion", count: profitable.count))
+        #expect(Set(history.compactMap(\.agentID)) == Set(production.map(\.id)))
         #expect(try sandbox.project(project.id).status == .promoted)
         #expect(!(try sandbox.projectDetail(project.id).promotionPending))
     }

@@ -1,0 +1,93 @@
+import Foundation
+import SQLiteDB
+import Testing
+@testable import SandboxCore
+
+/// Production slots (schema version 4): a promoted agent goes live in the slot of its name,
+/// the version live before stands by, and every change is in the append-only history.
+@Suite struct SlotTests {
+    /// A project whose one agent, named `name`, earns its promotion.
+    private func profitableProject(_ sandbox: Sandbox, agentName name: String) throws -> (project: ProjectID, agent: AgentID) {
+        let project = try sandbox.createProject(name: "for \(name)")
+        let agent = try sandbox.deployAgent(project: project.id, type: "customer_support", name: name)
+        _ = try sandbox.recordUsage(agent: agent.id, model: "claude-haiku-3.5", inputTokens: 10_000, outputTokens: 1_000)
+        _ = try sandbox.recordRevenue(agent: agent.id, amount: dollars("5"))
+        return (project.id, agent.id)
+    }
+
+    @Test func aSecondPromotionIntoASlotGoesLiveAndTheFirstStandsBy() throws {
+        let sandbox = try makeSandbox()
+        let first = try profitableProject(sandbox, agentName: "support-bot")
+        let firstID = try #require(try sandbox.promote(first.project).migratedAgents.first?.productionID)
+        let second = try profitableProject(sandbox, agentName: "support-bot")
+        let secondID = try #require(try sandbox.promote(second.project).migratedAgents.first?.productionID)
+        let other = try profitableProject(sandbox, agentName: "triage")
+        _ = try sandbox.promote(other.project)
+
+        let production = Production(paths: sandbox.paths)
+        let slot = try production.slot("support-bot")
+        #expect(slot.live == secondID)
+        #expect(slot.versions.map(\.id) == [secondID, firstID])
+        #expect(slot.versions.map(\.state) == [.live, .standby])
+        #expect(slot.events.map(\.kind) == ["promotion", "promotion"])
+        #expect(slot.events.map(\.agentID) == [firstID, secondID])
+        #expect(slot.events.map(\.previousAgentID) == [nil, firstID])
+        #expect(slot.events.allSatisfy { $0.actor == "sandbox promote" })
+        #expect(slot.events[1].details == .object(["project_id": .string(second.project.rawValue), "sandbox_agent_id": .string(second.agent.rawValue)]))
+
+        let listed = try production.listAgents().agents
+        #expect(listed.map(\.slot) == ["support-bot", "support-bot", "triage"])
+        #expect(listed.map(\.state) == [.standby, .live, .live])
+        #expect(try production.history().events.count == 3)
+        #expect(try production.history(of: "triage").events.count == 1)
+        #expect(try production.history(of: firstID.rawValue).events.count == 2) // its promotion, and the one that replaced it
+        #expect(try production.history(since: Date(timeIntervalSince1970: 4_000_000_000)).events.isEmpty)
+        #expect(throws: SandboxError.notFound(kind: "production slot", id: "nobody")) { try production.slot("nobody") }
+    }
+
+    @Test func theHistoryIsAppendOnly() throws {
+        let sandbox = try makeSandbox()
+        _ = try sandbox.promote(try profitableProject(sandbox, agentName: "bot").project)
+        let db = try Connection(path: sandbox.paths.productionDatabase.path)
+        #expect(throws: SQLiteError.self) { try db.execute("UPDATE production_events SET reason = 'rewritten'") }
+        #expect(throws: SQLiteError.self) { try db.execute("DELETE FROM production_events") }
+        #expect(try db.scalarInt("SELECT count(*) FROM production_events WHERE reason LIKE 'promoted from project %'") == 1)
+        // Two live versions in one slot are impossible, whoever writes.
+        #expect(throws: SQLiteError.self) {
+            try db.execute("""
+                INSERT INTO agents (id, type, name, status, token_budget, normal_token_budget, deployed_at, slot, state)
+                VALUES ('agt_p000000000ff', 't', 'bot', 'active', 1, 1, '2026-01-01T00:00:00Z', 'bot', 'live')
+                """)
+        }
+    }
+
+    /// A production database of version 3 (before slots): read as it is by read-only
+    /// commands, and upgraded by the next promotion, each agent in the slot of its name, the
+    /// newest live, the history starting with their promotions.
+    @Test func anOlderProductionGetsSlotsAndAHistory() throws {
+        let sandbox = try makeSandbox()
+        let db = try Connection(path: sandbox.paths.productionDatabase.path)
+        for migration in Schema.productionMigrations.prefix(3) { try db.execute(migration) }
+        try db.setUserVersion(3)
+        try db.execute("""
+            INSERT INTO agents (id, type, name, status, token_budget, normal_token_budget, deployed_at, promoted_from_project_id, promoted_from_agent_id) VALUES
+                ('agt_p00000000001', 't', 'bot', 'active', 1, 1, '2026-01-01T00:00:00Z', 'prj_00000001', 'agt_000000000001'),
+                ('agt_p00000000002', 't', 'bot', 'active', 1, 1, '2026-02-01T00:00:00Z', 'prj_00000002', 'agt_000000000002'),
+                ('agt_p00000000003', 't', 'other', 'active', 1, 1, '2026-01-15T00:00:00Z', 'prj_00000003', 'agt_000000000003');
+            """)
+        let production = Production(paths: sandbox.paths)
+        // Read-only: not upgraded, each promoted agent shown in the slot of its name.
+        #expect(try production.listAgents().agents.map(\.slot) == ["bot", "other", "bot"])
+        #expect(try db.userVersion == 3)
+
+        let newer = try profitableProject(sandbox, agentName: "bot")
+        let newest = try #require(try sandbox.promote(newer.project).migratedAgents.first?.productionID)
+        #expect(try db.userVersion == 4)
+        let slot = try production.slot("bot")
+        #expect(slot.versions.map(\.id.rawValue) == [newest.rawValue, "agt_p00000000002", "agt_p00000000001"])
+        #expect(slot.versions.map(\.state) == [.live, .standby, .standby])
+        #expect(slot.events.map(\.agentID?.rawValue) == ["agt_p00000000001", "agt_p00000000002", newest.rawValue])
+        #expect(slot.events.last?.previousAgentID?.rawValue == "agt_p00000000002")
+        #expect(try production.slot("other").live?.rawValue == "agt_p00000000003")
+    }
+}
