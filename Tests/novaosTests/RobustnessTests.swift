@@ -110,6 +110,7 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
         }
         for slot in ["nobody", "../..", "x' OR '1'='1", ""] {
             try expectRefusedWithoutChange(["production", "slot", slot], home: home)
+            try expectRefusedWithoutChange(["production", "history", slot], home: home)
         }
         try expectRefusedWithoutChange(["production", "history", "--since", "yesterday"], home: home, exitCode: 64)
         for id in ["agt_../../etc", "agt_000000000000", "1; DROP TABLE agents"] {

@@ -24,27 +24,34 @@ public struct Production: Sendable {
         } ?? ProductionAgentList(agents: [])
     }
 
-    /// One slot's versions, newest first, and its history. An unknown slot is `notFound`.
+    /// One slot's versions, newest (last promoted) first, and its history. An unknown slot is
+    /// refused.
     public func slot(_ name: String) throws -> SlotDetail {
         let detail = try reading { connection, hasSlots -> SlotDetail? in
-            let versions = try Self.agents(in: connection, hasSlots: hasSlots, where: hasSlots ? "WHERE slot = ?" : "WHERE name = ? AND promoted_from_agent_id IS NOT NULL", [name])
+            let versions = try Self.agents(in: connection, hasSlots: hasSlots, where: "WHERE slot = ?", [name], newestFirst: true)
             guard !versions.isEmpty else { return nil }
             return SlotDetail(
-                slot: name, live: versions.first { $0.state == .live }?.id, versions: versions.reversed(),
+                slot: name, live: versions.first { $0.state == .live }?.id, versions: versions,
                 events: try Self.events(in: connection, hasSlots: hasSlots, where: "WHERE slot = ?", [name])
             )
         }
-        guard let detail = detail ?? nil else { throw SandboxError.notFound(kind: "production slot", id: name) }
+        guard let detail = detail ?? nil else {
+            throw SandboxError.invalidInput("no production slot named \(quoted(name)); 'novaos production list' shows the slots")
+        }
         return detail
     }
 
     /// The history of production, oldest first: every change, or those of one slot or agent
     /// (`subject`), from `since` on.
     public func history(of subject: String? = nil, since: Date? = nil) throws -> ProductionHistory {
-        try reading { connection, hasSlots in
+        let history = try reading { connection, hasSlots -> ProductionHistory in
             var conditions: [String] = []
             var values: [any SQLiteBindable] = []
             if let subject {
+                let known = try connection.scalarInt("SELECT count(*) FROM (\(Self.agentsView(hasSlots))) WHERE slot = ?1 OR id = ?1", [subject])
+                guard known > 0 else {
+                    throw SandboxError.invalidInput("nothing in production is named \(quoted(subject)): no slot, and no agent with that ID")
+                }
                 conditions.append("(slot = ? OR agent_id = ? OR previous_agent_id = ?)")
                 values += [subject, subject, subject]
             }
@@ -54,7 +61,10 @@ public struct Production: Sendable {
             }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
             return ProductionHistory(events: try Self.events(in: connection, hasSlots: hasSlots, where: filter, values))
-        } ?? ProductionHistory(events: [])
+        }
+        if let history { return history }
+        if let subject { throw SandboxError.invalidInput("nothing in production is named \(quoted(subject)): there is no production database yet") }
+        return ProductionHistory(events: [])
     }
 
     /// Runs `body` on a read-only connection to `production.db`, in one read transaction;
@@ -65,20 +75,37 @@ public struct Production: Sendable {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
         let connection = try DatabaseFile.open(paths.productionDatabase, kind: .production, readOnly: true)
         do {
-            let hasSlots = try connection.userVersion >= 4
-            return try connection.inTransaction(.deferred) { try body(connection, hasSlots) }
+            // The version is read inside the transaction: another process may upgrade the
+            // database meanwhile, and the snapshot must match the columns read from it.
+            return try connection.inTransaction(.deferred) {
+                try body(connection, try connection.userVersion >= 4)
+            }
         } catch let error as SQLiteError {
             throw DatabaseFile.describe(error, path: path)
         }
     }
 
-    private static func agents(in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable]) throws -> [ProductionAgent] {
-        // Before version 4, a promoted agent filled the slot of its name, and each was live.
-        let slotColumns = hasSlots ? "slot, state" : "CASE WHEN promoted_from_agent_id IS NULL THEN NULL ELSE name END, CASE WHEN promoted_from_agent_id IS NULL THEN NULL ELSE 'live' END"
-        return try connection.query(
+    /// The agents with their slot and state. Before version 4 these are what the upgrade will
+    /// write: a promoted agent in the slot of its name, the last promoted there live.
+    private static func agentsView(_ hasSlots: Bool) -> String {
+        hasSlots ? "SELECT rowid AS position, * FROM agents" : """
+            SELECT rowid AS position, *,
+                   CASE WHEN promoted_from_agent_id IS NULL THEN NULL ELSE name END AS slot,
+                   CASE WHEN promoted_from_agent_id IS NULL THEN NULL
+                        WHEN rowid = (SELECT max(newest.rowid) FROM agents AS newest
+                                      WHERE newest.name = agents.name AND newest.promoted_from_agent_id IS NOT NULL) THEN 'live'
+                        ELSE 'standby' END AS state
+            FROM agents
             """
-            SELECT id, name, type, status, token_budget, config, deployed_at, promoted_from_project_id, promoted_from_agent_id, \(slotColumns)
-            FROM agents \(filter) ORDER BY deployed_at, rowid
+    }
+
+    private static func agents(
+        in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable], newestFirst: Bool = false
+    ) throws -> [ProductionAgent] {
+        try connection.query(
+            """
+            SELECT id, name, type, status, token_budget, config, deployed_at, promoted_from_project_id, promoted_from_agent_id, slot, state
+            FROM (\(agentsView(hasSlots))) \(filter) ORDER BY \(newestFirst ? "position DESC" : "deployed_at, position")
             """,
             values
         ) { row in
@@ -95,10 +122,11 @@ public struct Production: Sendable {
         }
     }
 
+    /// The history; before version 4, the promotions the upgrade will write into it.
     private static func events(in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable]) throws -> [ProductionEvent] {
-        guard hasSlots else { return [] }
+        let table = hasSlots ? "production_events" : "(SELECT number AS id, * FROM (\(Schema.oldPromotions)))"
         return try connection.query(
-            "SELECT id, at, kind, slot, agent_id, previous_agent_id, actor, reason, details FROM production_events \(filter) ORDER BY id",
+            "SELECT id, at, kind, slot, agent_id, previous_agent_id, actor, reason, details FROM \(table) \(filter) ORDER BY id",
             values
         ) { row in
             ProductionEvent(

@@ -14,9 +14,11 @@ public struct MigratedAgent: Codable, Sendable, Equatable {
     public var name: String
     public var type: String
     public var roi: Double
+    /// The production slot it goes live in: its name (see `PromotionRules.slots`).
+    public var slot: String
 
     enum CodingKeys: String, CodingKey {
-        case sandboxID = "sandbox_id", productionID = "production_id", name, type, roi
+        case sandboxID = "sandbox_id", productionID = "production_id", name, type, roi, slot
     }
 }
 
@@ -158,4 +160,24 @@ public struct SlotDetail: Codable, Sendable, Equatable {
     @NullEncoded public var live: AgentID?
     public var versions: [ProductionAgent]
     public var events: [ProductionEvent]
+}
+
+extension PromotionRules {
+    /// The slots that agents named `names` (in promotion order) go live in: each its own
+    /// name; two agents of one promotion with the same name get `name`, `name-2`, `name-3`…,
+    /// so one promotion never puts two of its agents in one slot. The same names in the same
+    /// order always give the same slots, so a re-run after a crash fills the same ones.
+    public static func slots(for names: [String]) -> [String] {
+        var used: Set<String> = []
+        return names.map { name in
+            var slot = name
+            var number = 2
+            while used.contains(slot) {
+                slot = "\(name)-\(number)"
+                number += 1
+            }
+            used.insert(slot)
+            return slot
+        }
+    }
 }

@@ -136,9 +136,10 @@ extension Sandbox {
                 if let reason = PromotionRules.skipReason(for: agent) {
                     skipped.append(SkippedAgent(sandboxID: agent.id, reason: reason))
                 } else {
-                    migrated.append(MigratedAgent(sandboxID: agent.id, productionID: AgentID.randomProduction(), name: agent.name, type: agent.type, roi: agent.roi))
+                    migrated.append(MigratedAgent(sandboxID: agent.id, productionID: AgentID.randomProduction(), name: agent.name, type: agent.type, roi: agent.roi, slot: agent.name))
                 }
             }
+            for (index, slot) in PromotionRules.slots(for: migrated.map(\.name)).enumerated() { migrated[index].slot = slot }
             return PromotionResult(
                 status: .dryRun, projectID: id, agentsMigrated: migrated.count, migratedAgents: migrated,
                 skippedAgents: skipped, evaluation: evaluation
@@ -191,13 +192,16 @@ extension Sandbox {
             return (rows, try db.scalarText("SELECT started_at FROM promotions WHERE project_id = ?", [id.rawValue]) ?? Timestamp.string(from: now()))
         }
         let productionPath = paths.productionDatabase.path
+        let slots = PromotionRules.slots(for: planned.map(\.name))
+        // The history says when the change happened: now, in this transaction.
+        let changedAt = Timestamp.string(from: now())
         do {
             if planned.isEmpty { try hook(.copying) }
             for (index, agent) in planned.enumerated() {
                 if index == planned.count / 2 { try hook(.copying) }
-                // The agent fills the slot of its name: it goes live there, and the version live
-                // before it stands by. Copied already (a re-run), it changes nothing.
-                let slot = agent.name
+                // The agent goes live in its slot, and the version live there before stands by.
+                // Copied already (a re-run), it changes nothing.
+                let slot = slots[index]
                 if try production.scalarText("SELECT id FROM agents WHERE id = ?", [agent.productionID]) == nil {
                     let previous = try production.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot])
                     try production.run("UPDATE agents SET state = 'standby' WHERE slot = ? AND state = 'live'", slot)
@@ -217,7 +221,7 @@ extension Sandbox {
                             INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, actor, reason, details)
                             VALUES (?, 'promotion', ?, ?, ?, 'sandbox promote', ?, json_object('project_id', ?, 'sandbox_agent_id', ?))
                             """,
-                            startedAt, slot, agent.productionID, previous, "promoted from project \(id.rawValue)", id.rawValue, agent.sandboxID
+                            changedAt, slot, agent.productionID, previous, "promoted from project \(id.rawValue)", id.rawValue, agent.sandboxID
                         )
                     }
                 }
@@ -253,11 +257,12 @@ extension Sandbox {
         ) { row in
             let sandboxID = AgentID(unchecked: row.text(0))
             if row.text(1) == "migrate" {
-                migrated.append(MigratedAgent(sandboxID: sandboxID, productionID: AgentID(unchecked: row.text(2)), name: row.text(5), type: row.text(6), roi: row.double(4)))
+                migrated.append(MigratedAgent(sandboxID: sandboxID, productionID: AgentID(unchecked: row.text(2)), name: row.text(5), type: row.text(6), roi: row.double(4), slot: row.text(5)))
             } else {
                 skipped.append(SkippedAgent(sandboxID: sandboxID, reason: row.text(3)))
             }
         }
+        for (index, slot) in PromotionRules.slots(for: migrated.map(\.name)).enumerated() { migrated[index].slot = slot }
         return PromotionResult(
             status: status, projectID: id, agentsMigrated: migrated.count, migratedAgents: migrated,
             skippedAgents: skipped, evaluation: evaluation

@@ -353,19 +353,18 @@ enum Schema {
     /// Production version 4: slots and their versions, and the append-only history of every
     /// change to production. A promoted agent fills a slot (a stable name callers use); one
     /// version per slot is `live`, the unique index says so. Agents promoted before slots
-    /// existed fill the slot of their name, the newest live and the others on standby, and the
-    /// history starts with their promotions.
+    /// existed fill the slot of their name, the last promoted (the last row) live and the
+    /// others on standby, and the history starts with their promotions (`oldPromotions`).
     static let slots = """
         ALTER TABLE agents ADD COLUMN slot TEXT;
         ALTER TABLE agents ADD COLUMN state TEXT CHECK (state IN ('live', 'standby', 'rolled_back', 'retired'));
         UPDATE agents SET slot = name WHERE promoted_from_agent_id IS NOT NULL;
+        CREATE INDEX agents_by_slot ON agents (slot);
         UPDATE agents SET state = CASE
-            WHEN rowid = (SELECT newest.rowid FROM agents AS newest WHERE newest.slot = agents.slot
-                          ORDER BY newest.deployed_at DESC, newest.rowid DESC LIMIT 1) THEN 'live'
+            WHEN rowid = (SELECT max(newest.rowid) FROM agents AS newest WHERE newest.slot = agents.slot) THEN 'live'
             ELSE 'standby' END
         WHERE slot IS NOT NULL;
         CREATE UNIQUE INDEX agents_one_live_per_slot ON agents (slot) WHERE state = 'live';
-        CREATE INDEX agents_by_slot ON agents (slot, deployed_at);
 
         CREATE TABLE production_events (
             id                INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -380,17 +379,30 @@ enum Schema {
         ) STRICT;
         CREATE INDEX production_events_by_slot ON production_events (slot, id);
         CREATE INDEX production_events_by_agent ON production_events (agent_id, id);
+        CREATE TRIGGER production_events_no_replace BEFORE INSERT ON production_events
+        WHEN EXISTS (SELECT 1 FROM production_events WHERE id = NEW.id) BEGIN
+            SELECT RAISE(ABORT, 'production_events is append-only');
+        END;
         CREATE TRIGGER production_events_no_update BEFORE UPDATE ON production_events BEGIN
             SELECT RAISE(ABORT, 'production_events is append-only');
         END;
         CREATE TRIGGER production_events_no_delete BEFORE DELETE ON production_events BEGIN
             SELECT RAISE(ABORT, 'production_events is append-only');
         END;
-        INSERT INTO production_events (at, kind, slot, agent_id, actor, reason, details)
-            SELECT deployed_at, 'promotion', slot, id, 'sandbox promote',
-                   'promoted from project ' || promoted_from_project_id || ' before slots existed',
-                   json_object('project_id', promoted_from_project_id, 'sandbox_agent_id', promoted_from_agent_id)
-            FROM agents WHERE slot IS NOT NULL ORDER BY deployed_at, rowid;
+        INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, actor, reason, details)
+            SELECT at, kind, slot, agent_id, previous_agent_id, actor, reason, details FROM (\(oldPromotions)) ORDER BY number;
+        """
+
+    /// The promotions of a production database from before slots, as history rows: each
+    /// promoted agent, in the order promoted (rowid), in the slot of its name, after the one
+    /// before it there. The upgrade writes them; a read-only command shows them as they
+    /// would be written.
+    static let oldPromotions = """
+        SELECT row_number() OVER (ORDER BY rowid) AS number, deployed_at AS at, 'promotion' AS kind, name AS slot,
+               id AS agent_id, lag(id) OVER (PARTITION BY name ORDER BY rowid) AS previous_agent_id, 'sandbox promote' AS actor,
+               'promoted from project ' || coalesce(promoted_from_project_id, '?') || ' before slots existed' AS reason,
+               json_object('project_id', promoted_from_project_id, 'sandbox_agent_id', promoted_from_agent_id) AS details
+        FROM agents WHERE promoted_from_agent_id IS NOT NULL
         """
 
     static let productionMigrations: [String] = [ledger, pauseReason, pricing, slots]

@@ -42,7 +42,42 @@ import Testing
         #expect(try production.history(of: "triage").events.count == 1)
         #expect(try production.history(of: firstID.rawValue).events.count == 2) // its promotion, and the one that replaced it
         #expect(try production.history(since: Date(timeIntervalSince1970: 4_000_000_000)).events.isEmpty)
-        #expect(throws: SandboxError.notFound(kind: "production slot", id: "nobody")) { try production.slot("nobody") }
+        #expect(throws: SandboxError.self) { try production.slot("nobody") }
+        #expect(throws: SandboxError.self) { try production.history(of: "nobody") }
+    }
+
+    /// Two agents of one project with one name go live side by side, in `name` and `name-2`.
+    @Test func agentsOfOneProjectNeverShareASlot() throws {
+        let sandbox = try makeSandbox()
+        let project = try sandbox.createProject(name: "twins")
+        for _ in 0..<3 {
+            let agent = try sandbox.deployAgent(project: project.id, type: "assistant", name: "worker")
+            _ = try sandbox.recordUsage(agent: agent.id, model: "claude-haiku-3.5", inputTokens: 10_000, outputTokens: 1_000)
+            _ = try sandbox.recordRevenue(agent: agent.id, amount: dollars("5"))
+        }
+        #expect(try sandbox.promotionPreview(project.id).migratedAgents.map(\.slot) == ["worker", "worker-2", "worker-3"])
+        let result = try sandbox.promote(project.id)
+        #expect(result.migratedAgents.map(\.slot) == ["worker", "worker-2", "worker-3"])
+        let listed = try Production(paths: sandbox.paths).listAgents().agents
+        #expect(listed.map(\.slot) == ["worker", "worker-2", "worker-3"] && listed.allSatisfy { $0.state == .live })
+        #expect(try Production(paths: sandbox.paths).history().events.allSatisfy { $0.previousAgentID == nil })
+    }
+
+    /// A promotion planned, then overtaken by another into the same slot, then completed: it
+    /// goes live last, so it is live, it is the newest version, and its event comes last.
+    @Test func aResumedPromotionIsTheNewestVersionOfItsSlot() throws {
+        struct Crash: Error {}
+        let sandbox = try makeSandbox()
+        let early = try profitableProject(sandbox, agentName: "bot")
+        #expect(throws: Crash.self) { try sandbox.promote(early.project) { if $0 == .planned { throw Crash() } } }
+        let late = try profitableProject(sandbox, agentName: "bot")
+        let lateID = try #require(try sandbox.promote(late.project).migratedAgents.first?.productionID)
+        let earlyID = try #require(try sandbox.promote(early.project).migratedAgents.first?.productionID)
+        let slot = try Production(paths: sandbox.paths).slot("bot")
+        #expect(slot.live == earlyID)
+        #expect(slot.versions.map(\.id) == [earlyID, lateID])
+        #expect(slot.events.map(\.agentID) == [lateID, earlyID])
+        #expect(slot.events.last?.previousAgentID == lateID)
     }
 
     @Test func theHistoryIsAppendOnly() throws {
@@ -51,6 +86,10 @@ import Testing
         let db = try Connection(path: sandbox.paths.productionDatabase.path)
         #expect(throws: SQLiteError.self) { try db.execute("UPDATE production_events SET reason = 'rewritten'") }
         #expect(throws: SQLiteError.self) { try db.execute("DELETE FROM production_events") }
+        // A REPLACE deletes without the delete trigger: refused before it gets there.
+        #expect(throws: SQLiteError.self) {
+            try db.execute("INSERT OR REPLACE INTO production_events (id, at, kind, actor) VALUES (1, '2026-01-01T00:00:00Z', 'retire', 'someone')")
+        }
         #expect(try db.scalarInt("SELECT count(*) FROM production_events WHERE reason LIKE 'promoted from project %'") == 1)
         // Two live versions in one slot are impossible, whoever writes.
         #expect(throws: SQLiteError.self) {
@@ -76,8 +115,13 @@ import Testing
                 ('agt_p00000000003', 't', 'other', 'active', 1, 1, '2026-01-15T00:00:00Z', 'prj_00000003', 'agt_000000000003');
             """)
         let production = Production(paths: sandbox.paths)
-        // Read-only: not upgraded, each promoted agent shown in the slot of its name.
+        // Read-only: not upgraded, and shown as the upgrade will write it.
         #expect(try production.listAgents().agents.map(\.slot) == ["bot", "other", "bot"])
+        #expect(try production.listAgents().agents.map(\.state) == [.standby, .live, .live])
+        let old = try production.slot("bot")
+        #expect(old.live?.rawValue == "agt_p00000000002" && old.versions.map(\.state) == [.live, .standby])
+        #expect(old.events.map(\.previousAgentID?.rawValue) == [nil, "agt_p00000000001"])
+        #expect(try production.history().events.count == 3)
         #expect(try db.userVersion == 3)
 
         let newer = try profitableProject(sandbox, agentName: "bot")
@@ -87,7 +131,9 @@ import Testing
         #expect(slot.versions.map(\.id.rawValue) == [newest.rawValue, "agt_p00000000002", "agt_p00000000001"])
         #expect(slot.versions.map(\.state) == [.live, .standby, .standby])
         #expect(slot.events.map(\.agentID?.rawValue) == ["agt_p00000000001", "agt_p00000000002", newest.rawValue])
-        #expect(slot.events.last?.previousAgentID?.rawValue == "agt_p00000000002")
+        #expect(slot.events.map(\.previousAgentID?.rawValue) == [nil, "agt_p00000000001", "agt_p00000000002"])
+        // What the read-only view showed is what the upgrade wrote.
+        #expect(slot.events.prefix(2).map(\.reason) == old.events.map(\.reason))
         #expect(try production.slot("other").live?.rawValue == "agt_p00000000003")
     }
 }
