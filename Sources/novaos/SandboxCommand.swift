@@ -192,20 +192,41 @@ extension SandboxCommand {
         @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
         @Flag(help: "Promote even when the evaluation is NOT_READY.") var force = false
         @Flag(name: .customLong("dry-run"), help: "Show what would happen and change nothing.") var dryRun = false
+        @Option(
+            name: .customLong("slot-map"),
+            help: ArgumentHelp("Put an agent in the production slot you name (repeatable; by default an agent's slot is its name).", valueName: "AGENT_ID=SLOT")
+        ) var slotMap: [String] = []
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            var seen: Set<Substring> = []
+            for pair in slotMap {
+                guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex, pair.index(after: equals) != pair.endIndex else {
+                    throw ValidationError("--slot-map expects AGENT_ID=SLOT, got \(pair.debugDescription)")
+                }
+                guard seen.insert(pair[..<equals]).inserted else {
+                    throw ValidationError("--slot-map names agent \(String(pair[..<equals]).debugDescription) twice")
+                }
+            }
+        }
 
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)
+            var slots: [AgentID: String] = [:]
+            for pair in slotMap {
+                let equals = pair.firstIndex(of: "=")!
+                slots[try AgentID(String(pair[..<equals]))] = String(pair[pair.index(after: equals)...])
+            }
             let sandbox = try global.sandbox(in: context)
             if dryRun {
-                try context.emit(try sandbox.promotionPreview(project, force: force), json: global.json)
+                try context.emit(try sandbox.promotionPreview(project, force: force, slotMap: slots), json: global.json)
                 return
             }
             if !yes {
                 guard context.stdinIsTerminal else {
                     throw SandboxError.promotionRefused("refusing to promote \(project) without confirmation: stdin is not a terminal; pass --yes")
                 }
-                let preview = try sandbox.promotionPreview(project, force: force)
+                let preview = try sandbox.promotionPreview(project, force: force, slotMap: slots)
                 context.writeError("Promote \(preview.agentsMigrated) agent(s) of \(project) to production (\(preview.skippedAgents.count) stay behind)? [y/N] ")
                 let answer = context.readLine().map { $0.trimmingWhitespace() }?.lowercased() ?? ""
                 guard answer == "y" || answer == "yes" else {
@@ -213,7 +234,7 @@ extension SandboxCommand {
                 }
             }
             let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(PromotionStep.init(rawValue:))
-            let result = try sandbox.promote(project, force: force) { step in
+            let result = try sandbox.promote(project, force: force, slotMap: slots) { step in
                 // A test hook: die at this step without any cleanup, as a SIGKILL would.
                 if step == crashPoint { _ = kill(getpid(), SIGKILL) }
             }

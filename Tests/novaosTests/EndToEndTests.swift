@@ -137,6 +137,25 @@ import Testing
         #expect(try nova("sandbox", "kill", project).contains("Killed \(project)"))
     }
 
+    /// `promote --slot-map`: the agent goes live in the slot named; a second project's agent
+    /// mapped to the same slot replaces it, and the first stands by.
+    @Test func promoteIntoChosenSlots() throws {
+        let (home, project, winner, _) = try promotableHome()
+        let dryRun = try runBinary(["sandbox", "promote", project, "--dry-run", "--slot-map", "\(winner)=support-bot", "--json"], home: home)
+        #expect(try dryRun.decode(PromotionResult.self).migratedAgents.map(\.slot) == ["support-bot"])
+        let first = try runBinary(["sandbox", "promote", project, "--yes", "--slot-map", "\(winner)=support-bot", "--json"], home: home)
+        #expect(first.exitCode == 0, "\(first.stderr)")
+        let other = try runBinary(["sandbox", "create", "v2", "--json"], home: home).decode(Project.self).id.rawValue
+        let agent = try runBinary(["sandbox", "deploy", other, "assistant", "--name", "v2", "--json"], home: home).decode(Agent.self).id.rawValue
+        _ = try runBinary(["sandbox", "usage", agent, "--model", "claude-haiku-3.5", "--input-tokens", "1000", "--output-tokens", "0"], home: home)
+        _ = try runBinary(["sandbox", "revenue", agent, "1"], home: home)
+        #expect(try runBinary(["sandbox", "promote", other, "--yes", "--slot-map", "\(agent)=support-bot"], home: home).exitCode == 0)
+        let slot = try runBinary(["production", "slot", "support-bot", "--json"], home: home).decode(SlotDetail.self)
+        #expect(slot.versions.map(\.promotedFrom?.sandboxAgentID.rawValue) == [agent, winner])
+        #expect(slot.versions.map(\.state) == [.live, .standby])
+        #expect(try runBinary(["production", "history", "support-bot"], home: home).stdout.contains("promoted from project \(other)"))
+    }
+
     @Test func homeComesFromTheFlagAnywhereThenTheEnvironmentThenTheCurrentDirectory() throws {
         let home = try makeHome()
         let elsewhere = try makeHome()

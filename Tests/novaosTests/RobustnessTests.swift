@@ -60,7 +60,7 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
     }
 
     @Test func hostileValuesAreRefused() throws {
-        let (home, project, winner, _) = try promotableHome()
+        let (home, project, winner, loser) = try promotableHome()
         let huge = home.appendingPathComponent("huge.json")
         try ("{\"x\": \"" + String(repeating: "y", count: 1 << 20) + "\"}").write(to: huge, atomically: true, encoding: .utf8)
         #expect(try runBinary(["sandbox", "experiment", "start", project, "e"], home: home).exitCode == 0)
@@ -80,12 +80,18 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
             ["sandbox", "create", String(repeating: "n", count: 1_001)],
             ["sandbox", "create", " \n "],
             ["sandbox", "create", "x", "--budget", "0"],
+            ["sandbox", "promote", project, "--yes", "--slot-map", "\(loser)=bot"],
+            ["sandbox", "promote", project, "--yes", "--slot-map", "\(winner)=bad\u{1b}[2J"],
+            ["sandbox", "promote", project, "--yes", "--slot-map", "agt_../../x=bot"],
         ]
         for arguments in cases {
             try expectRefusedWithoutChange(arguments, home: home)
         }
         // A malformed number, amount or duration on the command line is a usage error.
         let usageErrors: [[String]] = [
+            ["sandbox", "promote", project, "--yes", "--slot-map", "no-equals-sign"],
+            ["sandbox", "promote", project, "--yes", "--slot-map", "\(winner)="],
+            ["sandbox", "promote", project, "--yes", "--slot-map", "\(winner)=a", "--slot-map", "\(winner)=b"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "NaN", "--output-tokens", "1"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "1", "--output-tokens", "1", "--cost", "NaN"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "1", "--output-tokens", "1", "--cost", "inf"],

@@ -163,21 +163,38 @@ public struct SlotDetail: Codable, Sendable, Equatable {
 }
 
 extension PromotionRules {
-    /// The slots that agents named `names` (in promotion order) go live in: each its own
-    /// name; two agents of one promotion with the same name get `name`, `name-2`, `name-3`…,
-    /// so one promotion never puts two of its agents in one slot. The same names in the same
-    /// order always give the same slots, so a re-run after a crash fills the same ones.
-    public static func slots(for names: [String]) -> [String] {
+    /// The slots that the agents of one promotion (in promotion order) go live in: the slot
+    /// `chosen` for an agent (`--slot-map`), else its own name; agents of one promotion never
+    /// share a slot, so a name already taken becomes `name-2`, `name-3`… The same agents and
+    /// choices always give the same slots. Two agents chosen into one slot are refused.
+    public static func slots(for agents: [(id: AgentID, name: String)], chosen: [AgentID: String] = [:]) throws -> [String] {
         var used: Set<String> = []
-        return names.map { name in
-            var slot = name
+        for agent in agents {
+            guard let slot = chosen[agent.id] else { continue }
+            guard used.insert(slot).inserted else {
+                throw SandboxError.invalidInput("two agents are mapped to slot \(quoted(slot)); each slot takes one agent of a promotion")
+            }
+        }
+        return agents.map { agent in
+            if let slot = chosen[agent.id] { return slot }
+            var slot = agent.name
             var number = 2
             while used.contains(slot) {
-                slot = "\(name)-\(number)"
+                slot = "\(agent.name)-\(number)"
                 number += 1
             }
             used.insert(slot)
             return slot
+        }
+    }
+
+    /// Refuses a slot name people could not read or type back: empty, longer than 200
+    /// characters, with control or format characters, or with white space at either end.
+    public static func validateSlot(_ slot: String) throws {
+        let readable = !slot.isEmpty && slot.count <= 200 && slot.first?.isWhitespace == false && slot.last?.isWhitespace == false
+            && TerminalText.escape(slot) == slot
+        guard readable else {
+            throw SandboxError.invalidInput("invalid slot name \(quoted(slot)): expected 1 to 200 printable characters, without white space at either end")
         }
     }
 }

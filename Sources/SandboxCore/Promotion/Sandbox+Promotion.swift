@@ -35,11 +35,13 @@ extension Sandbox {
     ///     prove that a later call completes the promotion.
     /// - Throws: `SandboxError.promotionRefused` for `NOT_READY` without `force`;
     ///   `SandboxError.invalidState` for a project already promoted or killed.
-    public func promote(_ id: ProjectID, force: Bool = false, hook: (PromotionStep) throws -> Void = { _ in }) throws -> PromotionResult {
+    public func promote(
+        _ id: ProjectID, force: Bool = false, slotMap: [AgentID: String] = [:], hook: (PromotionStep) throws -> Void = { _ in }
+    ) throws -> PromotionResult {
         switch try read({ try promotionState(id) }) {
-        case nil: _ = try promotionPreview(id, force: force)
+        case nil: _ = try promotionPreview(id, force: force, slotMap: slotMap)
         case "complete"?: throw SandboxError.invalidState("project \(id) is already promoted")
-        default: break // pending: resume
+        default: try read { try checkSlotMapMatchesPlan(id, slotMap) } // pending: resume
         }
 
         try requireWritable()
@@ -68,15 +70,18 @@ extension Sandbox {
                 "INSERT INTO promotions (project_id, state, evaluation_id, forced, started_at) VALUES (?, 'pending', ?, ?, ?)",
                 id.rawValue, evaluationRowID, force, Timestamp.string(from: evaluation.evaluatedAt)
             )
-            for agent in try loadAgents(project: id) {
+            let agents = try loadAgents(project: id)
+            let migrating = agents.filter { PromotionRules.skipReason(for: $0) == nil }
+            let slots = try chooseSlots(migrating, slotMap: slotMap, project: id)
+            for agent in agents {
                 let reason = PromotionRules.skipReason(for: agent)
                 try db.run(
                     """
-                    INSERT INTO promotion_agents (sandbox_agent_id, project_id, decision, production_agent_id, reason, roi)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT INTO promotion_agents (sandbox_agent_id, project_id, decision, production_agent_id, reason, roi, slot)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
                     agent.id.rawValue, id.rawValue, reason == nil ? "migrate" : "skip",
-                    reason == nil ? AgentID.randomProduction().rawValue : nil, reason ?? "", agent.roi
+                    reason == nil ? AgentID.randomProduction().rawValue : nil, reason ?? "", agent.roi, slots[agent.id]
                 )
             }
         }
@@ -121,9 +126,10 @@ extension Sandbox {
 
     /// What `promote` would do, changing nothing: the same checks and the same choice of
     /// agents (production IDs are shown as they will be only once planned).
-    public func promotionPreview(_ id: ProjectID, force: Bool = false) throws -> PromotionResult {
+    public func promotionPreview(_ id: ProjectID, force: Bool = false, slotMap: [AgentID: String] = [:]) throws -> PromotionResult {
         try read {
             if try promotionState(id) == "pending" {
+                try checkSlotMapMatchesPlan(id, slotMap)
                 return try loadPlanResult(id, status: .dryRun)
             }
             let project = try loadProject(id)
@@ -139,11 +145,39 @@ extension Sandbox {
                     migrated.append(MigratedAgent(sandboxID: agent.id, productionID: AgentID.randomProduction(), name: agent.name, type: agent.type, roi: agent.roi, slot: agent.name))
                 }
             }
-            for (index, slot) in PromotionRules.slots(for: migrated.map(\.name)).enumerated() { migrated[index].slot = slot }
+            let slots = try chooseSlots(try loadAgents(project: id).filter { PromotionRules.skipReason(for: $0) == nil }, slotMap: slotMap, project: id)
+            for index in migrated.indices { migrated[index].slot = slots[migrated[index].sandboxID] ?? migrated[index].name }
             return PromotionResult(
                 status: .dryRun, projectID: id, agentsMigrated: migrated.count, migratedAgents: migrated,
                 skippedAgents: skipped, evaluation: evaluation
             )
+        }
+    }
+
+    /// The slot of each agent that goes: `slotMap`'s choice or its name (`PromotionRules.slots`).
+    /// A choice for an agent that does not go, or an unreadable slot name, is refused.
+    private func chooseSlots(_ migrating: [Agent], slotMap: [AgentID: String], project: ProjectID) throws -> [AgentID: String] {
+        let going = Set(migrating.map(\.id))
+        for (agent, slot) in slotMap.sorted(by: { $0.key.rawValue < $1.key.rawValue }) {
+            guard going.contains(agent) else {
+                throw SandboxError.invalidInput("--slot-map names agent \(agent), which is not promoted with project \(project) (not in it, or it stays behind)")
+            }
+            try PromotionRules.validateSlot(slot)
+        }
+        let slots = try PromotionRules.slots(for: migrating.map { ($0.id, $0.name) }, chosen: slotMap)
+        return Dictionary(uniqueKeysWithValues: zip(migrating.map(\.id), slots))
+    }
+
+    /// A pending plan keeps the slots it was made with: a re-run that asks for others is refused.
+    private func checkSlotMapMatchesPlan(_ id: ProjectID, _ slotMap: [AgentID: String]) throws {
+        guard !slotMap.isEmpty else { return }
+        for (agent, slot) in slotMap {
+            let planned = try db.scalarText("SELECT slot FROM promotion_agents WHERE project_id = ? AND sandbox_agent_id = ?", [id.rawValue, agent.rawValue])
+            guard planned == slot else {
+                throw SandboxError.invalidState(
+                    "the promotion of \(id) was planned with other slots and is pending; finish it without --slot-map (or with the same map)"
+                )
+            }
         }
     }
 
@@ -175,24 +209,31 @@ extension Sandbox {
     /// Step 3: writes every planned agent to production, in the caller's production transaction.
     private func copyPlan(_ id: ProjectID, into production: Connection, hook: (PromotionStep) throws -> Void) throws {
         struct Planned {
-            var sandboxID: String, productionID: String, type: String, name: String, normalBudget: Int64, config: String
+            var sandboxID: String, productionID: String, type: String, name: String, normalBudget: Int64, config: String, slot: String?
         }
         let (planned, startedAt): ([Planned], String) = try read {
             let rows = try db.query(
                 """
-                SELECT pa.sandbox_agent_id, pa.production_agent_id, a.type, a.name, a.normal_token_budget, a.config
+                SELECT pa.sandbox_agent_id, pa.production_agent_id, a.type, a.name, a.normal_token_budget, a.config, pa.slot
                 FROM promotion_agents AS pa JOIN agents AS a ON a.id = pa.sandbox_agent_id
                 WHERE pa.project_id = ? AND pa.decision = 'migrate'
                 ORDER BY a.deployed_at, a.rowid
                 """,
                 [id.rawValue]
             ) { row in
-                Planned(sandboxID: row.text(0), productionID: row.text(1), type: row.text(2), name: row.text(3), normalBudget: row.int64(4), config: row.text(5))
+                Planned(
+                    sandboxID: row.text(0), productionID: row.text(1), type: row.text(2), name: row.text(3), normalBudget: row.int64(4),
+                    config: row.text(5), slot: row.optionalText(6)
+                )
             }
             return (rows, try db.scalarText("SELECT started_at FROM promotions WHERE project_id = ?", [id.rawValue]) ?? Timestamp.string(from: now()))
         }
         let productionPath = paths.productionDatabase.path
-        let slots = PromotionRules.slots(for: planned.map(\.name))
+        // The slots the plan fixed (plans from before slots were planned: the agents' names).
+        let slots = try PromotionRules.slots(
+            for: planned.map { (AgentID(unchecked: $0.sandboxID), $0.name) },
+            chosen: Dictionary(uniqueKeysWithValues: planned.compactMap { agent in agent.slot.map { (AgentID(unchecked: agent.sandboxID), $0) } })
+        )
         // The history says when the change happened: now, in this transaction.
         let changedAt = Timestamp.string(from: now())
         do {
@@ -249,7 +290,7 @@ extension Sandbox {
         var skipped: [SkippedAgent] = []
         _ = try db.query(
             """
-            SELECT pa.sandbox_agent_id, pa.decision, pa.production_agent_id, pa.reason, pa.roi, a.name, a.type
+            SELECT pa.sandbox_agent_id, pa.decision, pa.production_agent_id, pa.reason, pa.roi, a.name, a.type, pa.slot
             FROM promotion_agents AS pa JOIN agents AS a ON a.id = pa.sandbox_agent_id
             WHERE pa.project_id = ? ORDER BY a.deployed_at, a.rowid
             """,
@@ -257,12 +298,20 @@ extension Sandbox {
         ) { row in
             let sandboxID = AgentID(unchecked: row.text(0))
             if row.text(1) == "migrate" {
-                migrated.append(MigratedAgent(sandboxID: sandboxID, productionID: AgentID(unchecked: row.text(2)), name: row.text(5), type: row.text(6), roi: row.double(4), slot: row.text(5)))
+                migrated.append(MigratedAgent(
+                    sandboxID: sandboxID, productionID: AgentID(unchecked: row.text(2)), name: row.text(5), type: row.text(6), roi: row.double(4),
+                    slot: row.optionalText(7) ?? ""
+                ))
             } else {
                 skipped.append(SkippedAgent(sandboxID: sandboxID, reason: row.text(3)))
             }
         }
-        for (index, slot) in PromotionRules.slots(for: migrated.map(\.name)).enumerated() { migrated[index].slot = slot }
+        // Plans from before slots were planned go to the slots of their agents' names.
+        let slots = try PromotionRules.slots(
+            for: migrated.map { ($0.sandboxID, $0.name) },
+            chosen: Dictionary(uniqueKeysWithValues: migrated.filter { !$0.slot.isEmpty }.map { ($0.sandboxID, $0.slot) })
+        )
+        for index in migrated.indices { migrated[index].slot = slots[index] }
         return PromotionResult(
             status: status, projectID: id, agentsMigrated: migrated.count, migratedAgents: migrated,
             skippedAgents: skipped, evaluation: evaluation

@@ -349,7 +349,16 @@ enum Schema {
         END;
         """
 
-    static let sandboxMigrations: [String] = [ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing, projectTotals]
+    /// Sandbox version 9: a promotion's plan fixes each agent's production slot, so a re-run
+    /// after a crash fills the slots chosen at the start (`--slot-map`). NULL in plans made
+    /// before: those agents go to the slots of their names.
+    static let promotionSlots = """
+        ALTER TABLE promotion_agents ADD COLUMN slot TEXT;
+        """
+
+    static let sandboxMigrations: [String] = [
+        ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing, projectTotals, promotionSlots,
+    ]
     /// Production version 4: slots and their versions, and the append-only history of every
     /// change to production. A promoted agent fills a slot (a stable name callers use); one
     /// version per slot is `live`, the unique index says so. Agents promoted before slots

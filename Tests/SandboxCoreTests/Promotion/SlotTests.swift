@@ -63,6 +63,46 @@ import Testing
         #expect(try Production(paths: sandbox.paths).history().events.allSatisfy { $0.previousAgentID == nil })
     }
 
+    /// `--slot-map`: the slot chosen for an agent is fixed in the plan, so a promotion killed
+    /// after planning fills it on the re-run; bad maps are refused with nothing changed.
+    @Test func slotsChosenAtPromotionAreKeptAcrossACrash() throws {
+        struct Crash: Error {}
+        let sandbox = try makeSandbox()
+        let project = try sandbox.createProject(name: "support")
+        var agents: [AgentID] = []
+        for name in ["haiku-first", "sonnet-fallback", "loser"] {
+            let agent = try sandbox.deployAgent(project: project.id, type: "customer_support", name: name)
+            _ = try sandbox.recordUsage(agent: agent.id, model: "claude-haiku-3.5", inputTokens: 10_000, outputTokens: 1_000)
+            if name != "loser" { _ = try sandbox.recordRevenue(agent: agent.id, amount: dollars("5")) }
+            agents.append(agent.id)
+        }
+        let stranger = try profitableProject(sandbox, agentName: "other").agent
+        for (map, _) in [
+            ([agents[2]: "support-bot"], "an agent that stays behind"),
+            ([stranger: "support-bot"], "an agent of another project"),
+            ([agents[0]: "support-bot", agents[1]: "support-bot"], "two agents in one slot"),
+            ([agents[0]: ""], "an empty slot"),
+            ([agents[0]: "bad\u{1b}[31m"], "an escape"),
+            ([agents[0]: " padded"], "white space"),
+        ] as [([AgentID: String], String)] {
+            #expect(throws: SandboxError.self) { try sandbox.promotionPreview(project.id, slotMap: map) }
+            #expect(throws: SandboxError.self) { try sandbox.promote(project.id, slotMap: map) }
+        }
+        #expect(try sandbox.db.scalarInt("SELECT count(*) FROM promotions") == 0)
+        #expect(!FileManager.default.fileExists(atPath: sandbox.paths.productionDatabase.path))
+
+        let map = [agents[0]: "support-bot"]
+        #expect(try sandbox.promotionPreview(project.id, slotMap: map).migratedAgents.map(\.slot) == ["support-bot", "sonnet-fallback"])
+        #expect(throws: Crash.self) { try sandbox.promote(project.id, slotMap: map) { if $0 == .planned { throw Crash() } } }
+        // The pending plan keeps its slots: asking for others is refused, re-running completes it.
+        #expect(throws: SandboxError.self) { try sandbox.promote(project.id, slotMap: [agents[0]: "elsewhere"]) }
+        let result = try sandbox.promote(project.id)
+        #expect(result.migratedAgents.map(\.slot) == ["support-bot", "sonnet-fallback"])
+        let production = Production(paths: sandbox.paths)
+        #expect(try production.slot("support-bot").versions.map(\.promotedFrom?.sandboxAgentID) == [agents[0]])
+        #expect(try production.slot("sonnet-fallback").live != nil)
+    }
+
     /// A promotion planned, then overtaken by another into the same slot, then completed: it
     /// goes live last, so it is live, it is the newest version, and its event comes last.
     @Test func aResumedPromotionIsTheNewestVersionOfItsSlot() throws {
