@@ -253,8 +253,40 @@ extension SlotDetail: TextRenderable {
             history.rows = events.map(productionEventCells)
             lines += ["", "History:", history.render(style)]
         }
+        let learned = events.compactMap(learnedLines).flatMap { $0 }
+        if !learned.isEmpty {
+            lines += ["", "What each version brought from the sandbox:"] + learned
+        }
         return lines.joined(separator: "\n")
     }
+}
+
+/// The evaluation and completed experiments a promotion carried (`details.learned`), as lines.
+private func learnedLines(_ event: ProductionEvent) -> [String]? {
+    guard event.kind == "promotion", case .object(let details) = event.details, case .object(let learned)? = details["learned"],
+          let agent = event.agentID else { return nil }
+    var lines = ["  \(agent.rawValue):"]
+    if case .object(let evaluation)? = learned["evaluation"], case .string(let recommendation)? = evaluation["recommendation"] {
+        var roi = ""
+        if case .object(let metrics)? = evaluation["metrics"] {
+            switch metrics["roi"] {
+            case .number(let value)?: roi = ", ROI " + formatPercent(value)
+            case .integer(let value)?: roi = ", ROI " + formatPercent(Double(value))
+            default: break
+            }
+        }
+        lines.append("    evaluation \(TerminalText.escape(recommendation))\(roi)")
+    }
+    if case .array(let experiments)? = learned["experiments"] {
+        for case .object(let experiment) in experiments {
+            guard case .string(let name)? = experiment["name"] else { continue }
+            let outcome = experiment["success"] == .bool(true) ? "succeeded" : "failed"
+            var line = "    experiment \(cell(name)): \(outcome)"
+            if case .string(let hypothesis)? = experiment["hypothesis"], !hypothesis.isEmpty { line += " (\(cell(hypothesis, limit: 60)))" }
+            lines.append(line)
+        }
+    }
+    return lines.count > 1 ? lines : nil
 }
 
 extension ProductionHistory: TextRenderable {

@@ -73,7 +73,9 @@ import Testing
         let events = try #require(try history.json()["events"] as? [[String: Any]])
         #expect(Set(events[0].keys) == ["id", "at", "kind", "slot", "agent_id", "previous_agent_id", "actor", "reason", "details"])
         #expect(try history.decode(ProductionHistory.self).events.map(\.kind) == ["promotion"])
-        #expect(try nova("production", "slot", "Winner").stdout.contains("Slot Winner: \(production.agents[0].id.rawValue) live"))
+        let slotText = try nova("production", "slot", "Winner").stdout
+        #expect(slotText.contains("Slot Winner: \(production.agents[0].id.rawValue) live"))
+        #expect(slotText.contains("evaluation RECOMMEND") && slotText.contains("experiment haiku-first: succeeded"), "\(slotText)")
         #expect(try nova("production", "history", "Winner").stdout.contains("promoted from project \(project.id.rawValue)"))
 
         let detail = try nova("sandbox", "project", project.id.rawValue, "--json")

@@ -149,6 +149,14 @@ public struct ProductionEvent: Codable, Sendable, Equatable {
     }
 }
 
+/// What a promoted agent takes to production besides itself: the evaluation that promoted it
+/// and the project's completed experiments. Kept in its promotion's history row, under
+/// `details.learned`, and shown by `production slot` and `production history`.
+public struct PromotionLearnings: Codable, Sendable, Equatable {
+    @NullEncoded public var evaluation: Evaluation?
+    public var experiments: [Experiment]
+}
+
 /// What `production history` shows, oldest first.
 public struct ProductionHistory: Codable, Sendable, Equatable {
     public var events: [ProductionEvent]

@@ -211,7 +211,7 @@ extension Sandbox {
         struct Planned {
             var sandboxID: String, productionID: String, type: String, name: String, normalBudget: Int64, config: String, slot: String?
         }
-        let (planned, startedAt): ([Planned], String) = try read {
+        let (planned, startedAt, learnings): ([Planned], String, String) = try read {
             let rows = try db.query(
                 """
                 SELECT pa.sandbox_agent_id, pa.production_agent_id, a.type, a.name, a.normal_token_budget, a.config, pa.slot
@@ -226,7 +226,16 @@ extension Sandbox {
                     config: row.text(5), slot: row.optionalText(6)
                 )
             }
-            return (rows, try db.scalarText("SELECT started_at FROM promotions WHERE project_id = ?", [id.rawValue]) ?? Timestamp.string(from: now()))
+            // What was learned travels with the agents: the evaluation the plan was made on,
+            // and the project's completed experiments.
+            let evaluation = try db.queryFirst("SELECT evaluation_id FROM promotions WHERE project_id = ?", [id.rawValue]) { $0.int64(0) }
+                .flatMap { try loadEvaluation(rowID: $0) }
+            let experiments = try loadExperiments(project: id).filter { $0.completedAt != nil }
+            let learnings = try JSONWriter(pretty: false).encode(PromotionLearnings(evaluation: evaluation, experiments: experiments))
+            return (
+                rows, try db.scalarText("SELECT started_at FROM promotions WHERE project_id = ?", [id.rawValue]) ?? Timestamp.string(from: now()),
+                String(decoding: learnings, as: UTF8.self)
+            )
         }
         let productionPath = paths.productionDatabase.path
         // The slots the plan fixed (plans from before slots were planned: the agents' names).
@@ -260,9 +269,9 @@ extension Sandbox {
                         try production.run(
                             """
                             INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, actor, reason, details)
-                            VALUES (?, 'promotion', ?, ?, ?, 'sandbox promote', ?, json_object('project_id', ?, 'sandbox_agent_id', ?))
+                            VALUES (?, 'promotion', ?, ?, ?, 'sandbox promote', ?, json_object('project_id', ?, 'sandbox_agent_id', ?, 'learned', json(?)))
                             """,
-                            changedAt, slot, agent.productionID, previous, "promoted from project \(id.rawValue)", id.rawValue, agent.sandboxID
+                            changedAt, slot, agent.productionID, previous, "promoted from project \(id.rawValue)", id.rawValue, agent.sandboxID, learnings
                         )
                     }
                 }

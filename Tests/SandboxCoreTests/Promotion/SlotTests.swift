@@ -33,7 +33,8 @@ import Testing
         #expect(slot.events.map(\.agentID) == [firstID, secondID])
         #expect(slot.events.map(\.previousAgentID) == [nil, firstID])
         #expect(slot.events.allSatisfy { $0.actor == "sandbox promote" })
-        #expect(slot.events[1].details == .object(["project_id": .string(second.project.rawValue), "sandbox_agent_id": .string(second.agent.rawValue)]))
+        guard case .object(let details) = slot.events[1].details else { Issue.record("details is not an object"); return }
+        #expect(details["project_id"] == .string(second.project.rawValue) && details["sandbox_agent_id"] == .string(second.agent.rawValue))
 
         let listed = try production.listAgents().agents
         #expect(listed.map(\.slot) == ["support-bot", "support-bot", "triage"])
@@ -118,6 +119,24 @@ import Testing
         #expect(slot.versions.map(\.id) == [earlyID, lateID])
         #expect(slot.events.map(\.agentID) == [lateID, earlyID])
         #expect(slot.events.last?.previousAgentID == lateID)
+    }
+
+    /// What was learned travels with the agents: the evaluation that promoted them and the
+    /// project's completed experiments, in the promotion's history row.
+    @Test func aPromotionCarriesItsEvaluationAndExperiments() throws {
+        let sandbox = try makeSandbox()
+        let seeded = try profitableProject(sandbox, agentName: "bot")
+        let done = try sandbox.startExperiment(project: seeded.project, name: "haiku-first", hypothesis: "Haiku answers most tickets", configJSON: #"{"model":"claude-haiku-3.5"}"#)
+        _ = try sandbox.completeExperiment(done.id, success: true, resultsJSON: #"{"resolved":0.82}"#)
+        _ = try sandbox.startExperiment(project: seeded.project, name: "still-running")
+        let result = try sandbox.promote(seeded.project)
+        let event = try #require(try Production(paths: sandbox.paths).slot("bot").events.first)
+        guard case .object(let details) = event.details, let learned = details["learned"] else { Issue.record("no learnings"); return }
+        let decoded = try SandboxJSON.decoder().decode(PromotionLearnings.self, from: Data(learned.jsonText.utf8))
+        #expect(decoded.experiments.map(\.name) == ["haiku-first"])
+        #expect(decoded.experiments.first?.results == .object(["resolved": .number(0.82)]))
+        #expect(decoded.evaluation?.recommendation == result.evaluation.recommendation)
+        #expect(decoded.evaluation?.metrics == result.evaluation.metrics)
     }
 
     @Test func theHistoryIsAppendOnly() throws {
