@@ -19,12 +19,17 @@ struct ProductionCommand: ParsableCommand {
 
 extension ProductionCommand {
     struct List: ContextCommand {
-        static let configuration = CommandConfiguration(commandName: "list", abstract: "List production agents and where they came from.")
+        static let configuration = CommandConfiguration(commandName: "list", abstract: "List production agents, their slots and where they came from.")
 
+        @Option(
+            help: ArgumentHelp("Show production as it was at this day or time, from its history (2026-11-22T04:30:00Z).", valueName: "time"),
+            transform: dateArgument
+        ) var at: Date?
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            try context.emit(try Production(paths: global.paths(in: context)).listAgents(), json: global.json)
+            let production = Production(paths: global.paths(in: context))
+            try context.emit(try at.map(production.listAgents(at:)) ?? production.listAgents(), json: global.json)
         }
     }
 

@@ -71,7 +71,7 @@ import Testing
         #expect(slotDetail.live == production.agents[0].id && slotDetail.versions.count == 1)
         let history = try nova("production", "history", "--json")
         let events = try #require(try history.json()["events"] as? [[String: Any]])
-        #expect(Set(events[0].keys) == ["id", "at", "kind", "slot", "agent_id", "previous_agent_id", "actor", "reason", "details"])
+        #expect(Set(events[0].keys) == ["id", "at", "kind", "slot", "agent_id", "previous_agent_id", "live_agent_id", "actor", "reason", "details"])
         #expect(try history.decode(ProductionHistory.self).events.map(\.kind) == ["promotion"])
         let slotText = try nova("production", "slot", "Winner").stdout
         #expect(slotText.contains("Slot Winner: \(production.agents[0].id.rawValue) live"))
@@ -156,6 +156,11 @@ import Testing
         #expect(slot.versions.map(\.promotedFrom?.sandboxAgentID.rawValue) == [agent, winner])
         #expect(slot.versions.map(\.state) == [.live, .standby])
         #expect(try runBinary(["production", "history", "support-bot"], home: home).stdout.contains("promoted from project \(other)"))
+        // Before any promotion, production was empty; now, as listed.
+        #expect(try runBinary(["production", "list", "--at", "2000-01-01", "--json"], home: home).decode(ProductionAgentList.self).agents.isEmpty)
+        let later = try runBinary(["production", "list", "--at", "9999-01-01", "--json"], home: home).decode(ProductionAgentList.self)
+        #expect(later == (try runBinary(["production", "list", "--json"], home: home).decode(ProductionAgentList.self)))
+        #expect(try runBinary(["production", "list", "--at", "soon"], home: home).exitCode == 64)
     }
 
     @Test func homeComesFromTheFlagAnywhereThenTheEnvironmentThenTheCurrentDirectory() throws {

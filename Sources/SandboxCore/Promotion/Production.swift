@@ -24,6 +24,34 @@ public struct Production: Sendable {
         } ?? ProductionAgentList(agents: [])
     }
 
+    /// What was in production at `time`, from the history: the agents promoted by then, each
+    /// slot's version live at that moment `live` and the others `standby`; agents that were
+    /// never promoted, as deployed by then.
+    public func listAgents(at time: Date) throws -> ProductionAgentList {
+        try reading { connection, hasSlots in
+            let events = try Self.events(in: connection, hasSlots: hasSlots, where: "WHERE at <= ?", [Timestamp.string(from: time)])
+            var liveBySlot: [String: AgentID?] = [:]
+            var promoted: Set<AgentID> = []
+            for event in events {
+                if let slot = event.slot { liveBySlot[slot] = event.liveAgentID }
+                if event.kind == "promotion", let agent = event.agentID { promoted.insert(agent) }
+            }
+            let all = try Self.agents(in: connection, hasSlots: hasSlots, where: "", [])
+            let agents = all.compactMap { agent -> ProductionAgent? in
+                var agent = agent
+                guard let slot = agent.slot else { return agent.deployedAt <= time ? agent : nil }
+                guard promoted.contains(agent.id) else { return nil }
+                if case .some(.some(let live)) = liveBySlot[slot], live == agent.id {
+                    agent.state = .live
+                } else {
+                    agent.state = .standby
+                }
+                return agent
+            }
+            return ProductionAgentList(agents: agents)
+        } ?? ProductionAgentList(agents: [])
+    }
+
     /// One slot's versions, newest (last promoted) first, and its history. An unknown slot is
     /// refused.
     public func slot(_ name: String) throws -> SlotDetail {
@@ -126,13 +154,14 @@ public struct Production: Sendable {
     private static func events(in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable]) throws -> [ProductionEvent] {
         let table = hasSlots ? "production_events" : "(SELECT number AS id, * FROM (\(Schema.oldPromotions)))"
         return try connection.query(
-            "SELECT id, at, kind, slot, agent_id, previous_agent_id, actor, reason, details FROM \(table) \(filter) ORDER BY id",
+            "SELECT id, at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details FROM \(table) \(filter) ORDER BY id",
             values
         ) { row in
             ProductionEvent(
                 id: row.int64(0), at: Timestamp.date(from: row.text(1)), kind: row.text(2), slot: row.optionalText(3),
                 agentID: row.optionalText(4).map(AgentID.init(unchecked:)), previousAgentID: row.optionalText(5).map(AgentID.init(unchecked:)),
-                actor: row.text(6), reason: row.text(7), details: JSONValue.decodeStored(row.text(8))
+                liveAgentID: row.optionalText(6).map(AgentID.init(unchecked:)),
+                actor: row.text(7), reason: row.text(8), details: JSONValue.decodeStored(row.text(9))
             )
         }
     }

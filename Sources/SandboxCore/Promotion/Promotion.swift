@@ -138,6 +138,8 @@ public struct ProductionEvent: Codable, Sendable, Equatable {
     @NullEncoded public var agentID: AgentID?
     /// The slot's live version before the change, when there was one.
     @NullEncoded public var previousAgentID: AgentID?
+    /// The slot's live version after the change (null: the slot is empty).
+    @NullEncoded public var liveAgentID: AgentID?
     /// Who or what made the change (`sandbox promote`, …).
     public var actor: String
     public var reason: String
@@ -145,7 +147,7 @@ public struct ProductionEvent: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case id, at, kind, slot, actor, reason, details
-        case agentID = "agent_id", previousAgentID = "previous_agent_id"
+        case agentID = "agent_id", previousAgentID = "previous_agent_id", liveAgentID = "live_agent_id"
     }
 }
 

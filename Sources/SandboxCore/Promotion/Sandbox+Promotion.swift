@@ -268,10 +268,11 @@ extension Sandbox {
                     if production.changes > 0 {
                         try production.run(
                             """
-                            INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, actor, reason, details)
-                            VALUES (?, 'promotion', ?, ?, ?, 'sandbox promote', ?, json_object('project_id', ?, 'sandbox_agent_id', ?, 'learned', json(?)))
+                            INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details)
+                            VALUES (?, 'promotion', ?, ?, ?, ?, 'sandbox promote', ?, json_object('project_id', ?, 'sandbox_agent_id', ?, 'learned', json(?)))
                             """,
-                            changedAt, slot, agent.productionID, previous, "promoted from project \(id.rawValue)", id.rawValue, agent.sandboxID, learnings
+                            changedAt, slot, agent.productionID, previous, agent.productionID, "promoted from project \(id.rawValue)",
+                            id.rawValue, agent.sandboxID, learnings
                         )
                     }
                 }

@@ -360,7 +360,8 @@ enum Schema {
         ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing, projectTotals, promotionSlots,
     ]
     /// Production version 4: slots and their versions, and the append-only history of every
-    /// change to production. A promoted agent fills a slot (a stable name callers use); one
+    /// change to production; each row names the slot's live version after it
+    /// (`live_agent_id`, NULL for an empty slot), which answers "what was live at T". A promoted agent fills a slot (a stable name callers use); one
     /// version per slot is `live`, the unique index says so. Agents promoted before slots
     /// existed fill the slot of their name, the last promoted (the last row) live and the
     /// others on standby, and the history starts with their promotions (`oldPromotions`).
@@ -382,6 +383,7 @@ enum Schema {
             slot              TEXT,
             agent_id          TEXT,
             previous_agent_id TEXT,
+            live_agent_id     TEXT,
             actor             TEXT NOT NULL,
             reason            TEXT NOT NULL DEFAULT '',
             details           TEXT NOT NULL DEFAULT '{}' CHECK (json_valid(details))
@@ -398,8 +400,8 @@ enum Schema {
         CREATE TRIGGER production_events_no_delete BEFORE DELETE ON production_events BEGIN
             SELECT RAISE(ABORT, 'production_events is append-only');
         END;
-        INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, actor, reason, details)
-            SELECT at, kind, slot, agent_id, previous_agent_id, actor, reason, details FROM (\(oldPromotions)) ORDER BY number;
+        INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details)
+            SELECT at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details FROM (\(oldPromotions)) ORDER BY number;
         """
 
     /// The promotions of a production database from before slots, as history rows: each
@@ -408,7 +410,7 @@ enum Schema {
     /// would be written.
     static let oldPromotions = """
         SELECT row_number() OVER (ORDER BY rowid) AS number, deployed_at AS at, 'promotion' AS kind, name AS slot,
-               id AS agent_id, lag(id) OVER (PARTITION BY name ORDER BY rowid) AS previous_agent_id, 'sandbox promote' AS actor,
+               id AS agent_id, lag(id) OVER (PARTITION BY name ORDER BY rowid) AS previous_agent_id, id AS live_agent_id, 'sandbox promote' AS actor,
                'promoted from project ' || coalesce(promoted_from_project_id, '?') || ' before slots existed' AS reason,
                json_object('project_id', promoted_from_project_id, 'sandbox_agent_id', promoted_from_agent_id) AS details
         FROM agents WHERE promoted_from_agent_id IS NOT NULL

@@ -139,6 +139,24 @@ import Testing
         #expect(decoded.evaluation?.metrics == result.evaluation.metrics)
     }
 
+    /// `production list --at`: what was live when, read from the history.
+    @Test func productionAtATimeIsReadFromTheHistory() throws {
+        final class Clock: @unchecked Sendable { var now = Date(timeIntervalSince1970: 1_800_000_000) }
+        let clock = Clock()
+        let start = clock.now
+        let sandbox = try Sandbox(paths: SandboxPaths(home: try makeHome()), clock: { clock.now })
+        let firstID = try #require(try sandbox.promote(try profitableProject(sandbox, agentName: "bot").project).migratedAgents.first?.productionID)
+        clock.now = start.addingTimeInterval(3_600)
+        let secondID = try #require(try sandbox.promote(try profitableProject(sandbox, agentName: "bot").project).migratedAgents.first?.productionID)
+        let production = Production(paths: sandbox.paths)
+        #expect(try production.listAgents(at: start.addingTimeInterval(-1)).agents.isEmpty)
+        let between = try production.listAgents(at: start.addingTimeInterval(1_800)).agents
+        #expect(between.map(\.id) == [firstID] && between.map(\.state) == [.live])
+        let after = try production.listAgents(at: start.addingTimeInterval(7_200)).agents
+        #expect(Dictionary(uniqueKeysWithValues: after.map { ($0.id, $0.state) }) == [firstID: .standby, secondID: .live])
+        #expect(try production.history().events.map(\.liveAgentID) == [firstID, secondID])
+    }
+
     @Test func theHistoryIsAppendOnly() throws {
         let sandbox = try makeSandbox()
         _ = try sandbox.promote(try profitableProject(sandbox, agentName: "bot").project)
@@ -191,6 +209,7 @@ import Testing
         #expect(slot.versions.map(\.state) == [.live, .standby, .standby])
         #expect(slot.events.map(\.agentID?.rawValue) == ["agt_p00000000001", "agt_p00000000002", newest.rawValue])
         #expect(slot.events.map(\.previousAgentID?.rawValue) == [nil, "agt_p00000000001", "agt_p00000000002"])
+        #expect(slot.events.map(\.liveAgentID) == slot.events.map(\.agentID))
         // What the read-only view showed is what the upgrade wrote.
         #expect(slot.events.prefix(2).map(\.reason) == old.events.map(\.reason))
         #expect(try production.slot("other").live?.rawValue == "agt_p00000000003")
