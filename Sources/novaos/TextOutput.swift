@@ -116,13 +116,6 @@ extension String {
         guard let first = firstIndex(where: { !$0.isWhitespace }), let last = lastIndex(where: { !$0.isWhitespace }) else { return "" }
         return String(self[first...last])
     }
-
-    func trimmingTrailingSpaces() -> String {
-        guard hasSuffix(" ") else { return self }
-        var copy = self
-        while copy.hasSuffix(" ") { copy.removeLast() }
-        return copy
-    }
 }
 
 func formatDate(_ date: Date?) -> String {

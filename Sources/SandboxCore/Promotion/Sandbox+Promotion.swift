@@ -136,17 +136,20 @@ extension Sandbox {
             try checkPromotable(project)
             let evaluation = try computeEvaluation(id)
             try checkRecommendation(evaluation, force: force)
+            let agents = try loadAgents(project: id)
+            let slots = try chooseSlots(agents.filter { PromotionRules.skipReason(for: $0) == nil }, slotMap: slotMap, project: id)
             var migrated: [MigratedAgent] = []
             var skipped: [SkippedAgent] = []
-            for agent in try loadAgents(project: id) {
+            for agent in agents {
                 if let reason = PromotionRules.skipReason(for: agent) {
                     skipped.append(SkippedAgent(sandboxID: agent.id, reason: reason))
                 } else {
-                    migrated.append(MigratedAgent(sandboxID: agent.id, productionID: AgentID.randomProduction(), name: agent.name, type: agent.type, roi: agent.roi, slot: agent.name))
+                    migrated.append(MigratedAgent(
+                        sandboxID: agent.id, productionID: AgentID.randomProduction(), name: agent.name, type: agent.type, roi: agent.roi,
+                        slot: slots[agent.id] ?? agent.name
+                    ))
                 }
             }
-            let slots = try chooseSlots(try loadAgents(project: id).filter { PromotionRules.skipReason(for: $0) == nil }, slotMap: slotMap, project: id)
-            for index in migrated.indices { migrated[index].slot = slots[migrated[index].sandboxID] ?? migrated[index].name }
             return PromotionResult(
                 status: .dryRun, projectID: id, agentsMigrated: migrated.count, migratedAgents: migrated,
                 skippedAgents: skipped, evaluation: evaluation

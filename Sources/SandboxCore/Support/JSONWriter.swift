@@ -78,8 +78,7 @@ public struct JSONWriter: Sendable {
         }
 
         private mutating func startElement() {
-            if count > 0 { buffer.append(UInt8(ascii: ",")) }
-            if writer.pretty { writer.newline(depth: 2, to: &buffer) }
+            JSONWriter.separate(first: count == 0, depth: 2, pretty: writer.pretty, to: &buffer)
         }
 
         private mutating func endElement() throws {
@@ -92,13 +91,8 @@ public struct JSONWriter: Sendable {
 
         /// Closes the array and the object, with a final newline, and flushes.
         public mutating func finish() throws {
-            if writer.pretty {
-                if count == 0 { buffer.append(UInt8(ascii: "\n")) }
-                writer.newline(depth: 1, to: &buffer)
-                JSONWriter.append("]\n}\n", to: &buffer)
-            } else {
-                JSONWriter.append("]}\n", to: &buffer)
-            }
+            JSONWriter.close(UInt8(ascii: "]"), isEmpty: count == 0, depth: 1, pretty: writer.pretty, to: &buffer)
+            JSONWriter.append(writer.pretty ? "\n}\n" : "}\n", to: &buffer)
             try flush(buffer)
             buffer.removeAll()
         }
@@ -114,48 +108,30 @@ public struct JSONWriter: Sendable {
             JSONWriter.appendString(text, to: &output)
         case .array(let box):
             output.append(UInt8(ascii: "["))
-            if box.items.isEmpty {
-                if pretty {
-                    output.append(UInt8(ascii: "\n"))
-                    newline(depth: depth, to: &output)
-                }
-            } else {
-                for (index, item) in box.items.enumerated() {
-                    if index > 0 { output.append(UInt8(ascii: ",")) }
-                    if pretty { newline(depth: depth + 1, to: &output) }
-                    write(item, to: &output, depth: depth + 1)
-                }
-                if pretty { newline(depth: depth, to: &output) }
+            for (index, item) in box.items.enumerated() {
+                JSONWriter.separate(first: index == 0, depth: depth + 1, pretty: pretty, to: &output)
+                write(item, to: &output, depth: depth + 1)
             }
-            output.append(UInt8(ascii: "]"))
+            JSONWriter.close(UInt8(ascii: "]"), isEmpty: box.items.isEmpty, depth: depth, pretty: pretty, to: &output)
         case .object(let box):
             output.append(UInt8(ascii: "{"))
-            if box.members.isEmpty {
-                if pretty {
-                    output.append(UInt8(ascii: "\n"))
-                    newline(depth: depth, to: &output)
-                }
-            } else {
-                // Keys in the order of their UTF-8 bytes, as `JSONEncoder`'s `.sortedKeys`; of
-                // a key given twice, the last value.
-                let order = box.members.indices.sorted {
-                    let order = JSONWriter.compareUTF8(box.members[$0].key, box.members[$1].key)
-                    return order != 0 ? order < 0 : $0 < $1
-                }
-                var written = 0
-                for (position, index) in order.enumerated() {
-                    let member = box.members[index]
-                    if position + 1 < order.count, box.members[order[position + 1]].key == member.key { continue }
-                    if written > 0 { output.append(UInt8(ascii: ",")) }
-                    written += 1
-                    if pretty { newline(depth: depth + 1, to: &output) }
-                    JSONWriter.appendString(member.key, to: &output)
-                    JSONWriter.append(pretty ? " : " : ":", to: &output)
-                    write(member.value, to: &output, depth: depth + 1)
-                }
-                if pretty { newline(depth: depth, to: &output) }
+            // Keys in the order of their UTF-8 bytes, as `JSONEncoder`'s `.sortedKeys`; of a key
+            // given twice, the last value.
+            let order = box.members.indices.sorted {
+                let order = JSONWriter.compareUTF8(box.members[$0].key, box.members[$1].key)
+                return order != 0 ? order < 0 : $0 < $1
             }
-            output.append(UInt8(ascii: "}"))
+            var written = 0
+            for (position, index) in order.enumerated() {
+                let member = box.members[index]
+                if position + 1 < order.count, box.members[order[position + 1]].key == member.key { continue }
+                JSONWriter.separate(first: written == 0, depth: depth + 1, pretty: pretty, to: &output)
+                written += 1
+                JSONWriter.appendString(member.key, to: &output)
+                JSONWriter.append(pretty ? " : " : ":", to: &output)
+                write(member.value, to: &output, depth: depth + 1)
+            }
+            JSONWriter.close(UInt8(ascii: "}"), isEmpty: written == 0, depth: depth, pretty: pretty, to: &output)
         }
     }
 
@@ -174,7 +150,23 @@ public struct JSONWriter: Sendable {
         }
     }
 
-    fileprivate func newline(depth: Int, to output: inout [UInt8]) {
+    /// Before a member or element: the comma after the one before, then (pretty) its own line.
+    static func separate(first: Bool, depth: Int, pretty: Bool, to output: inout [UInt8]) {
+        if !first { output.append(UInt8(ascii: ",")) }
+        if pretty { newline(depth: depth, to: &output) }
+    }
+
+    /// Closes an array or object as `JSONEncoder` does: (pretty) on a line of its own at
+    /// `depth`, after an empty line when it holds nothing.
+    static func close(_ bracket: UInt8, isEmpty: Bool, depth: Int, pretty: Bool, to output: inout [UInt8]) {
+        if pretty {
+            if isEmpty { output.append(UInt8(ascii: "\n")) }
+            newline(depth: depth, to: &output)
+        }
+        output.append(bracket)
+    }
+
+    static func newline(depth: Int, to output: inout [UInt8]) {
         output.append(UInt8(ascii: "\n"))
         var remaining = depth * 2
         while remaining > 0 {
@@ -255,11 +247,7 @@ extension JSONWriter {
             swap(&inner.output, &output)
             try body(&inner)
             swap(&inner.output, &output)
-            if pretty {
-                if inner.count == 0 { output.append(UInt8(ascii: "\n")) }
-                JSONWriter(pretty: true).newline(depth: depth, to: &output)
-            }
-            output.append(UInt8(ascii: "}"))
+            JSONWriter.close(UInt8(ascii: "}"), isEmpty: inner.count == 0, depth: depth, pretty: pretty, to: &output)
         }
 
         private mutating func key(_ key: StaticString) {
@@ -267,9 +255,8 @@ extension JSONWriter {
                 assert(JSONWriter.compareUTF8(lastKey.description, key.description) < 0, "keys out of order: \(lastKey) before \(key)")
             }
             lastKey = key
-            if count > 0 { output.append(UInt8(ascii: ",")) }
+            JSONWriter.separate(first: count == 0, depth: depth, pretty: pretty, to: &output)
             count += 1
-            if pretty { JSONWriter(pretty: true).newline(depth: depth, to: &output) }
             output.append(UInt8(ascii: "\""))
             output.append(contentsOf: UnsafeBufferPointer(start: key.utf8Start, count: key.utf8CodeUnitCount))
             JSONWriter.append(pretty ? "\" : " : "\":", to: &output)
