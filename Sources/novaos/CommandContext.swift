@@ -40,8 +40,17 @@ struct CommandContext {
             stdoutIsTerminal: isatty(STDOUT_FILENO) == 1,
             stderrIsTerminal: isatty(STDERR_FILENO) == 1,
             readLine: { Swift.readLine() },
-            clock: Date.init
+            clock: testClock ?? Date.init
         )
+    }
+
+    /// A test-only hook: `NOVAOS_TEST_NOW` (an ISO 8601 time) fixes the clock, so tests can
+    /// run `production check` past a bake time without waiting for it.
+    private static var testClock: (() -> Date)? {
+        guard let text = ProcessInfo.processInfo.environment["NOVAOS_TEST_NOW"], let date = try? parseUserDate(text, field: "NOVAOS_TEST_NOW") else {
+            return nil
+        }
+        return { date }
     }
 
     /// A path from the command line, made absolute against the current directory.

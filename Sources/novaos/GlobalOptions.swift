@@ -52,6 +52,20 @@ struct GlobalOptions: ParsableArguments {
     }
 }
 
+extension GlobalOptions {
+    /// Opens the production ledger (usage, revenue, import, metrics).
+    func productionLedger(in context: CommandContext) throws -> ProductionLedger {
+        try ProductionLedger(
+            paths: paths(in: context), clock: context.clock, busyTimeoutMilliseconds: context.busyTimeoutMilliseconds, priceFile: priceFile(in: context)
+        )
+    }
+
+    /// Opens production's guard (guardrails, checks, rollbacks, retirements).
+    func productionGuard(in context: CommandContext) throws -> ProductionGuard {
+        try ProductionGuard(paths: paths(in: context), clock: context.clock, busyTimeoutMilliseconds: context.busyTimeoutMilliseconds)
+    }
+}
+
 /// A JSON argument: the text itself, or `@FILE` to read it from a file (for documents larger
 /// than a command line can hold).
 func jsonArgument(_ value: String, flag: String) throws -> String {

@@ -27,48 +27,9 @@ extension SandboxCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let fileDescriptor: Int32
-            var size: Int64?
-            if file == "-" {
-                fileDescriptor = STDIN_FILENO
-            } else {
-                fileDescriptor = open(file, O_RDONLY)
-                guard fileDescriptor >= 0 else {
-                    throw SandboxError.fileSystem(path: file, message: "cannot open: \(String(cString: strerror(errno)))")
-                }
-                var info = stat()
-                if fstat(fileDescriptor, &info) == 0 {
-                    guard (info.st_mode & S_IFMT) != S_IFDIR else {
-                        close(fileDescriptor)
-                        throw SandboxError.fileSystem(path: file, message: "is a directory, not a JSON Lines file")
-                    }
-                    if (info.st_mode & S_IFMT) == S_IFREG { size = Int64(info.st_size) }
-                }
-            }
-            defer { if fileDescriptor != STDIN_FILENO { close(fileDescriptor) } }
-
             let sandbox = try global.sandbox(in: context)
-            let bar = ProgressBar(context: context, total: size)
-            let summary = try sandbox.importEvents(
-                fileDescriptor: fileDescriptor, source: file, options: ImportOptions(skipInvalid: skipInvalid),
-                progress: { bar.update($0) }
-            )
-            bar.finish()
-            for error in summary.errors {
-                context.writeError("line \(error.line): \(TerminalText.escape(error.message))\n")
-            }
-            if summary.rejected > summary.errors.count {
-                context.writeError("… and \(summary.rejected - summary.errors.count) more rejected line(s)\n")
-            }
-            summary.budgetWarnings.forEach(context.warn)
-            if global.json || summary.committed {
-                try context.emit(summary, json: global.json)
-            }
-            guard summary.committed else {
-                let first = summary.errors.first.map { " (first: line \($0.line): \($0.message))" } ?? ""
-                throw SandboxError.invalidInput(
-                    "import rejected: \(summary.rejected) invalid line(s)\(first); nothing was committed (use --skip-invalid to record the valid lines)"
-                )
+            try importEventFile(file, context: context, json: global.json) { fileDescriptor, progress in
+                try sandbox.importEvents(fileDescriptor: fileDescriptor, source: file, options: ImportOptions(skipInvalid: skipInvalid), progress: progress)
             }
         }
     }
@@ -107,5 +68,72 @@ final class ProgressBar {
 
     func finish() {
         if drawn { context.writeError("\r\u{1B}[K") }
+    }
+}
+
+/// Opens an event file (`-`: standard input), hands it to `record` (the sandbox's import or
+/// production's) with a progress bar, reports rejected lines and budget warnings on stderr,
+/// prints the summary, and fails when nothing was committed.
+func importEventFile(
+    _ file: String, context: CommandContext, json: Bool, record: (Int32, (Int64) -> Void) throws -> ImportSummary
+) throws {
+    let fileDescriptor: Int32
+    var size: Int64?
+    if file == "-" {
+        fileDescriptor = STDIN_FILENO
+    } else {
+        fileDescriptor = open(file, O_RDONLY)
+        guard fileDescriptor >= 0 else {
+            throw SandboxError.fileSystem(path: file, message: "cannot open: \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        if fstat(fileDescriptor, &info) == 0 {
+            guard (info.st_mode & S_IFMT) != S_IFDIR else {
+                close(fileDescriptor)
+                throw SandboxError.fileSystem(path: file, message: "is a directory, not a JSON Lines file")
+            }
+            if (info.st_mode & S_IFMT) == S_IFREG { size = Int64(info.st_size) }
+        }
+    }
+    defer { if fileDescriptor != STDIN_FILENO { close(fileDescriptor) } }
+
+    let bar = ProgressBar(context: context, total: size)
+    let summary = try record(fileDescriptor) { bar.update($0) }
+    bar.finish()
+    for error in summary.errors {
+        context.writeError("line \(error.line): \(TerminalText.escape(error.message))\n")
+    }
+    if summary.rejected > summary.errors.count {
+        context.writeError("… and \(summary.rejected - summary.errors.count) more rejected line(s)\n")
+    }
+    summary.budgetWarnings.forEach(context.warn)
+    if json || summary.committed {
+        try context.emit(summary, json: json)
+    }
+    guard summary.committed else {
+        let first = summary.errors.first.map { " (first: line \($0.line): \($0.message))" } ?? ""
+        throw SandboxError.invalidInput(
+            "import rejected: \(summary.rejected) invalid line(s)\(first); nothing was committed (use --skip-invalid to record the valid lines)"
+        )
+    }
+}
+
+/// The flags of one API call, shared by `sandbox usage` and `production usage`.
+struct UsageFlags: ParsableArguments {
+    @Option(help: "The model called (claude-sonnet-4, gpt-4o, gemini-2.5-pro, ...; see 'novaos prices list').") var model: String
+    @Option(name: .customLong("input-tokens"), parsing: .unconditional, help: "Input tokens, without cached ones.") var inputTokens: Int64
+    @Option(name: .customLong("output-tokens"), parsing: .unconditional, help: "Output tokens.") var outputTokens: Int64
+    @Option(name: .customLong("cache-read-tokens"), parsing: .unconditional, help: "Input tokens read from the prompt cache.")
+    var cacheReadTokens: Int64 = 0
+    @Option(name: .customLong("cache-write-tokens"), parsing: .unconditional, help: "Input tokens written to the prompt cache.")
+    var cacheWriteTokens: Int64 = 0
+    @Option(name: .customLong("cache-ttl"), help: ArgumentHelp("How long the written cache entries live: 5m or 1h.", valueName: "ttl"))
+    var cacheTTL: CacheDuration = .fiveMinutes
+    @Flag(help: "A call of the provider's batch API (priced with its batch discount).") var batch = false
+    @Option(help: "What the call was for (default: api_call).") var operation: String?
+    @Option(parsing: .unconditional, help: ArgumentHelp("The cost in dollars, overriding the price table.", valueName: "usd"), transform: moneyArgument) var cost: Money?
+
+    var tokens: TokenCounts {
+        TokenCounts(input: inputTokens, output: outputTokens, cacheRead: cacheReadTokens, cacheWrite: cacheWriteTokens)
     }
 }

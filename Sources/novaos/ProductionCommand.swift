@@ -12,8 +12,16 @@ import SandboxCore
 struct ProductionCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "production",
-        abstract: "Inspect the production ledger (only 'sandbox promote' writes to it).",
-        subcommands: [List.self, Slot.self, History.self, Backup.self]
+        abstract: "Production: slots and versions, the ledger of live agents, guardrails, rollbacks and the history.",
+        discussion: """
+            Agents arrive only by 'sandbox promote'. A slot's live version records usage and revenue; \
+            'production check' judges live versions against their guardrails and rolls back one that \
+            fails too often. Wherever AGENT_OR_SLOT is asked, a slot means its live version.
+            """,
+        subcommands: [
+            List.self, Slot.self, History.self, Usage.self, Revenue.self, Import.self, Metrics.self, Guardrail.self, Check.self,
+            Rollback.self, Retire.self, Backup.self,
+        ]
     )
 }
 

@@ -71,26 +71,14 @@ extension SandboxCommand {
         )
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
-        @Option(help: "The model called (claude-sonnet-4, gpt-4o, gemini-2.5-pro, ...; see 'novaos prices list').") var model: String
-        @Option(name: .customLong("input-tokens"), parsing: .unconditional, help: "Input tokens, without cached ones.") var inputTokens: Int64
-        @Option(name: .customLong("output-tokens"), parsing: .unconditional, help: "Output tokens.") var outputTokens: Int64
-        @Option(name: .customLong("cache-read-tokens"), parsing: .unconditional, help: "Input tokens read from the prompt cache.")
-        var cacheReadTokens: Int64 = 0
-        @Option(name: .customLong("cache-write-tokens"), parsing: .unconditional, help: "Input tokens written to the prompt cache.")
-        var cacheWriteTokens: Int64 = 0
-        @Option(name: .customLong("cache-ttl"), help: ArgumentHelp("How long the written cache entries live: 5m or 1h.", valueName: "ttl"))
-        var cacheTTL: CacheDuration = .fiveMinutes
-        @Flag(help: "A call of the provider's batch API (priced with its batch discount).") var batch = false
-        @Option(help: "What the call was for (default: api_call).") var operation: String?
-        @Option(parsing: .unconditional, help: ArgumentHelp("The cost in dollars, overriding the price table.", valueName: "usd"), transform: moneyArgument) var cost: Money?
+        @OptionGroup var call: UsageFlags
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let agent = try AgentID(agentID)
-            let tokens = TokenCounts(input: inputTokens, output: outputTokens, cacheRead: cacheReadTokens, cacheWrite: cacheWriteTokens)
             let sandbox = try global.sandbox(in: context)
             let record = try sandbox.recordUsage(
-                agent: agent, model: model, tokens: tokens, batch: batch, cacheDuration: cacheTTL, operation: operation, cost: cost
+                agent: agent, model: call.model, tokens: call.tokens, batch: call.batch, cacheDuration: call.cacheTTL, operation: call.operation, cost: call.cost
             )
             record.budgetWarnings.forEach(context.warn)
             try context.emit(record, json: global.json)
@@ -196,9 +184,16 @@ extension SandboxCommand {
             name: .customLong("slot-map"),
             help: ArgumentHelp("Put an agent in the production slot you name (repeatable; by default an agent's slot is its name).", valueName: "AGENT_ID=SLOT")
         ) var slotMap: [String] = []
+        @Option(
+            help: ArgumentHelp(
+                "Set a guardrail of the promoted agents (repeatable): min_roi, min_roi_vs_sandbox, min_events, window, bake_time, failure_limit; see 'production guardrail'.",
+                valueName: "KEY=VALUE"
+            )
+        ) var guardrail: [String] = []
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
+            try validateGuardrails(guardrail)
             var seen: Set<Substring> = []
             for pair in slotMap {
                 guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex, pair.index(after: equals) != pair.endIndex else {
@@ -234,7 +229,7 @@ extension SandboxCommand {
                 }
             }
             let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(PromotionStep.init(rawValue:))
-            let result = try sandbox.promote(project, force: force, slotMap: slots) { step in
+            let result = try sandbox.promote(project, force: force, slotMap: slots, guardrails: guardrail) { step in
                 // A test hook: die at this step without any cleanup, as a SIGKILL would.
                 if step == crashPoint { _ = kill(getpid(), SIGKILL) }
             }

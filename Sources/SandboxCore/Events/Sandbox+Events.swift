@@ -125,7 +125,27 @@ struct LedgerStatements {
     var revenue: Statement
 }
 
-extension Sandbox {
+/// A database that keeps the ledger (`agents`, `api_costs`, `revenue`, identical in both
+/// databases): the sandbox, and production's live agents. What differs between them is who
+/// may record and what a budget does, so those are the requirements; inserting records,
+/// keeping the totals and importing are shared (`importLines`).
+protocol EventLedger: AnyObject {
+    var db: Connection { get }
+    /// The ledger's insert statements once compiled (see `ledger()`).
+    var ledgerStatements: LedgerStatements? { get set }
+    /// Refuses an agent that may not record now (killed, in a closed project, not live).
+    func checkRecording(agent: String) throws
+    /// Applies the budget rules after `effects` (per agent) were added, in the caller's
+    /// write transaction.
+    func enforceBudgets(after effects: [String: EventEffect]) throws -> BudgetOutcome
+    func prices() throws -> PriceCatalog
+    func now() -> Date
+    /// Runs `body`, mapping SQLite errors to messages that name the database.
+    func mappingErrors<T>(_ body: () throws -> T) throws -> T
+}
+
+/// The SQL of the ledger's inserts.
+enum LedgerSQL {
     static let insertUsageSQL = """
         INSERT INTO api_costs (agent_id, event_id, model, operation, input_tokens, output_tokens, cost_micros, price_source,
                                recorded_at, cache_read_tokens, cache_write_tokens, cache_ttl, batch)
@@ -142,13 +162,22 @@ extension Sandbox {
         INSERT INTO revenue (agent_id, event_id, amount_micros, source, description, recorded_at)
         VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
         """
+}
+
+extension EventLedger {
+    /// Prices one API call recorded now (`usage`), with the time it is recorded at.
+    func priceCall(_ usage: AgentEvent.Usage) throws -> (PricedUsage, Date) {
+        let recordedAt = now()
+        var prices = PriceLookup(try prices())
+        return (try PricedUsage(usage, now: Timestamp.string(from: recordedAt), prices: &prices), recordedAt)
+    }
 
     /// The ledger's insert statements, prepared once per connection.
     func ledger() throws -> LedgerStatements {
         if let ledgerStatements { return ledgerStatements }
         let statements = LedgerStatements(
-            usage: try db.prepare(Self.insertUsageSQL), plainUsage: try db.prepare(Self.insertPlainUsageSQL),
-            revenue: try db.prepare(Self.insertRevenueSQL)
+            usage: try db.prepare(LedgerSQL.insertUsageSQL), plainUsage: try db.prepare(LedgerSQL.insertPlainUsageSQL),
+            revenue: try db.prepare(LedgerSQL.insertRevenueSQL)
         )
         ledgerStatements = statements
         return statements
@@ -200,3 +229,5 @@ extension Sandbox {
         }
     }
 }
+
+extension Sandbox: EventLedger {}

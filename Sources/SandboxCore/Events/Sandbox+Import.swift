@@ -77,11 +77,46 @@ extension Sandbox {
             throw SandboxError.invalidState("there is no sandbox yet at \(paths.sandboxDatabase.path): create a project and deploy agents first")
         }
         try requireWritable()
+        return try importLines(fileDescriptor: fileDescriptor, source: source, options: options, progress: progress)
+    }
+
+    /// The sandbox's budget rules after an import: each agent's token budget, then each
+    /// project's cap against what the whole import added to it.
+    func enforceBudgets(after effects: [String: EventEffect]) throws -> BudgetOutcome {
+        var budgets = BudgetOutcome()
+        var addedByProject: [String: EventEffect] = [:]
+        for agent in effects.keys.sorted() {
+            let effect = effects[agent] ?? EventEffect()
+            budgets.merge(try enforceBudgets(agent: agent, added: effect.tokens, addedCost: 0))
+            if let project = try db.scalarText("SELECT project_id FROM agents WHERE id = ?", [agent]) {
+                try addedByProject[project, default: EventEffect()].add(EventEffect(cost: effect.cost))
+            }
+        }
+        // A cap is crossed by what the whole import added to its project.
+        for (project, added) in addedByProject.sorted(by: { $0.key < $1.key }) {
+            budgets.merge(try enforceCap(project: project, addedCost: added.cost))
+        }
+        return budgets
+    }
+
+    func checkRecording(agent: String) throws {
+        _ = try loadRecordingAgent(try AgentID(agent))
+    }
+}
+
+/// Thrown inside an import's transaction to undo it when invalid lines are not skipped.
+private struct ImportRollback: Error {}
+
+extension EventLedger {
+    /// `importEvents` for any ledger: the events' agents must pass `checkRecording`, and
+    /// `enforceBudgets(after:)` applies the budget rules in the import's transaction.
+    func importLines(
+        fileDescriptor: Int32, source: String, options: ImportOptions, progress: (Int64) -> Void
+    ) throws -> ImportSummary {
         var summary = ImportSummary(
             source: source, lines: 0, new: 0, duplicate: 0, rejected: 0, usageEvents: 0, revenueEvents: 0,
             tokens: 0, cost: .zero, revenue: .zero, committed: false, errors: []
         )
-        struct Rollback: Error {}
         let now = Timestamp.string(from: self.now())
         var prices = PriceLookup(try prices())
         // Agents seen so far: nil when it may record, else why not. Lines usually come grouped
@@ -115,7 +150,7 @@ extension Sandbox {
             }
             let problem: String?
             do {
-                _ = try loadRecordingAgent(try AgentID(text))
+                try checkRecording(agent: text)
                 problem = nil
             } catch let error as SandboxError {
                 problem = error.description
@@ -160,7 +195,7 @@ extension Sandbox {
                         }
                     }
                     if summary.rejected > 0 && !options.skipInvalid {
-                        throw Rollback()
+                        throw ImportRollback()
                     }
                     try flushEffect()
                     summary.tokens = total.tokens
@@ -170,26 +205,14 @@ extension Sandbox {
                         try addToTotals(agent: agent, effect)
                     }
                     // Budgets bind in the same transaction as the records that reached them.
-                    var budgets = BudgetOutcome()
-                    var addedByProject: [String: EventEffect] = [:]
-                    for agent in effects.keys.sorted() {
-                        let effect = effects[agent] ?? EventEffect()
-                        budgets.merge(try enforceBudgets(agent: agent, added: effect.tokens, addedCost: 0))
-                        if let project = try db.scalarText("SELECT project_id FROM agents WHERE id = ?", [agent]) {
-                            try addedByProject[project, default: EventEffect()].add(EventEffect(cost: effect.cost))
-                        }
-                    }
-                    // A cap is crossed by what the whole import added to its project.
-                    for (project, added) in addedByProject.sorted(by: { $0.key < $1.key }) {
-                        budgets.merge(try enforceCap(project: project, addedCost: added.cost))
-                    }
+                    let budgets = try enforceBudgets(after: effects)
                     summary.budgetExceeded = budgets.budgetExceeded
                     summary.pausedAgents = budgets.pausedAgents
                     summary.budgetWarnings = budgets.warnings
                 }
             }
             summary.committed = true
-        } catch is Rollback {
+        } catch is ImportRollback {
             summary.new = 0
             summary.duplicate = 0
             summary.usageEvents = 0

@@ -36,13 +36,21 @@ extension Sandbox {
     /// - Throws: `SandboxError.promotionRefused` for `NOT_READY` without `force`;
     ///   `SandboxError.invalidState` for a project already promoted or killed.
     public func promote(
-        _ id: ProjectID, force: Bool = false, slotMap: [AgentID: String] = [:], hook: (PromotionStep) throws -> Void = { _ in }
+        _ id: ProjectID, force: Bool = false, slotMap: [AgentID: String] = [:], guardrails: [String] = [],
+        hook: (PromotionStep) throws -> Void = { _ in }
     ) throws -> PromotionResult {
+        var policy = GuardrailPolicy()
+        try policy.apply(guardrails)
         switch try read({ try promotionState(id) }) {
         case nil: _ = try promotionPreview(id, force: force, slotMap: slotMap)
         case "complete"?: throw SandboxError.invalidState("project \(id) is already promoted")
-        default: try read { try checkSlotMapMatchesPlan(id, slotMap) } // pending: resume
+        default: // pending: resume
+            try read {
+                try checkSlotMapMatchesPlan(id, slotMap)
+                try checkGuardrailsMatchPlan(id, guardrails)
+            }
         }
+        let plannedGuardrails = String(decoding: try JSONWriter(pretty: false).encode(guardrails), as: UTF8.self)
 
         try requireWritable()
         let production = try openProductionForWriting()
@@ -67,8 +75,8 @@ extension Sandbox {
             let (evaluation, evaluationRowID) = try evaluateAndStoreWithID(id)
             try checkRecommendation(evaluation, force: force)
             try db.run(
-                "INSERT INTO promotions (project_id, state, evaluation_id, forced, started_at) VALUES (?, 'pending', ?, ?, ?)",
-                id.rawValue, evaluationRowID, force, Timestamp.string(from: evaluation.evaluatedAt)
+                "INSERT INTO promotions (project_id, state, evaluation_id, forced, started_at, guardrails) VALUES (?, 'pending', ?, ?, ?, ?)",
+                id.rawValue, evaluationRowID, force, Timestamp.string(from: evaluation.evaluatedAt), plannedGuardrails
             )
             let agents = try loadAgents(project: id)
             let migrating = agents.filter { PromotionRules.skipReason(for: $0) == nil }
@@ -184,6 +192,16 @@ extension Sandbox {
         }
     }
 
+    private func checkGuardrailsMatchPlan(_ id: ProjectID, _ guardrails: [String]) throws {
+        guard !guardrails.isEmpty else { return }
+        let planned = try db.scalarText("SELECT guardrails FROM promotions WHERE project_id = ?", [id.rawValue])
+        guard planned == String(decoding: try JSONWriter(pretty: false).encode(guardrails), as: UTF8.self) else {
+            throw SandboxError.invalidState(
+                "the promotion of \(id) was planned with other guardrails and is pending; finish it without --guardrail (or with the same ones)"
+            )
+        }
+    }
+
     private func checkPromotable(_ project: Project) throws {
         switch project.status {
         case .active: return
@@ -213,11 +231,15 @@ extension Sandbox {
     private func copyPlan(_ id: ProjectID, into production: Connection, hook: (PromotionStep) throws -> Void) throws {
         struct Planned {
             var sandboxID: String, productionID: String, type: String, name: String, normalBudget: Int64, config: String, slot: String?
+            /// The sandbox period, for the guardrails to compare with.
+            var tokens: Int64, cost: Int64, revenue: Int64, usageEvents: Int64, revenueEvents: Int64
         }
-        let (planned, startedAt, learnings): ([Planned], String, String) = try read {
+        let (planned, startedAt, learnings, policy): ([Planned], String, String, GuardrailPolicy) = try read {
             let rows = try db.query(
                 """
-                SELECT pa.sandbox_agent_id, pa.production_agent_id, a.type, a.name, a.normal_token_budget, a.config, pa.slot
+                SELECT pa.sandbox_agent_id, pa.production_agent_id, a.type, a.name, a.normal_token_budget, a.config, pa.slot,
+                       a.tokens_used, a.cost_micros, a.revenue_micros,
+                       (SELECT count(*) FROM api_costs WHERE agent_id = a.id), (SELECT count(*) FROM revenue WHERE agent_id = a.id)
                 FROM promotion_agents AS pa JOIN agents AS a ON a.id = pa.sandbox_agent_id
                 WHERE pa.project_id = ? AND pa.decision = 'migrate'
                 ORDER BY a.deployed_at, a.rowid
@@ -226,8 +248,14 @@ extension Sandbox {
             ) { row in
                 Planned(
                     sandboxID: row.text(0), productionID: row.text(1), type: row.text(2), name: row.text(3), normalBudget: row.int64(4),
-                    config: row.text(5), slot: row.optionalText(6)
+                    config: row.text(5), slot: row.optionalText(6), tokens: row.int64(7), cost: row.int64(8), revenue: row.int64(9),
+                    usageEvents: row.int64(10), revenueEvents: row.int64(11)
                 )
+            }
+            var policy = GuardrailPolicy()
+            let pairs = try db.scalarText("SELECT guardrails FROM promotions WHERE project_id = ?", [id.rawValue]) ?? "[]"
+            if case .array(let values) = JSONValue.decodeStored(pairs) {
+                try policy.apply(values.compactMap { if case .string(let pair) = $0 { pair } else { nil } })
             }
             // What was learned travels with the agents: the evaluation the plan was made on,
             // and the project's completed experiments.
@@ -237,7 +265,7 @@ extension Sandbox {
             let learnings = try JSONWriter(pretty: false).encode(PromotionLearnings(evaluation: evaluation, experiments: experiments))
             return (
                 rows, try db.scalarText("SELECT started_at FROM promotions WHERE project_id = ?", [id.rawValue]) ?? Timestamp.string(from: now()),
-                String(decoding: learnings, as: UTF8.self)
+                String(decoding: learnings, as: UTF8.self), policy
             )
         }
         let productionPath = paths.productionDatabase.path
@@ -261,14 +289,23 @@ extension Sandbox {
                     try production.run(
                         """
                         INSERT INTO agents (id, project_id, type, name, status, token_budget, normal_token_budget, config, deployed_at,
-                                            promoted_from_project_id, promoted_from_agent_id, slot, state)
-                        VALUES (?, NULL, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, 'live')
+                                            promoted_from_project_id, promoted_from_agent_id, slot, state, live_since)
+                        VALUES (?, NULL, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, 'live', ?)
                         ON CONFLICT DO NOTHING
                         """,
                         agent.productionID, agent.type, agent.name, agent.normalBudget, agent.normalBudget, agent.config,
-                        startedAt, id.rawValue, agent.sandboxID, slot
+                        startedAt, id.rawValue, agent.sandboxID, slot, changedAt
                     )
                     if production.changes > 0 {
+                        try production.run(
+                            """
+                            INSERT INTO guardrails (agent_id, min_roi, min_roi_vs_sandbox, min_events, window_seconds, bake_seconds, failure_limit,
+                                                    sandbox_tokens, sandbox_cost_micros, sandbox_revenue_micros, sandbox_usage_events, sandbox_revenue_events)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                            agent.productionID, policy.minROI, policy.minROIVsSandbox, policy.minEvents, policy.window, policy.bakeTime,
+                            policy.failureLimit, agent.tokens, agent.cost, agent.revenue, agent.usageEvents, agent.revenueEvents
+                        )
                         try production.run(
                             """
                             INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details)

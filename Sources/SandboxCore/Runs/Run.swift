@@ -103,7 +103,7 @@ public struct RunOptions {
 
 /// Parses a duration: `90`, `90s`, `500ms`, `5m`, `1h`, `1.5h`.
 public func parseDuration(_ text: String) throws -> TimeInterval {
-    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600)]
+    let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
     var number = text
     var scale = 1.0
     for (suffix, factor) in units where text.hasSuffix(suffix) {
@@ -112,7 +112,7 @@ public func parseDuration(_ text: String) throws -> TimeInterval {
         break
     }
     guard let value = Double(number), value.isFinite, value > 0, value * scale <= 30 * 24 * 3600 else {
-        throw SandboxError.invalidInput("invalid duration \(quoted(text)): use a positive number with s, ms, m or h, like 30s or 5m")
+        throw SandboxError.invalidInput("invalid duration \(quoted(text)): use a positive number with s, ms, m, h or d, like 30s, 5m or 7d")
     }
     return value * scale
 }

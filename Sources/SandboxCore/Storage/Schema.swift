@@ -356,8 +356,16 @@ enum Schema {
         ALTER TABLE promotion_agents ADD COLUMN slot TEXT;
         """
 
+    /// Sandbox version 10: a promotion's plan fixes the guardrails its agents get in
+    /// production (`--guardrail KEY=VALUE`, a JSON array of those pairs, applied in order over
+    /// the defaults), so a re-run after a crash gives them the same.
+    static let promotionGuardrails = """
+        ALTER TABLE promotions ADD COLUMN guardrails TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(guardrails));
+        """
+
     static let sandboxMigrations: [String] = [
         ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing, projectTotals, promotionSlots,
+        promotionGuardrails,
     ]
     /// Production version 4: slots and their versions, and the append-only history of every
     /// change to production; each row names the slot's live version after it
@@ -416,5 +424,44 @@ enum Schema {
         FROM agents WHERE promoted_from_agent_id IS NOT NULL
         """
 
-    static let productionMigrations: [String] = [ledger, pauseReason, pricing, slots]
+    /// Production version 5: guardrails. Each promoted agent has its policy (the defaults
+    /// for agents promoted before) and the figures of its sandbox period to compare against
+    /// (NULL when promoted before: the comparison is then skipped); every check is kept with
+    /// what it measured; `live_since` is when the agent last went live, from which its bake
+    /// time runs. Records are indexed by agent and time for the checks' windows.
+    static let guardrails = """
+        ALTER TABLE agents ADD COLUMN live_since TEXT;
+        UPDATE agents SET live_since = deployed_at WHERE state = 'live';
+        CREATE TABLE guardrails (
+            agent_id               TEXT PRIMARY KEY REFERENCES agents (id),
+            min_roi                REAL NOT NULL DEFAULT 0,
+            min_roi_vs_sandbox     REAL NOT NULL DEFAULT 50 CHECK (min_roi_vs_sandbox >= 0),
+            min_events             INTEGER NOT NULL DEFAULT 20 CHECK (min_events >= 0),
+            window_seconds         INTEGER NOT NULL DEFAULT 86400 CHECK (window_seconds > 0),
+            bake_seconds           INTEGER NOT NULL DEFAULT 86400 CHECK (bake_seconds >= 0),
+            failure_limit          INTEGER NOT NULL DEFAULT 3 CHECK (failure_limit >= 1),
+            sandbox_tokens         INTEGER,
+            sandbox_cost_micros    INTEGER,
+            sandbox_revenue_micros INTEGER,
+            sandbox_usage_events   INTEGER,
+            sandbox_revenue_events INTEGER
+        ) STRICT;
+        INSERT INTO guardrails (agent_id) SELECT id FROM agents WHERE slot IS NOT NULL;
+        CREATE TABLE guardrail_checks (
+            id                   INTEGER PRIMARY KEY,
+            agent_id             TEXT NOT NULL REFERENCES agents (id),
+            slot                 TEXT NOT NULL,
+            checked_at           TEXT NOT NULL,
+            verdict              TEXT NOT NULL CHECK (verdict IN ('pass', 'fail', 'inconclusive')),
+            reason               TEXT NOT NULL,
+            consecutive_failures INTEGER NOT NULL CHECK (consecutive_failures >= 0),
+            action               TEXT NOT NULL CHECK (action IN ('none', 'rolled_back')),
+            measurements         TEXT NOT NULL CHECK (json_valid(measurements))
+        ) STRICT;
+        CREATE INDEX guardrail_checks_by_agent ON guardrail_checks (agent_id, id);
+        CREATE INDEX api_costs_by_agent_time ON api_costs (agent_id, recorded_at);
+        CREATE INDEX revenue_by_agent_time ON revenue (agent_id, recorded_at);
+        """
+
+    static let productionMigrations: [String] = [ledger, pauseReason, pricing, slots, guardrails]
 }

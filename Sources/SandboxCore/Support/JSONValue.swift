@@ -48,6 +48,11 @@ public enum JSONValue: Hashable, Sendable {
     }
 
     /// Parses stored JSON that is known to be valid; `.null` when it is not.
+    /// A value as its JSON document reads (for history details).
+    init(encoding value: some Encodable) throws {
+        self = Self.decodeStored(String(decoding: try JSONWriter(pretty: false).encode(value), as: UTF8.self))
+    }
+
     static func decodeStored(_ text: String?) -> JSONValue {
         guard let text else { return .null }
         return (try? JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))) ?? .null

@@ -26,24 +26,15 @@ extension Sandbox {
         agent id: AgentID, model: String, tokens: TokenCounts, batch: Bool = false,
         cacheDuration: CacheDuration = .fiveMinutes, operation: String? = nil, cost: Money? = nil
     ) throws -> UsageRecord {
-        let recordedAt = now()
-        var prices = PriceLookup(try prices())
-        let priced = try PricedUsage(
-            AgentEvent.Usage(model: model, operation: operation, tokens: tokens, batch: batch, cacheDuration: cacheDuration, cost: cost),
-            now: Timestamp.string(from: recordedAt), prices: &prices
+        let (priced, recordedAt) = try priceCall(
+            AgentEvent.Usage(model: model, operation: operation, tokens: tokens, batch: batch, cacheDuration: cacheDuration, cost: cost)
         )
         return try write {
             _ = try loadRecordingAgent(id)
             let recordID = try insertUsage(agent: id.rawValue, priced)!
             try addToTotals(agent: id.rawValue, EventEffect(tokens: priced.totalTokens, cost: priced.cost.micros))
             let budgets = try enforceBudgets(agent: id.rawValue, added: priced.totalTokens, addedCost: priced.cost.micros)
-            return UsageRecord(
-                id: recordID, agentID: id, model: priced.model, operation: priced.operation, inputTokens: tokens.input,
-                outputTokens: tokens.output, cacheReadTokens: tokens.cacheRead, cacheWriteTokens: tokens.cacheWrite,
-                cacheTTL: cacheDuration, batch: batch, totalTokens: priced.totalTokens, cost: priced.cost,
-                priceSource: priced.priceSource, recordedAt: recordedAt,
-                budgetExceeded: budgets.budgetExceeded, pausedAgents: budgets.pausedAgents, budgetWarnings: budgets.warnings
-            )
+            return UsageRecord(id: recordID, agent: id, priced, recordedAt: recordedAt, budgets: budgets)
         }
     }
 
@@ -67,9 +58,27 @@ extension Sandbox {
             _ = try loadRecordingAgent(id)
             let recordID = try insertRevenue(agent: id.rawValue, checked)!
             try addToTotals(agent: id.rawValue, EventEffect(revenue: amount.micros))
-            return RevenueRecord(
-                id: recordID, agentID: id, amount: amount, source: checked.source, description: checked.description, recordedAt: recordedAt
-            )
+            return RevenueRecord(id: recordID, agent: id, checked, recordedAt: recordedAt)
         }
+    }
+}
+
+extension UsageRecord {
+    /// The record of a priced usage event just inserted as `id`.
+    init(id: Int64, agent: AgentID, _ priced: PricedUsage, recordedAt: Date, budgets: BudgetOutcome) {
+        self.init(
+            id: id, agentID: agent, model: priced.model, operation: priced.operation, inputTokens: priced.tokens.input,
+            outputTokens: priced.tokens.output, cacheReadTokens: priced.tokens.cacheRead, cacheWriteTokens: priced.tokens.cacheWrite,
+            cacheTTL: priced.cacheDuration, batch: priced.batch, totalTokens: priced.totalTokens, cost: priced.cost,
+            priceSource: priced.priceSource, recordedAt: recordedAt,
+            budgetExceeded: budgets.budgetExceeded, pausedAgents: budgets.pausedAgents, budgetWarnings: budgets.warnings
+        )
+    }
+}
+
+extension RevenueRecord {
+    /// The record of a checked revenue event just inserted as `id`.
+    init(id: Int64, agent: AgentID, _ revenue: CheckedRevenue, recordedAt: Date) {
+        self.init(id: id, agentID: agent, amount: revenue.amount, source: revenue.source, description: revenue.description, recordedAt: recordedAt)
     }
 }

@@ -203,11 +203,15 @@ import Testing
 
         let newer = try profitableProject(sandbox, agentName: "bot")
         let newest = try #require(try sandbox.promote(newer.project).migratedAgents.first?.productionID)
-        #expect(try db.userVersion == 4)
+        #expect(try db.userVersion == 5)
         let slot = try production.slot("bot")
         #expect(slot.versions.map(\.id.rawValue) == [newest.rawValue, "agt_p00000000002", "agt_p00000000001"])
         #expect(slot.versions.map(\.state) == [.live, .standby, .standby])
         #expect(slot.events.map(\.agentID?.rawValue) == ["agt_p00000000001", "agt_p00000000002", newest.rawValue])
+        // Version 5: agents promoted before guardrails get the default policy, and no sandbox
+        // figures to compare with.
+        #expect(try ProductionGuard(paths: sandbox.paths).guardrails(of: "agt_p00000000002").policy == GuardrailPolicy())
+        #expect(try ProductionLedger(paths: sandbox.paths).metrics(of: "agt_p00000000002").sandbox == nil)
         #expect(slot.events.map(\.previousAgentID?.rawValue) == [nil, "agt_p00000000001", "agt_p00000000002"])
         #expect(slot.events.map(\.liveAgentID) == slot.events.map(\.agentID))
         // What the read-only view showed is what the upgrade wrote.

@@ -67,11 +67,11 @@ import Testing
         let a = try sandboxDB.query(ledger) { [$0.text(0), $0.text(1)] }
         let b = try productionDB.query(ledger) { [$0.text(0), $0.text(1)] }
         #expect(a == b && a.count == 2)
-        // Production's agents have the sandbox's columns, then their slot and its state.
+        // Production's agents have the sandbox's columns, then their slot, its state and since when live.
         let columns = "SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info('agents') ORDER BY cid"
         let sandboxColumns = try sandboxDB.query(columns) { "\($0.text(0)) \($0.text(1)) \($0.int64(2)) \($0.optionalText(3) ?? "")" }
         let productionColumns = try productionDB.query(columns) { "\($0.text(0)) \($0.text(1)) \($0.int64(2)) \($0.optionalText(3) ?? "")" }
-        #expect(productionColumns == sandboxColumns + ["slot TEXT 0 ", "state TEXT 0 "])
+        #expect(productionColumns == sandboxColumns + ["slot TEXT 0 ", "state TEXT 0 ", "live_since TEXT 0 "])
     }
 
     /// A production database of schema version 1 (before `pause_reason`) is still read by the

@@ -1,0 +1,183 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import SQLiteDB
+
+/// A connection to `production.db` for the commands that change production after promotion
+/// (its ledger, its guardrails, rollbacks and retirements): transactions, the agents by ID or
+/// slot, the history, and the one rule for taking a live version out of service.
+final class ProductionStore {
+    let paths: SandboxPaths
+    let db: Connection
+    private let clock: () -> Date
+
+    /// Opens the production database, which must exist (promotion creates it).
+    init(paths: SandboxPaths, clock: @escaping () -> Date, busyTimeoutMilliseconds: Int32) throws {
+        self.paths = paths
+        self.clock = clock
+        let path = paths.productionDatabase.path
+        var info = stat()
+        if lstat(path, &info) != 0, errno == ENOENT {
+            throw SandboxError.invalidState("there is no production database yet at \(path): promote a project first ('novaos sandbox promote')")
+        }
+        db = try DatabaseFile.open(paths.productionDatabase, kind: .production, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+    }
+
+    /// The current time, to whole seconds.
+    func now() -> Date { wholeSeconds(clock()) }
+
+    /// Runs `body` in one write transaction (`BEGIN IMMEDIATE`).
+    func write<T>(_ body: () throws -> T) throws -> T {
+        if db.isReadOnly {
+            throw SandboxError.database(path: paths.productionDatabase.path, message: "the database is read-only; nothing was changed")
+        }
+        return try mappingErrors { try db.inTransaction(.immediate, body) }
+    }
+
+    /// Runs `body` in one read transaction.
+    func read<T>(_ body: () throws -> T) throws -> T {
+        if db.isInTransaction { return try mappingErrors(body) }
+        return try mappingErrors { try db.inTransaction(.deferred, body) }
+    }
+
+    func mappingErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as SQLiteError {
+            throw DatabaseFile.describe(error, path: paths.productionDatabase.path)
+        }
+    }
+
+    /// A production agent as the commands that change production need it.
+    struct StoredAgent {
+        var id: AgentID
+        var name: String
+        var slot: String?
+        var state: ProductionState?
+        var status: AgentStatus
+        var tokenBudget: Int64
+        var tokensUsed: Int64
+        var liveSince: Date?
+        var deployedAt: Date
+    }
+
+    private static let agentColumns = "id, name, slot, state, status, token_budget, tokens_used, live_since, deployed_at"
+
+    private static func storedAgent(_ row: Row) -> StoredAgent {
+        StoredAgent(
+            id: AgentID(unchecked: row.text(0)), name: row.text(1), slot: row.optionalText(2),
+            state: row.optionalText(3).flatMap(ProductionState.init(rawValue:)), status: AgentStatus(rawValue: row.text(4)) ?? .killed,
+            tokenBudget: row.int64(5), tokensUsed: row.int64(6), liveSince: Timestamp.date(from: row.optionalText(7)),
+            deployedAt: Timestamp.date(from: row.text(8))
+        )
+    }
+
+    func agent(_ id: String) throws -> StoredAgent? {
+        try db.queryFirst("SELECT \(Self.agentColumns) FROM agents WHERE id = ?", [id], Self.storedAgent)
+    }
+
+    /// The live version of every slot, in the order they went live.
+    func liveAgents() throws -> [StoredAgent] {
+        try db.query("SELECT \(Self.agentColumns) FROM agents WHERE state = 'live' ORDER BY live_since, rowid", [], Self.storedAgent)
+    }
+
+    /// An agent named by its ID, or a slot's live version named by the slot.
+    ///
+    /// - Throws: `invalidInput` when nothing is named so; `invalidState` for an empty slot.
+    func resolve(_ subject: String) throws -> StoredAgent {
+        if let agent = try agent(subject) { return agent }
+        if try db.scalarInt("SELECT count(*) FROM agents WHERE slot = ?", [subject]) > 0 {
+            guard let live = try db.queryFirst("SELECT \(Self.agentColumns) FROM agents WHERE slot = ? AND state = 'live'", [subject], Self.storedAgent) else {
+                throw SandboxError.invalidState("slot \(quoted(subject)) is empty: no version of it is live ('novaos production slot \(subject)' shows its versions)")
+            }
+            return live
+        }
+        throw SandboxError.invalidInput("nothing in production is named \(quoted(subject)): no slot, and no agent with that ID ('novaos production list' shows them)")
+    }
+
+    /// Refuses an agent that is not its slot's live version: only live agents run and record.
+    func requireLive(_ agent: StoredAgent) throws {
+        guard agent.state == .live else {
+            guard let slot = agent.slot, let state = agent.state else {
+                throw SandboxError.invalidState("agent \(agent.id) fills no slot; only a slot's live version records")
+            }
+            let live = try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot])
+            throw SandboxError.invalidState(
+                "agent \(agent.id) is \(state.rawValue) in slot \(quoted(slot)); only the live version records (\(live.map { "live: \($0)" } ?? "the slot is empty"))"
+            )
+        }
+        guard agent.status != .killed else {
+            throw SandboxError.invalidState("agent \(agent.id) is killed; it can no longer record usage or revenue")
+        }
+    }
+
+    /// Appends one row to the history, in the caller's transaction. `live` is the slot's live
+    /// version after the change.
+    @discardableResult
+    func appendEvent(
+        at: Date, kind: String, slot: String?, agent: AgentID?, previous: AgentID? = nil, live: AgentID?,
+        actor: String, reason: String, details: [String: JSONValue] = [:]
+    ) throws -> Int64 {
+        var details = details
+        if let user = Self.userName { details["user"] = .string(user) }
+        let json = String(decoding: try JSONWriter(pretty: false).encode(JSONValue.object(details)), as: UTF8.self)
+        try db.run(
+            """
+            INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            Timestamp.string(from: at), kind, slot, agent?.rawValue, previous?.rawValue, live?.rawValue, actor, reason, json
+        )
+        return db.lastInsertRowID
+    }
+
+    /// Who runs this process, for the history: the login name of the effective user.
+    static let userName: String? = {
+        guard let entry = getpwuid(geteuid()), let name = entry.pointee.pw_name else { return nil }
+        return String(cString: name)
+    }()
+
+    /// Takes `agent` out of service as `state` (`rolled_back` or `retired`), in the caller's
+    /// transaction. When it was live, `replacement` (nil: the slot's newest standby version)
+    /// goes live in its place; with no standby the slot is left empty. Returns the slot's live
+    /// version after. The unique index on live versions makes two live versions impossible,
+    /// and the transaction makes a crash between the steps leave none of them.
+    func takeOutOfService(
+        _ agent: StoredAgent, as state: ProductionState, replacement: AgentID?, at: Date, step: (SlotChangeStep) throws -> Void
+    ) throws -> AgentID? {
+        guard let slot = agent.slot else { throw SandboxError.invalidState("agent \(agent.id) fills no slot") }
+        try db.run("UPDATE agents SET state = ? WHERE id = ?", state.rawValue, agent.id.rawValue)
+        try step(.outOfService)
+        guard agent.state == .live else {
+            return try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot]).map(AgentID.init(unchecked:))
+        }
+        let next: String?
+        if let replacement {
+            next = replacement.rawValue
+        } else {
+            next = try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'standby' ORDER BY rowid DESC LIMIT 1", [slot])
+        }
+        if let next {
+            try db.run("UPDATE agents SET state = 'live', live_since = ? WHERE id = ? AND state = 'standby'", Timestamp.string(from: at), next)
+            guard db.changes == 1 else { throw SandboxError.invalidState("agent \(next) is not a standby version of slot \(quoted(slot))") }
+        }
+        try step(.replaced)
+        return next.map(AgentID.init(unchecked:))
+    }
+}
+
+/// The points inside a rollback or retirement at which a test can stop the process
+/// (`NOVAOS_TEST_CRASH_AT`), to prove that a crash leaves the slot as it was.
+public enum SlotChangeStep: String, Sendable, CaseIterable {
+    /// The version is out of service and nothing is live in its slot (not committed).
+    case outOfService = "after_out_of_service"
+    /// The standby version is live again (not committed).
+    case replaced = "after_replacement"
+    /// The history row is written (not committed).
+    case recorded = "after_history"
+}

@@ -1,0 +1,207 @@
+import ArgumentParser
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+import SandboxCore
+
+// The commands that change production after promotion: its ledger, guardrails, checks,
+// rollbacks and retirements.
+extension ProductionCommand {
+    struct Usage: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "usage",
+            abstract: "Record an API call of a live production agent, as 'sandbox usage' does.",
+            discussion: "Only a slot's live version records; its token budget is its normal budget, and reaching it pauses the agent."
+        )
+
+        @Argument(help: "The agent (prd_...) or its slot.") var agent: String
+        @OptionGroup var call: UsageFlags
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let record = try global.productionLedger(in: context).recordUsage(
+                agent: agent, model: call.model, tokens: call.tokens, batch: call.batch, cacheDuration: call.cacheTTL, operation: call.operation, cost: call.cost
+            )
+            record.budgetWarnings.forEach(context.warn)
+            try context.emit(record, json: global.json)
+        }
+    }
+
+    struct Revenue: ContextCommand {
+        static let configuration = CommandConfiguration(commandName: "revenue", abstract: "Record revenue a live production agent earned.")
+
+        @Argument(help: "The agent (prd_...) or its slot.") var agent: String
+        @Argument(help: "The amount in dollars, like 49.99.", transform: moneyArgument) var amount: Money
+        @Option(help: "Where the money came from (default: manual).") var source: String?
+        @Option(help: "A note.") var description: String = ""
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let ledger = try global.productionLedger(in: context)
+            try context.emit(try ledger.recordRevenue(agent: agent, amount: amount, source: source, description: description), json: global.json)
+        }
+    }
+
+    struct Import: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Import usage and revenue events of live production agents from JSON Lines, all or nothing.",
+            discussion: "The lines of 'sandbox import', with production agent IDs (prd_...) as agent_id."
+        )
+
+        @Argument(help: "A JSON Lines file, or - for standard input.") var file: String = "-"
+        @Flag(name: .customLong("skip-invalid"), help: "Record the valid lines and report the rejected ones, instead of committing nothing.")
+        var skipInvalid = false
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let ledger = try global.productionLedger(in: context)
+            try importEventFile(file, context: context, json: global.json) { fileDescriptor, progress in
+                try ledger.importEvents(fileDescriptor: fileDescriptor, source: file, options: ImportOptions(skipInvalid: skipInvalid), progress: progress)
+            }
+        }
+    }
+
+    struct Metrics: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "metrics",
+            abstract: "Cost, revenue, profit, ROI and tokens of a production agent over a period, beside its sandbox period."
+        )
+
+        @Argument(help: "The agent (prd_...) or its slot.") var agent: String
+        @Option(help: "The start (2026-11-22 or 2026-11-22T04:30:00Z); default: one window before now.", transform: dateArgument) var since: Date?
+        @Option(help: ArgumentHelp("The length of the period (24h, 7d); default 7d, ending now unless --since is given.", valueName: "duration"), transform: durationArgument)
+        var window: TimeInterval?
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            try context.emit(try global.productionLedger(in: context).metrics(of: agent, since: since, window: window), json: global.json)
+        }
+    }
+
+    struct Guardrail: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "guardrail",
+            abstract: "Show or change the guardrails of a production agent.",
+            discussion: """
+                Keys: min_roi (percent, default 0), min_roi_vs_sandbox (percent of the sandbox ROI, default 50), \
+                min_events (default 20), window (default 24h), bake_time (default 24h, or 0), failure_limit (default 3). \
+                Each change is written to the history.
+                """
+        )
+
+        @Argument(help: "The agent (prd_...) or its slot.") var agent: String
+        @Argument(help: ArgumentHelp("Guardrails to set; none: show them.", valueName: "KEY=VALUE")) var settings: [String] = []
+        @OptionGroup var global: GlobalOptions
+
+        func validate() throws { try validateGuardrails(settings) }
+
+        func execute(in context: CommandContext) throws {
+            let guardian = try global.productionGuard(in: context)
+            try context.emit(settings.isEmpty ? try guardian.guardrails(of: agent) : try guardian.setGuardrails(of: agent, settings), json: global.json)
+        }
+    }
+
+    struct Check: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "check",
+            abstract: "Judge every live agent against its guardrails; roll back one that reached its failure limit.",
+            discussion: """
+                Each check is stored. Exit status: 0 when nothing was rolled back, 3 when an agent was rolled back \
+                (with --dry-run: would be). Meant for cron or a CI job.
+                """
+        )
+
+        @Flag(name: .customLong("dry-run"), help: "Show what the check would find and do; store and change nothing.") var dryRun = false
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(SlotChangeStep.init(rawValue:))
+            let report = try global.productionGuard(in: context).check(dryRun: dryRun) { step in
+                if step == crashPoint { _ = kill(getpid(), SIGKILL) }
+            }
+            try context.emit(report, json: global.json)
+            if !report.rolledBack.isEmpty { throw ExitCode(3) }
+        }
+    }
+
+    struct Rollback: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rollback",
+            abstract: "Roll back a live version by hand: its slot's newest standby version (or --to) goes live again.",
+            discussion: "Asks for confirmation on a terminal; without a terminal, pass --yes. An agent already rolled back is left as it is."
+        )
+
+        @Argument(help: "The live agent (prd_...) or its slot.") var agent: String
+        @Option(help: ArgumentHelp("The standby version to put live (default: the newest).", valueName: "agent-id")) var to: String?
+        @Option(help: "Why, for the history.") var reason: String?
+        @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let guardian = try global.productionGuard(in: context)
+            let replacement = to
+            try confirmSlotChange(try guardian.preview(.rollback, agent, to: replacement), yes: yes, context: context)
+            let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(SlotChangeStep.init(rawValue:))
+            let change = try guardian.rollback(agent, to: replacement, reason: reason) { step in
+                if step == crashPoint { _ = kill(getpid(), SIGKILL) }
+            }
+            try context.emit(change, json: global.json)
+        }
+    }
+
+    struct Retire: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "retire",
+            abstract: "Take a production version out of service for good; retiring the live one puts the newest standby live.",
+            discussion: "Asks for confirmation on a terminal when it changes the live version; without a terminal, pass --yes."
+        )
+
+        @Argument(help: "The version, prd_...") var agent: String
+        @Option(help: "Why, for the history.") var reason: String?
+        @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let guardian = try global.productionGuard(in: context)
+            let preview = try guardian.preview(.retire, agent)
+            if preview.liveBefore != preview.liveAfter { try confirmSlotChange(preview, yes: yes, context: context) }
+            let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(SlotChangeStep.init(rawValue:))
+            let change = try guardian.retire(agent, reason: reason) { step in
+                if step == crashPoint { _ = kill(getpid(), SIGKILL) }
+            }
+            try context.emit(change, json: global.json)
+        }
+    }
+}
+
+/// Asks before a change of a slot's live version, as `promote` asks: on a terminal, or not at
+/// all with `--yes`; without a terminal and without `--yes`, refused.
+private func confirmSlotChange(_ preview: SlotChange, yes: Bool, context: CommandContext) throws {
+    guard preview.changed, !yes else { return }
+    let verb = preview.kind == .rollback ? "roll back" : "retire"
+    guard context.stdinIsTerminal else {
+        throw SandboxError.promotionRefused("refusing to \(verb) \(preview.agentID) without confirmation: stdin is not a terminal; pass --yes")
+    }
+    let next = preview.liveAfter.map { "\($0.rawValue) goes live" } ?? "the slot is left empty"
+    context.writeError("\(verb.prefix(1).uppercased() + verb.dropFirst()) \(preview.agentID) in slot \(TerminalText.escape(preview.slot)); \(next)? [y/N] ")
+    let answer = context.readLine().map { $0.trimmingWhitespace() }?.lowercased() ?? ""
+    guard answer == "y" || answer == "yes" else {
+        throw SandboxError.promotionRefused("\(verb) of \(preview.agentID) cancelled; nothing changed")
+    }
+}
+
+/// `KEY=VALUE` guardrails checked while parsing: a malformed one is a malformed command line.
+func validateGuardrails(_ pairs: [String]) throws {
+    var policy = GuardrailPolicy()
+    do {
+        try policy.apply(pairs)
+    } catch let error as SandboxError {
+        throw ValidationError(error.description)
+    }
+}

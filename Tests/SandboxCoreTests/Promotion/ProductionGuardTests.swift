@@ -1,0 +1,267 @@
+import Foundation
+import SQLiteDB
+import Testing
+@testable import SandboxCore
+
+/// Production after promotion (schema version 5): the ledger of live agents, guardrails,
+/// checks that roll back a failing agent, rollbacks and retirements by hand, and the history
+/// of every change.
+@Suite struct ProductionGuardTests {
+    final class Clock: @unchecked Sendable {
+        var now = Date(timeIntervalSince1970: 1_800_000_000)
+        func advance(hours: Double) { now = now.addingTimeInterval(hours * 3_600) }
+    }
+
+    /// A sandbox and production sharing one home and one clock.
+    struct World {
+        let clock = Clock()
+        let sandbox: Sandbox
+        let ledger: () throws -> ProductionLedger
+        let guardian: () throws -> ProductionGuard
+
+        init() throws {
+            let home = try makeHome()
+            let clock = clock
+            sandbox = try Sandbox(paths: SandboxPaths(home: home), clock: { clock.now })
+            let paths = sandbox.paths
+            ledger = { try ProductionLedger(paths: paths, clock: { clock.now }) }
+            guardian = { try ProductionGuard(paths: paths, clock: { clock.now }) }
+        }
+
+        /// Promotes a new project whose one agent, `name`, made `revenue` on $0.012 of
+        /// sandbox cost (haiku, 10k in and 1k out: ROI 41,567% for $5).
+        @discardableResult
+        func promote(_ name: String, revenue: String = "5", guardrails: [String] = []) throws -> AgentID {
+            let project = try sandbox.createProject(name: "for \(name)")
+            let agent = try sandbox.deployAgent(project: project.id, type: "customer_support", name: name)
+            _ = try sandbox.recordUsage(agent: agent.id, model: "claude-haiku-3.5", inputTokens: 10_000, outputTokens: 1_000)
+            _ = try sandbox.recordRevenue(agent: agent.id, amount: dollars(revenue))
+            return try #require(try sandbox.promote(project.id, guardrails: guardrails).migratedAgents.first?.productionID)
+        }
+
+        /// `count` usage events of $1 each and `revenue` in all, recorded now.
+        func trade(_ subject: String, events count: Int, revenue: String) throws {
+            let ledger = try ledger()
+            for _ in 0..<count {
+                _ = try ledger.recordUsage(agent: subject, model: "claude-sonnet-4", tokens: TokenCounts(input: 10, output: 10), cost: dollars("1"))
+            }
+            if dollars(revenue).micros > 0 { _ = try ledger.recordRevenue(agent: subject, amount: dollars(revenue)) }
+        }
+    }
+
+    @Test func promotionGivesEachAgentItsGuardrailsAndSandboxFigures() throws {
+        let world = try World()
+        let agent = try world.promote("support", guardrails: ["min_roi=10", "window=7d", "bake_time=0", "min_roi=12.5"])
+        let shown = try world.guardian().guardrails(of: "support")
+        #expect(shown.agentID == agent)
+        #expect(shown.policy.minROI == 12.5 && shown.policy.window == 7 * 86_400 && shown.policy.bakeTime == 0)
+        #expect(shown.policy.minROIVsSandbox == 50 && shown.policy.minEvents == 20 && shown.policy.failureLimit == 3)
+        let metrics = try world.ledger().metrics(of: agent.rawValue)
+        #expect(metrics.sandbox?.revenue == dollars("5"))
+        #expect(metrics.sandbox?.usageEvents == 1 && metrics.sandbox?.tokens == 11_000)
+        #expect(metrics.production.usageEvents == 0)
+
+        // A bad guardrail is refused before anything is planned.
+        let project = try world.sandbox.createProject(name: "bad").id
+        for pair in ["min_roi=abc", "windw=1h", "failure_limit=0", "window=0", "min_events=-1", "min_roi=1e3", "min_roi=nan", "=3", "min_roi="] {
+            #expect(throws: SandboxError.self, "\(pair)") { try world.sandbox.promote(project, guardrails: [pair]) }
+        }
+        #expect(try world.sandbox.promotionState(project) == nil)
+    }
+
+    @Test func onlyTheLiveVersionRecordsAndItsBudgetBinds() throws {
+        let world = try World()
+        let first = try world.promote("support")
+        let second = try world.promote("support")
+        let ledger = try world.ledger()
+        #expect(throws: SandboxError.self) { try ledger.recordRevenue(agent: first.rawValue, amount: dollars("1")) }
+        #expect(throws: SandboxError.self) { try ledger.recordRevenue(agent: "nobody", amount: dollars("1")) }
+        #expect(try ledger.recordRevenue(agent: "support", amount: dollars("1")).agentID == second)
+
+        // The normal budget (20,000 tokens for customer_support, a tenth of its sandbox budget)
+        // binds: the call that reaches it pauses the agent, and the history says so.
+        let record = try ledger.recordUsage(agent: "support", model: "claude-haiku-3.5", tokens: TokenCounts(input: 20_000, output: 0))
+        #expect(record.budgetExceeded && record.pausedAgents == [second])
+        let history = try Production(paths: world.sandbox.paths).history(of: "support").events
+        #expect(history.last?.kind == "budget" && history.last?.actor == "budget" && history.last?.agentID == second)
+    }
+
+    @Test func productionImportTakesLiveAgentsOnly() throws {
+        let world = try World()
+        let first = try world.promote("support")
+        let second = try world.promote("support")
+        let file = world.sandbox.paths.home.appendingPathComponent("events.jsonl")
+        let good = #"{"type":"usage","agent_id":"\#(second)","model":"claude-sonnet-4","input_tokens":1000,"output_tokens":100,"id":"u1"}"# + "\n"
+            + #"{"type":"revenue","agent_id":"\#(second)","amount":2.5,"id":"r1"}"# + "\n"
+        try good.write(to: file, atomically: true, encoding: .utf8)
+        let summary = try importFile(file, into: world.ledger())
+        #expect(summary.committed && summary.new == 2 && summary.revenue == dollars("2.5"))
+        #expect(try importFile(file, into: world.ledger()).duplicate == 2)
+
+        let mixed = good + #"{"type":"revenue","agent_id":"\#(first)","amount":1}"# + "\n"
+        try mixed.write(to: file, atomically: true, encoding: .utf8)
+        let refused = try importFile(file, into: world.ledger())
+        #expect(!refused.committed && refused.rejected == 1)
+        #expect(refused.errors.first?.message.contains("standby") == true)
+        #expect(try world.ledger().metrics(of: "support").production.revenue == dollars("2.5"))
+    }
+
+    private func importFile(_ file: URL, into ledger: ProductionLedger) throws -> ImportSummary {
+        let descriptor = open(file.path, O_RDONLY)
+        defer { close(descriptor) }
+        return try ledger.importEvents(fileDescriptor: descriptor, source: file.path)
+    }
+
+    @Test func checksAreInconclusiveWhileBakingOrWithFewEventsAndRollBackAtTheLimit() throws {
+        let world = try World()
+        let first = try world.promote("support")
+        let second = try world.promote(
+            "support", guardrails: ["min_events=5", "bake_time=2h", "window=1h", "failure_limit=2", "min_roi_vs_sandbox=0"]
+        )
+        let guardian = try world.guardian()
+
+        // Baking: no verdict, whatever the figures.
+        try world.trade("support", events: 5, revenue: "0")
+        var check = try #require(try guardian.check().checks.first { $0.agentID == second })
+        #expect(check.verdict == .inconclusive && check.reason.hasPrefix("baking"))
+
+        // Baked, but too few events in the window (the first five are outside it now).
+        world.clock.advance(hours: 3)
+        try world.trade("support", events: 2, revenue: "1")
+        check = try #require(try guardian.check().checks.first { $0.agentID == second })
+        #expect(check.verdict == .inconclusive && check.measured.usageEvents == 2)
+
+        // Unprofitable: a failure, then a pass resets the count, then two failures roll back.
+        try world.trade("support", events: 5, revenue: "0")
+        check = try #require(try guardian.check().checks.first { $0.agentID == second })
+        #expect(check.verdict == .fail && check.consecutiveFailures == 1 && check.action == .none)
+        #expect(check.criteria.first { $0.name == "min_roi" }?.pass == false)
+        try world.trade("support", events: 0, revenue: "100")
+        check = try #require(try guardian.check().checks.first { $0.agentID == second })
+        #expect(check.verdict == .pass && check.consecutiveFailures == 0)
+
+        world.clock.advance(hours: 1.5)
+        try world.trade("support", events: 6, revenue: "1")
+        check = try #require(try guardian.check().checks.first { $0.agentID == second })
+        #expect(check.verdict == .fail && check.consecutiveFailures == 1)
+        let dryRun = try guardian.check(dryRun: true)
+        #expect(dryRun.rolledBack == [second] && dryRun.checks.first { $0.agentID == second }?.action == .wouldRollBack)
+        #expect(try Production(paths: world.sandbox.paths).slot("support").live == second) // the dry run changed nothing
+
+        let report = try guardian.check()
+        check = try #require(report.checks.first { $0.agentID == second })
+        #expect(check.verdict == .fail && check.consecutiveFailures == 2 && check.action == .rolledBack && check.liveAfter == first)
+        #expect(report.rolledBack == [second])
+        let slot = try Production(paths: world.sandbox.paths).slot("support")
+        #expect(slot.live == first)
+        #expect(slot.versions.map(\.state) == [.rolledBack, .live])
+        #expect(slot.events.last?.kind == "rollback" && slot.events.last?.actor == "production check" && slot.events.last?.liveAgentID == first)
+        #expect(try guardian.checks(of: second.rawValue).count == 6)
+
+        // The rolled-back agent records no more; the restored one does, and bakes afresh.
+        #expect(throws: SandboxError.self) { try world.ledger().recordRevenue(agent: second.rawValue, amount: dollars("1")) }
+        #expect(try world.ledger().recordRevenue(agent: "support", amount: dollars("1")).agentID == first)
+        #expect(try guardian.check().checks.map(\.verdict) == [.inconclusive])
+    }
+
+    @Test func theSandboxComparisonFailsAnAgentThatEarnsFarLessThanItDidThere() throws {
+        let world = try World()
+        // Sandbox ROI: $0.012 of cost earned $0.024, 100%; production at 20% is under half of it.
+        let agent = try world.promote("support", revenue: "0.024", guardrails: ["bake_time=0", "min_events=1", "failure_limit=1"])
+        try world.trade("support", events: 5, revenue: "6")
+        let check = try #require(try world.guardian().check(dryRun: true).checks.first)
+        #expect(check.agentID == agent)
+        #expect(check.verdict == .fail)
+        let comparison = try #require(check.criteria.first { $0.name == "min_roi_vs_sandbox" })
+        #expect(comparison.pass == false && comparison.threshold == 50 && comparison.value == 20)
+        #expect(check.criteria.first { $0.name == "min_roi" }?.pass == true)
+    }
+
+    @Test func rollbackAndRetireByHand() throws {
+        let world = try World()
+        let first = try world.promote("support")
+        let second = try world.promote("support")
+        let third = try world.promote("support")
+        let guardian = try world.guardian()
+
+        #expect(throws: SandboxError.self) { try guardian.rollback(first.rawValue) } // a standby is not live
+        #expect(throws: SandboxError.self) { try guardian.rollback("support", to: third.rawValue) } // the live one is no target
+        #expect(throws: SandboxError.self) { try guardian.rollback("support", to: "prd_0000000000000000") }
+        let preview = try guardian.preview(.rollback, "support", to: first.rawValue)
+        #expect(preview.liveAfter == first && preview.eventID == nil)
+        #expect(try Production(paths: world.sandbox.paths).slot("support").live == third)
+
+        let change = try guardian.rollback("support", to: first.rawValue, reason: "complaints")
+        #expect(change.changed && change.agentID == third && change.liveBefore == third && change.liveAfter == first && change.eventID != nil)
+        // Named by its ID again (a re-run after a crash), it is left as it is.
+        let again = try guardian.rollback(third.rawValue)
+        #expect(!again.changed && again.eventID == nil)
+
+        // Retiring a standby changes no live version; retiring the live one brings the newest standby.
+        #expect(try guardian.retire(second.rawValue).liveAfter == first)
+        let retired = try guardian.retire(first.rawValue, reason: "end of life")
+        #expect(retired.liveAfter == nil)
+        #expect(!(try guardian.retire(first.rawValue).changed))
+        #expect(throws: SandboxError.self) { try guardian.rollback("support") } // the slot is empty
+        #expect(throws: SandboxError.self) { try guardian.retire("support") } // retire takes an agent ID
+
+        let slot = try Production(paths: world.sandbox.paths).slot("support")
+        #expect(slot.live == nil)
+        #expect(slot.versions.map(\.state) == [.rolledBack, .retired, .retired])
+        #expect(slot.events.map(\.kind) == ["promotion", "promotion", "promotion", "rollback", "retire", "retire"])
+        #expect(slot.events.map(\.liveAgentID) == [first, second, third, first, first, nil])
+        #expect(slot.events[3].reason == "complaints" && slot.events[3].actor == "production rollback")
+        // A new promotion fills the empty slot.
+        let fourth = try world.promote("support")
+        #expect(try Production(paths: world.sandbox.paths).slot("support").live == fourth)
+    }
+
+    @Test func aCrashInsideARollbackLeavesTheSlotAsItWas() throws {
+        struct Crash: Error {}
+        for step in SlotChangeStep.allCases {
+            let world = try World()
+            let first = try world.promote("support", guardrails: ["bake_time=0", "min_events=1", "failure_limit=1"])
+            let second = try world.promote("support", guardrails: ["bake_time=0", "min_events=1", "failure_limit=1"])
+            try world.trade("support", events: 2, revenue: "0")
+            #expect(throws: Crash.self) { try world.guardian().check { if $0 == step { throw Crash() } } }
+            #expect(throws: Crash.self) { try world.guardian().rollback("support") { if $0 == step { throw Crash() } } }
+            let slot = try Production(paths: world.sandbox.paths).slot("support")
+            #expect(slot.live == second, "\(step)")
+            #expect(slot.events.count == 2, "\(step)")
+            // Run again, the check rolls back exactly once.
+            let report = try world.guardian().check()
+            #expect(report.rolledBack == [second])
+            let after = try Production(paths: world.sandbox.paths).slot("support")
+            #expect(after.live == first && after.events.filter { $0.kind == "rollback" }.count == 1, "\(step)")
+        }
+    }
+
+    @Test func guardrailChangesAreInTheHistory() throws {
+        let world = try World()
+        let agent = try world.promote("support")
+        let guardian = try world.guardian()
+        let change = try guardian.setGuardrails(of: "support", ["min_roi=25", "failure_limit=5"])
+        #expect(change.previous?.minROI == 0 && change.policy.minROI == 25 && change.changes == ["min_roi 0% → 25%", "failure_limit 3 → 5"])
+        #expect(try guardian.setGuardrails(of: agent.rawValue, ["min_roi=25"]).changes.isEmpty)
+        #expect(throws: SandboxError.self) { try guardian.setGuardrails(of: "support", ["bake_time=forever"]) }
+        let events = try Production(paths: world.sandbox.paths).history(of: "support").events
+        #expect(events.map(\.kind) == ["promotion", "guardrail"])
+        #expect(events.last?.reason == "min_roi 0% → 25%, failure_limit 3 → 5")
+        #expect(try guardian.guardrails(of: "support").policy.failureLimit == 5)
+    }
+
+    @Test func metricsCoverTheirWindow() throws {
+        let world = try World()
+        let agent = try world.promote("support")
+        try world.trade("support", events: 2, revenue: "3")
+        world.clock.advance(hours: 48)
+        try world.trade("support", events: 1, revenue: "0")
+        let ledger = try world.ledger()
+        let day = try ledger.metrics(of: "support", window: 86_400)
+        #expect(day.production.usageEvents == 1 && day.production.cost == dollars("1") && day.production.revenue == .zero)
+        let week = try ledger.metrics(of: agent.rawValue)
+        #expect(week.production.usageEvents == 3 && week.production.profit == dollars("0") && week.production.roi == 0)
+        let first = try ledger.metrics(of: "support", since: world.clock.now.addingTimeInterval(-49 * 3_600), window: 3_600)
+        #expect(first.production.usageEvents == 2 && first.production.revenue == dollars("3"))
+    }
+}
