@@ -8,7 +8,8 @@ import Glibc
 #endif
 import SQLiteDB
 
-/// The production ledger, read-only. Only `Sandbox.promote` writes to it.
+/// Production as it is (or was): agents, slots and the history, read-only. `Sandbox.promote`,
+/// `ProductionLedger` and `ProductionGuard` write it.
 public struct Production: Sendable {
     public let paths: SandboxPaths
 
@@ -25,16 +26,23 @@ public struct Production: Sendable {
     }
 
     /// What was in production at `time`, from the history: the agents promoted by then, each
-    /// slot's version live at that moment `live` and the others `standby`; agents that were
-    /// never promoted, as deployed by then.
+    /// slot's version live at that moment `live`, those rolled back or retired by then so, and
+    /// the others `standby`; agents that were never promoted, as deployed by then.
     public func listAgents(at time: Date) throws -> ProductionAgentList {
         try reading { connection, hasSlots in
             let events = try Self.events(in: connection, hasSlots: hasSlots, where: "WHERE at <= ?", [Timestamp.string(from: time)])
             var liveBySlot: [String: AgentID?] = [:]
             var promoted: Set<AgentID> = []
+            var outOfService: [AgentID: ProductionState] = [:]
             for event in events {
                 if let slot = event.slot { liveBySlot[slot] = event.liveAgentID }
-                if event.kind == "promotion", let agent = event.agentID { promoted.insert(agent) }
+                guard let agent = event.agentID else { continue }
+                switch event.kind {
+                case "promotion": promoted.insert(agent)
+                case "rollback": outOfService[agent] = .rolledBack
+                case "retire": outOfService[agent] = .retired
+                default: break
+                }
             }
             let all = try Self.agents(in: connection, hasSlots: hasSlots, where: "", [])
             let agents = all.compactMap { agent -> ProductionAgent? in
@@ -44,7 +52,7 @@ public struct Production: Sendable {
                 if case .some(.some(let live)) = liveBySlot[slot], live == agent.id {
                     agent.state = .live
                 } else {
-                    agent.state = .standby
+                    agent.state = outOfService[agent.id] ?? .standby
                 }
                 return agent
             }

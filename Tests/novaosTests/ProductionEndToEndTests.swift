@@ -1,0 +1,144 @@
+import Foundation
+import Testing
+@testable import SandboxCore
+
+/// Production after promotion, through the built binary: a failing agent is rolled back by
+/// `production check` (the clock fixed by `NOVAOS_TEST_NOW`, a test-only hook), and the
+/// history and `list --at` tell the story; SIGKILLed rollbacks leave one live version.
+@Suite struct ProductionEndToEndTests {
+    /// A home with slot `support-bot` holding two versions: v1 on standby, v2 live with tight
+    /// guardrails (bake 1h, 3 events, window 1h, 2 failures). Both promoted at 2030-01-01T00:00:00Z.
+    private func twoVersions() throws -> (home: URL, v1: String, v2: String) {
+        let home = try makeHome()
+        let at = ["NOVAOS_TEST_NOW": "2030-01-01T00:00:00Z"]
+        var promoted: [String] = []
+        for (index, guardrails) in [[], ["bake_time=1h", "min_events=3", "window=1h", "failure_limit=2"]].enumerated() {
+            let project = try runBinary(["sandbox", "create", "v\(index + 1)", "--json"], home: home, environment: at).decode(Project.self).id.rawValue
+            let agent = try runBinary(["sandbox", "deploy", project, "assistant", "--name", "bot", "--json"], home: home, environment: at)
+                .decode(Agent.self).id.rawValue
+            _ = try runBinary(["sandbox", "usage", agent, "--model", "claude-haiku-3.5", "--input-tokens", "1000", "--output-tokens", "0"], home: home, environment: at)
+            _ = try runBinary(["sandbox", "revenue", agent, "1"], home: home, environment: at)
+            let promote = try runBinary(
+                ["sandbox", "promote", project, "--yes", "--slot-map", "\(agent)=support-bot", "--json"] + guardrails.flatMap { ["--guardrail", $0] },
+                home: home, environment: at
+            )
+            #expect(promote.exitCode == 0, "\(promote.stderr)")
+            promoted.append(try #require(try promote.decode(PromotionResult.self).migratedAgents.first?.productionID.rawValue))
+        }
+        return (home, promoted[0], promoted[1])
+    }
+
+    @Test func aFailingAgentIsRolledBackAndTheHistoryTellsTheStory() throws {
+        let (home, v1, v2) = try twoVersions()
+        let later = ["NOVAOS_TEST_NOW": "2030-01-01T02:00:00Z"]
+        // v2 costs more than it earns: three $1 calls and $0.50 of revenue.
+        for _ in 0..<3 {
+            let usage = try runBinary(
+                ["production", "usage", "support-bot", "--model", "claude-sonnet-4", "--input-tokens", "10", "--output-tokens", "10", "--cost", "1", "--json"],
+                home: home, environment: later
+            )
+            #expect(try usage.decode(UsageRecord.self).agentID.rawValue == v2, "\(usage.stderr)")
+        }
+        #expect(try runBinary(["production", "revenue", "support-bot", "0.5"], home: home, environment: later).exitCode == 0)
+        // The standby version records nothing.
+        #expect(try runBinary(["production", "revenue", v1, "1"], home: home, environment: later).exitCode == 1)
+
+        let metrics = try runBinary(["production", "metrics", "support-bot", "--window", "1d", "--json"], home: home, environment: later)
+            .decode(ProductionMetrics.self)
+        let (three, half, loss, one) = (try Money(parsing: "3"), try Money(parsing: "0.5"), try Money(parsing: "-2.5"), try Money(parsing: "1"))
+        #expect(metrics.production.cost == three && metrics.production.revenue == half)
+        #expect(metrics.production.profit == loss && metrics.sandbox?.revenue == one)
+
+        // Before the bake time: inconclusive, exit 0. After it: a failure, then the second
+        // failure reaches the limit and rolls v2 back, exit 3.
+        let early = try runBinary(["production", "check", "--json"], home: home, environment: ["NOVAOS_TEST_NOW": "2030-01-01T00:30:00Z"])
+        #expect(early.exitCode == 0)
+        #expect(try early.decode(CheckReport.self).checks.map(\.verdict) == [.inconclusive])
+        let first = try runBinary(["production", "check", "--json"], home: home, environment: later)
+        #expect(first.exitCode == 0, "\(first.stderr)")
+        let failed = try #require(try first.decode(CheckReport.self).checks.first)
+        #expect(failed.verdict == .fail && failed.consecutiveFailures == 1 && failed.agentID.rawValue == v2)
+        #expect(failed.criteria.contains { $0.name == "min_roi" && !$0.pass && $0.threshold == 0 && $0.value == -83.3333 })
+        let dryRun = try runBinary(["production", "check", "--dry-run", "--json"], home: home, environment: later)
+        let wouldDo = try dryRun.decode(CheckReport.self).checks.first?.action
+        #expect(dryRun.exitCode == 3 && wouldDo == .wouldRollBack)
+        let second = try runBinary(["production", "check", "--json"], home: home, environment: ["NOVAOS_TEST_NOW": "2030-01-01T02:05:00Z"])
+        #expect(second.exitCode == 3, "\(second.stderr)")
+        let report = try second.decode(CheckReport.self)
+        #expect(report.rolledBack.map(\.rawValue) == [v2] && report.checks.first?.liveAfter?.rawValue == v1)
+
+        let slot = try runBinary(["production", "slot", "support-bot", "--json"], home: home).decode(SlotDetail.self)
+        #expect(slot.live?.rawValue == v1)
+        #expect(slot.versions.map(\.id.rawValue) == [v2, v1] && slot.versions.map(\.state) == [.rolledBack, .live])
+        let history = try runBinary(["production", "history", "support-bot", "--json"], home: home).decode(ProductionHistory.self)
+        #expect(history.events.map(\.kind) == ["promotion", "promotion", "rollback"])
+        #expect(history.events.map(\.liveAgentID?.rawValue) == [v1, v2, v1])
+        #expect(history.events.last?.actor == "production check" && history.events.last?.reason.contains("failed check 2 of 2") == true)
+        let text = try runBinary(["production", "history", "support-bot"], home: home).stdout
+        #expect(text.contains("rollback") && text.contains("production check"))
+
+        // What was live when: v2 before the rollback, v1 after it.
+        let before = try runBinary(["production", "list", "--at", "2030-01-01T01:00:00Z", "--json"], home: home).decode(ProductionAgentList.self)
+        #expect(before.agents.map(\.id.rawValue) == [v1, v2] && before.agents.map(\.state) == [.standby, .live])
+        let after = try runBinary(["production", "list", "--at", "2030-01-01T03:00:00Z", "--json"], home: home).decode(ProductionAgentList.self)
+        #expect(after.agents.map(\.state) == [.live, .rolledBack])
+        let now = try runBinary(["production", "list", "--json"], home: home).decode(ProductionAgentList.self)
+        #expect(after == now)
+
+        // The rolled-back version records nothing more.
+        #expect(try runBinary(["production", "revenue", v2, "1"], home: home, environment: later).exitCode == 1)
+    }
+
+    @Test func guardrailsRollbackAndRetireByHand() throws {
+        let (home, v1, v2) = try twoVersions()
+        let shown = try runBinary(["production", "guardrail", "support-bot", "--json"], home: home).decode(AgentGuardrails.self)
+        #expect(shown.agentID.rawValue == v2 && shown.policy.failureLimit == 2 && shown.policy.window == 3_600)
+        let changed = try runBinary(["production", "guardrail", v2, "min_roi=10", "--json"], home: home).decode(AgentGuardrails.self)
+        #expect(changed.changes == ["min_roi 0% → 10%"])
+        #expect(try runBinary(["production", "guardrail", v2, "min_roi=ten"], home: home).exitCode == 64)
+        #expect(try runBinary(["production", "guardrail", v2, "speed=3"], home: home).exitCode == 64)
+
+        // Without a terminal and without --yes, a rollback is refused and changes nothing.
+        let refused = try runBinary(["production", "rollback", "support-bot"], home: home)
+        #expect(refused.exitCode == 1 && refused.stderr.contains("--yes"))
+        let rollback = try runBinary(["production", "rollback", "support-bot", "--yes", "--reason", "angry customers", "--json"], home: home)
+        #expect(rollback.exitCode == 0, "\(rollback.stderr)")
+        let change = try rollback.decode(SlotChange.self)
+        #expect(change.agentID.rawValue == v2 && change.liveAfter?.rawValue == v1 && change.changed)
+        let again = try runBinary(["production", "rollback", v2, "--yes", "--json"], home: home)
+        let changedAgain = try again.decode(SlotChange.self).changed
+        #expect(again.exitCode == 0 && !changedAgain)
+
+        let retire = try runBinary(["production", "retire", v1, "--yes", "--json"], home: home)
+        let liveAfterRetire = try retire.decode(SlotChange.self).liveAfter
+        #expect(retire.exitCode == 0 && liveAfterRetire == nil)
+        let kinds = try runBinary(["production", "history", "--json"], home: home).decode(ProductionHistory.self).events.map(\.kind)
+        #expect(kinds == ["promotion", "promotion", "guardrail", "rollback", "retire"])
+        #expect(try runBinary(["production", "usage", "support-bot", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1"], home: home).exitCode == 1)
+    }
+
+    /// SIGKILL inside a rollback, at every step, by `production check` and by hand: the slot
+    /// is as before (v2 live), and the re-run rolls back exactly once.
+    @Test(arguments: SlotChangeStep.allCases)
+    func aKilledRollbackIsAllOrNothing(step: SlotChangeStep) throws {
+        let (home, v1, v2) = try twoVersions()
+        let later = ["NOVAOS_TEST_NOW": "2030-01-01T02:00:00Z"]
+        _ = try runBinary(["production", "guardrail", v2, "failure_limit=1"], home: home)
+        for _ in 0..<3 {
+            _ = try runBinary(["production", "usage", "support-bot", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1", "--cost", "1"], home: home, environment: later)
+        }
+        for command in [["production", "check"], ["production", "rollback", "support-bot", "--yes"]] {
+            let killed = try runBinary(command, home: home, environment: later.merging(["NOVAOS_TEST_CRASH_AT": step.rawValue]) { $1 })
+            #expect(killed.signaled && killed.exitCode == SIGKILL, "\(command) at \(step): \(killed.stderr)")
+            let slot = try runBinary(["production", "slot", "support-bot", "--json"], home: home).decode(SlotDetail.self)
+            #expect(slot.live?.rawValue == v2 && slot.versions.filter { $0.state == .live }.count == 1, "\(command) at \(step)")
+            #expect(!slot.events.contains { $0.kind == "rollback" })
+        }
+        #expect(try runBinary(["production", "check"], home: home, environment: later).exitCode == 3)
+        #expect(try runBinary(["production", "check"], home: home, environment: later).exitCode == 0) // v1 bakes afresh
+        let slot = try runBinary(["production", "slot", "support-bot", "--json"], home: home).decode(SlotDetail.self)
+        #expect(slot.live?.rawValue == v1 && slot.versions.map(\.state) == [.rolledBack, .live])
+        #expect(slot.events.filter { $0.kind == "rollback" }.count == 1)
+        #expect(sqliteScalar(home.appendingPathComponent("production.db").path, "PRAGMA integrity_check") == "ok")
+    }
+}
