@@ -59,7 +59,7 @@ enum CommandLineCheck {
             if token.hasPrefix("-"), token.count > 1, !token.dropFirst().first!.isNumber { continue }
             positionals += 1
             // `sandbox revenue AGENT -5`: the amount, which ArgumentParser would take for an option.
-            if command == SandboxCommand.Revenue.self, positionals == 2, token.hasPrefix("-") {
+            if command == SandboxCommand.Revenue.self || command == ProductionCommand.Revenue.self, positionals == 2, token.hasPrefix("-") {
                 return "amount must be positive, got \(TerminalText.escape(token))"
             }
         }

@@ -55,6 +55,7 @@ extension CheckReport: TextRenderable {
         }
         let heading = (dryRun ? "Dry run at " : "Checked at ") + formatDate(checkedAt)
             + ": \(passed) pass, \(failed) fail, \(inconclusive) inconclusive" + (rolledBack.isEmpty ? "" : ", \(rolledBack.count) rolled back")
+            + (wouldRollBack.isEmpty ? "" : ", \(wouldRollBack.count) would be rolled back")
             + (dryRun ? " (nothing stored or changed)" : "")
         return heading + "\n" + table.render(style)
     }

@@ -67,6 +67,29 @@ extension ProductionCommand {
         }
     }
 
+    struct Run: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "run",
+            abstract: "Run a live production agent's program, record its usage live, and stop it at its normal budget.",
+            discussion: """
+                As 'sandbox run' (the same flags, event protocol, isolation and exit statuses), in the agent's \
+                production workspace HOME/production/agents/<id>, with NOVAOS_SLOT set instead of NOVAOS_PROJECT_ID. \
+                The agent is stopped (exit 4) when it is rolled back or retired.
+                """
+        )
+
+        @Argument(help: "The agent (prd_...) or its slot.") var agent: String
+        @OptionGroup var flags: RunFlags
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let ledger = try global.productionLedger(in: context)
+            try flags.supervise(in: context, json: global.json) { options in
+                try ledger.runAgent(agent, command: flags.command, options: options)
+            }
+        }
+    }
+
     struct Metrics: ContextCommand {
         static let configuration = CommandConfiguration(
             commandName: "metrics",
@@ -112,8 +135,8 @@ extension ProductionCommand {
             commandName: "check",
             abstract: "Judge every live agent against its guardrails; roll back one that reached its failure limit.",
             discussion: """
-                Each check is stored. Exit status: 0 when nothing was rolled back, 3 when an agent was rolled back \
-                (with --dry-run: would be). Meant for cron or a CI job.
+                Each check is stored. Exit status: 3 when an agent was rolled back, else 0 (also with --dry-run, \
+                which lists what would be rolled back in would_roll_back). Meant for cron or a CI job.
                 """
         )
 
@@ -143,12 +166,16 @@ extension ProductionCommand {
         @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws { try validateReason(reason) }
+
         func execute(in context: CommandContext) throws {
             let guardian = try global.productionGuard(in: context)
-            let replacement = to
-            try confirmSlotChange(try guardian.preview(.rollback, agent, to: replacement), yes: yes, context: context)
+            let preview = try guardian.preview(.rollback, agent, to: to)
+            try confirmSlotChange(preview, yes: yes, context: context)
             let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(SlotChangeStep.init(rawValue:))
-            let change = try guardian.rollback(agent, to: replacement, reason: reason) { step in
+            // The agent the preview named (and the user confirmed), not the slot again: if the
+            // slot changed meanwhile, or on a re-run, nothing is rolled back twice.
+            let change = try guardian.rollback(preview.agentID.rawValue, to: to, reason: reason) { step in
                 if step == crashPoint { _ = kill(getpid(), SIGKILL) }
             }
             try context.emit(change, json: global.json)
@@ -166,6 +193,8 @@ extension ProductionCommand {
         @Option(help: "Why, for the history.") var reason: String?
         @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws { try validateReason(reason) }
 
         func execute(in context: CommandContext) throws {
             let guardian = try global.productionGuard(in: context)
@@ -194,6 +223,12 @@ private func confirmSlotChange(_ preview: SlotChange, yes: Bool, context: Comman
     guard answer == "y" || answer == "yes" else {
         throw SandboxError.promotionRefused("\(verb) of \(preview.agentID) cancelled; nothing changed")
     }
+}
+
+/// A `--reason` checked while parsing: a bad one is a malformed command line.
+private func validateReason(_ reason: String?) throws {
+    guard let reason else { return }
+    do { try ProductionGuard.validateReason(reason) } catch let error as SandboxError { throw ValidationError(error.description) }
 }
 
 /// `KEY=VALUE` guardrails checked while parsing: a malformed one is a malformed command line.

@@ -28,69 +28,14 @@ extension SandboxCommand {
         )
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
-        @Option(help: ArgumentHelp("Stop the agent after this long (30s, 5m, 1h).", valueName: "duration"), transform: durationArgument) var timeout: TimeInterval?
-        @Option(name: .customLong("env"), help: ArgumentHelp(
-            "Pass a variable to the agent: NAME takes novaos's value, NAME=VALUE gives one (repeatable). Values are redacted from logs and output.",
-            valueName: "name[=value]"
-        )) var environment: [String] = []
-        @Flag(name: .customLong("no-network"), help: "Cut the agent off the network.") var noNetwork = false
-        @Option(help: ArgumentHelp("namespace (default: bubblewrap) or none (no isolation, knowingly).", valueName: "mode")) var isolation: String = "namespace"
-        @Option(name: .customLong("log-limit"), help: ArgumentHelp("The most the run's log keeps (default 64MiB; K, M, G, KiB, MiB, GiB).", valueName: "size"))
-        var logLimit: String = "64MiB"
-        @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
+        @OptionGroup var flags: RunFlags
         @OptionGroup var global: GlobalOptions
-
-        func validate() throws {
-            guard !command.isEmpty else { throw ValidationError("Give the command to run after --, e.g. novaos sandbox run AGENT_ID -- python3 agent.py") }
-            guard IsolationMode(rawValue: isolation) != nil else { throw ValidationError("--isolation must be namespace or none, not \(isolation.debugDescription)") }
-            guard parseSize(logLimit) != nil else { throw ValidationError("invalid --log-limit \(logLimit.debugDescription): use a size like 64MiB, 512K or 1G (at least 1K)") }
-            if noNetwork, isolation == "none" { throw ValidationError("--no-network needs isolation; it cannot be had with --isolation none") }
-        }
 
         func execute(in context: CommandContext) throws {
             let agent = try AgentID(agentID)
             let sandbox = try global.sandbox(in: context)
-            let grace = context.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
-            let mode = IsolationMode(rawValue: isolation) ?? .namespace
-            if mode == .none {
-                context.warn("--isolation none: the agent runs unisolated, with novaos's file access and network")
-            }
-            // Every way novaos can be told to stop ends the agent and closes the run: a closed
-            // output pipe is seen as a failed write (SIGPIPE ignored), the others are flagged.
-            interruptRequested = 0
-            let previous = [SIGINT, SIGTERM, SIGHUP].map { ($0, signal($0) { _ in interruptRequested = 1 }) }
-            let previousPipe = signal(SIGPIPE, SIG_IGN)
-            defer {
-                for (number, handler) in previous { signal(number, handler) }
-                signal(SIGPIPE, previousPipe)
-            }
-            let json = global.json
-            let pump = OutputPump(write: context.writeData)
-            var options = RunOptions(
-                timeout: timeout, gracePeriod: grace, environment: context.environment,
-                currentDirectory: context.currentDirectory,
-                shouldInterrupt: { interruptRequested != 0 },
-                // With --json, stdout carries only the result, so the agent's stdout goes to stderr.
-                output: { data, isError in pump.send(data, toError: isError || json) },
-                // Notes go through the pump too: a stalled stderr must not stall supervision.
-                note: { _ = pump.send(Data("novaos: \(TerminalText.escape($0))\n".utf8), toError: true) }
-            )
-            options.warn = { _ = pump.send(Data("warning: \(TerminalText.escape($0))\n".utf8), toError: true) }
-            options.passing = environment
-            options.isolation = mode
-            options.network = !noNetwork
-            options.logLimit = parseSize(logLimit) ?? options.logLimit
-            if let limit = context.environment["NOVAOS_DB_UNAVAILABLE_LIMIT_MS"].flatMap(Double.init) {
-                options.unavailableLimit = limit / 1000
-            }
-            let run = try sandbox.runAgent(agent, command: command, options: options)
-            pump.finish()
-            if pump.dropped > 0 {
-                context.warn("\(pump.dropped) bytes of the agent's output were not shown (the reader fell behind); the run's log keeps the output up to --log-limit")
-            }
-            try context.emit(run, json: json)
-            if let code = Self.exitCode(of: run), code != 0 {
-                throw ExitCode(code)
+            try flags.supervise(in: context, json: global.json) { options in
+                try sandbox.runAgent(agent, command: flags.command, options: options)
             }
         }
 
@@ -161,4 +106,72 @@ func parseSize(_ text: String) -> Int? {
     let (bytes, overflow) = value.multipliedReportingOverflow(by: scale)
     guard !overflow, bytes >= 1 << 10, bytes <= 1 << 40 else { return nil }
     return bytes
+}
+
+/// The flags of a supervised run, shared by `sandbox run` and `production run`.
+struct RunFlags: ParsableArguments {
+    @Option(help: ArgumentHelp("Stop the agent after this long (30s, 5m, 1h).", valueName: "duration"), transform: durationArgument) var timeout: TimeInterval?
+    @Option(name: .customLong("env"), help: ArgumentHelp(
+        "Pass a variable to the agent: NAME takes novaos's value, NAME=VALUE gives one (repeatable). Values are redacted from logs and output.",
+        valueName: "name[=value]"
+    )) var environment: [String] = []
+    @Flag(name: .customLong("no-network"), help: "Cut the agent off the network.") var noNetwork = false
+    @Option(help: ArgumentHelp("namespace (default: bubblewrap) or none (no isolation, knowingly).", valueName: "mode")) var isolation: String = "namespace"
+    @Option(name: .customLong("log-limit"), help: ArgumentHelp("The most the run's log keeps (default 64MiB; K, M, G, KiB, MiB, GiB).", valueName: "size"))
+    var logLimit: String = "64MiB"
+    @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
+
+    func validate() throws {
+        guard !command.isEmpty else { throw ValidationError("Give the command to run after --, e.g. novaos sandbox run AGENT_ID -- python3 agent.py") }
+        guard IsolationMode(rawValue: isolation) != nil else { throw ValidationError("--isolation must be namespace or none, not \(isolation.debugDescription)") }
+        guard parseSize(logLimit) != nil else { throw ValidationError("invalid --log-limit \(logLimit.debugDescription): use a size like 64MiB, 512K or 1G (at least 1K)") }
+        if noNetwork, isolation == "none" { throw ValidationError("--no-network needs isolation; it cannot be had with --isolation none") }
+    }
+
+/// Runs an agent under supervision with these flags (`start` starts it, in the sandbox or
+/// production): signals and output handled, the result printed, and the exit status the
+/// run's end calls for.
+func supervise(in context: CommandContext, json: Bool, start: (RunOptions) throws -> RunRecord) throws {
+        let grace = context.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
+        let mode = IsolationMode(rawValue: isolation) ?? .namespace
+        if mode == .none {
+            context.warn("--isolation none: the agent runs unisolated, with novaos's file access and network")
+        }
+        // Every way novaos can be told to stop ends the agent and closes the run: a closed
+        // output pipe is seen as a failed write (SIGPIPE ignored), the others are flagged.
+        interruptRequested = 0
+        let previous = [SIGINT, SIGTERM, SIGHUP].map { ($0, signal($0) { _ in interruptRequested = 1 }) }
+        let previousPipe = signal(SIGPIPE, SIG_IGN)
+        defer {
+            for (number, handler) in previous { signal(number, handler) }
+            signal(SIGPIPE, previousPipe)
+        }
+        let pump = OutputPump(write: context.writeData)
+        var options = RunOptions(
+            timeout: timeout, gracePeriod: grace, environment: context.environment,
+            currentDirectory: context.currentDirectory,
+            shouldInterrupt: { interruptRequested != 0 },
+            // With --json, stdout carries only the result, so the agent's stdout goes to stderr.
+            output: { data, isError in pump.send(data, toError: isError || json) },
+            // Notes go through the pump too: a stalled stderr must not stall supervision.
+            note: { _ = pump.send(Data("novaos: \(TerminalText.escape($0))\n".utf8), toError: true) }
+        )
+        options.warn = { _ = pump.send(Data("warning: \(TerminalText.escape($0))\n".utf8), toError: true) }
+        options.passing = environment
+        options.isolation = mode
+        options.network = !noNetwork
+        options.logLimit = parseSize(logLimit) ?? options.logLimit
+        if let limit = context.environment["NOVAOS_DB_UNAVAILABLE_LIMIT_MS"].flatMap(Double.init) {
+            options.unavailableLimit = limit / 1000
+        }
+        let run = try start(options)
+        pump.finish()
+        if pump.dropped > 0 {
+            context.warn("\(pump.dropped) bytes of the agent's output were not shown (the reader fell behind); the run's log keeps the output up to --log-limit")
+        }
+        try context.emit(run, json: json)
+        if let code = SandboxCommand.Run.exitCode(of: run), code != 0 {
+            throw ExitCode(code)
+        }
+    }
 }

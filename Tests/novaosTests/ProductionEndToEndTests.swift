@@ -60,8 +60,9 @@ import Testing
         #expect(failed.verdict == .fail && failed.consecutiveFailures == 1 && failed.agentID.rawValue == v2)
         #expect(failed.criteria.contains { $0.name == "min_roi" && !$0.pass && $0.threshold == 0 && $0.value == -83.3333 })
         let dryRun = try runBinary(["production", "check", "--dry-run", "--json"], home: home, environment: later)
-        let wouldDo = try dryRun.decode(CheckReport.self).checks.first?.action
-        #expect(dryRun.exitCode == 3 && wouldDo == .wouldRollBack)
+        let wouldDo = try dryRun.decode(CheckReport.self)
+        #expect(dryRun.exitCode == 0 && wouldDo.checks.first?.action == .wouldRollBack)
+        #expect(wouldDo.wouldRollBack.map(\.rawValue) == [v2] && wouldDo.rolledBack.isEmpty)
         let second = try runBinary(["production", "check", "--json"], home: home, environment: ["NOVAOS_TEST_NOW": "2030-01-01T02:05:00Z"])
         #expect(second.exitCode == 3, "\(second.stderr)")
         let report = try second.decode(CheckReport.self)
@@ -140,5 +141,78 @@ import Testing
         #expect(slot.live?.rawValue == v1 && slot.versions.map(\.state) == [.rolledBack, .live])
         #expect(slot.events.filter { $0.kind == "rollback" }.count == 1)
         #expect(sqliteScalar(home.appendingPathComponent("production.db").path, "PRAGMA integrity_check") == "ok")
+    }
+
+    @Test func aLiveAgentRunsInProductionAndStopsAtItsNormalBudget() throws {
+        let (home, v1, v2) = try twoVersions()
+        let script = home.appendingPathComponent("agent.sh")
+        try """
+            #!/bin/sh
+            echo "$NOVAOS_SLOT ${NOVAOS_PROJECT_ID:-none}" > "$HOME/seen"
+            echo '{"type":"usage","model":"claude-haiku-3.5","input_tokens":100,"output_tokens":10}' > "$NOVAOS_EVENTS"
+            echo '{"type":"revenue","amount":0.5}' > "$NOVAOS_EVENTS"
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let run = try runBinary(["production", "run", "support-bot", "--isolation", "none", "--json", "--", "sh", script.path], home: home)
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        let record = try run.decode(RunRecord.self)
+        #expect(record.agentID.rawValue == v2 && record.events == 2 && record.stopReason == .exited)
+        let seen = try String(contentsOf: home.appendingPathComponent("production/agents/\(v2)/seen"), encoding: .utf8)
+        #expect(seen == "support-bot none\n")
+        #expect(record.log.hasPrefix(home.appendingPathComponent("production/logs/\(v2)/").path))
+        let metrics = try runBinary(["production", "metrics", v2, "--json"], home: home).decode(ProductionMetrics.self)
+        #expect(metrics.production.usageEvents == 1 && metrics.production.revenueEvents == 1 && metrics.production.tokens == 110)
+
+        // A runaway is stopped at the normal budget (the assistant's 10,000 tokens), exit 3.
+        let runaway = try runBinary(
+            ["production", "run", "support-bot", "--isolation", "none", "--json", "--", "python3", exampleAgentPath, "--runaway", "--delay", "0.01"], home: home
+        )
+        #expect(runaway.exitCode == 3, "\(runaway.stderr)")
+        #expect(try runaway.decode(RunRecord.self).stopReason == .budgetExceeded)
+
+        // Out of service, it no longer runs.
+        #expect(try runBinary(["production", "rollback", "support-bot", "--yes"], home: home).exitCode == 0)
+        let refused = try runBinary(["production", "run", v2, "--isolation", "none", "--", "sh", script.path], home: home)
+        #expect(refused.exitCode == 1 && refused.stderr.contains("rolled_back"))
+        #expect(try runBinary(["production", "run", "support-bot", "--isolation", "none", "--json", "--", "sh", script.path], home: home)
+            .decode(RunRecord.self).agentID.rawValue == v1)
+    }
+
+    @Test func badProductionInputChangesNothing() throws {
+        let (home, v1, _) = try twoVersions()
+        let cases: [(arguments: [String], exit: Int32)] = [
+            (["production", "guardrail", "support-bot", "min_roi=abc"], 64),
+            (["production", "guardrail", "support-bot", "min_roi=0.00001"], 64),
+            (["production", "guardrail", "support-bot", "speed=3"], 64),
+            (["production", "guardrail", "support-bot", "window"], 64),
+            (["production", "guardrail", "nobody", "min_roi=1"], 1),
+            (["production", "rollback", "support-bot", "--yes", "--reason", ""], 64),
+            (["production", "rollback", v1, "--yes"], 1), // a standby is not live
+            (["production", "rollback", "support-bot", "--yes", "--to", "prd_0000000000000000"], 1),
+            (["production", "retire", "support-bot", "--yes"], 1), // retire takes an ID
+            (["production", "usage", "nobody", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1"], 1),
+            (["production", "usage", v1, "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1"], 1),
+            (["production", "usage", "support-bot", "--model", "gpt-99", "--input-tokens", "1", "--output-tokens", "1"], 1),
+            (["production", "revenue", "support-bot", "-5"], 64),
+            (["production", "revenue", "support-bot", "0"], 1),
+            (["production", "metrics", "support-bot", "--window", "forever"], 64),
+            (["production", "metrics", "support-bot", "--since", "2999-01-01"], 1),
+            (["production", "run", v1, "--isolation", "none", "--", "true"], 1),
+            (["production", "check", "--bogus"], 64),
+        ]
+        for (arguments, exit) in cases {
+            let before = try snapshot(home)
+            let output = try runBinary(arguments, home: home)
+            #expect(output.exitCode == exit, "\(arguments): exit \(output.exitCode), \(output.stderr)")
+            let lines = output.stderr.split(separator: "\n").filter { !$0.isEmpty && !$0.hasPrefix("warning: --isolation none") }
+            #expect(lines.count == 1 && lines[0].hasPrefix("Error: "), "\(arguments): \(output.stderr)")
+            #expect(try snapshot(home) == before, "\(arguments) changed something")
+        }
+        // Without a production database, the production commands that write say so and create nothing.
+        let empty = try makeHome()
+        for arguments in [["production", "check"], ["production", "usage", "x", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1"]] {
+            let output = try runBinary(arguments, home: empty)
+            #expect(output.exitCode == 1 && output.stderr.contains("no production database yet"), "\(arguments): \(output.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty.path).isEmpty)
     }
 }

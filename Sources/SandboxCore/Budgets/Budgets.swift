@@ -65,16 +65,6 @@ enum Budgets {
 }
 
 extension Sandbox {
-    /// Tokens that the agent's open runs (but `excludingRun`) hold reserved. A run whose
-    /// supervisor died holds nothing: its reservation ends with it.
-    func tokensReserved(agent: AgentID, excludingRun: Int64?) throws -> Int64 {
-        let open = try db.query(
-            "SELECT reserved_tokens, supervisor_pid, supervisor_start FROM runs WHERE agent_id = ? AND ended_at IS NULL AND id IS NOT ? AND reserved_tokens > 0",
-            [agent.rawValue, excludingRun], { ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2)) }
-        )
-        return open.reduce(Int64(0)) { sum, run in Self.supervisorIsAlive(pid: run.1, start: run.2) ? sum + run.0 : sum }
-    }
-
     /// The cost and cap of a project that is at or over its cap, or nil when it has room (or no cap).
     func capReached(_ project: Project) throws -> (cost: Money, cap: Money)? {
         guard let cap = project.budget else { return nil }
@@ -137,6 +127,18 @@ extension Sandbox {
             outcome.pausedAgents += paused
         }
         return outcome
+    }
+}
+
+extension EventLedger {
+    /// Tokens that the agent's open runs (but `excludingRun`) hold reserved. A run whose
+    /// supervisor died holds nothing: its reservation ends with it.
+    func tokensReserved(agent: AgentID, excludingRun: Int64?) throws -> Int64 {
+        let open = try db.query(
+            "SELECT reserved_tokens, supervisor_pid, supervisor_start FROM runs WHERE agent_id = ? AND ended_at IS NULL AND id IS NOT ? AND reserved_tokens > 0",
+            [agent.rawValue, excludingRun], { ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2)) }
+        )
+        return open.reduce(Int64(0)) { sum, run in Sandbox.supervisorIsAlive(pid: run.1, start: run.2) ? sum + run.0 : sum }
     }
 }
 

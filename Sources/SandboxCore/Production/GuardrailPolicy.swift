@@ -45,7 +45,7 @@ public struct GuardrailPolicy: Codable, Sendable, Equatable {
         func percent(_ range: ClosedRange<Double>) throws -> Double {
             let number = text.hasSuffix("%") ? String(text.dropLast()) : text
             guard let value = Double(number), value.isFinite, range.contains(value), Self.isPlainDecimal(number) else {
-                throw SandboxError.invalidInput("\(key) takes a percentage from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)), like 25 or 12.5; got \(quoted(text))")
+                throw SandboxError.invalidInput("\(key) takes a percentage from \(Self.format(range.lowerBound)) to \(Self.format(range.upperBound)) with at most 4 decimals, like 25 or 12.5; got \(quoted(text))")
             }
             return value
         }
@@ -113,17 +113,22 @@ public struct GuardrailPolicy: Codable, Sendable, Equatable {
         return lines
     }
 
-    /// A number as typed: no exponent, no hex, no `nan`.
+    /// A number as typed, with at most four decimals (so thresholds compare exactly, see
+    /// `ExactROI`): no exponent, no hex, no `nan`.
     private static func isPlainDecimal(_ text: String) -> Bool {
         var digits = 0
+        var decimals: Int?
         for (index, byte) in text.utf8.enumerated() {
             switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): digits += 1
-            case UInt8(ascii: "-") where index == 0, UInt8(ascii: "."): continue
+            case UInt8(ascii: "0")...UInt8(ascii: "9"):
+                digits += 1
+                if let count = decimals { decimals = count + 1 }
+            case UInt8(ascii: "-") where index == 0: continue
+            case UInt8(ascii: ".") where decimals == nil: decimals = 0
             default: return false
             }
         }
-        return digits > 0
+        return digits > 0 && (decimals ?? 0) <= 4
     }
 
     /// A percentage without needless decimals: 50, 12.5, -10.

@@ -32,8 +32,8 @@ public final class ProductionGuard {
     /// records what changed, by whom.
     public func setGuardrails(of subject: String, _ pairs: [String]) throws -> AgentGuardrails {
         guard !pairs.isEmpty else { throw SandboxError.invalidInput("name at least one guardrail to set, like min_roi=10") }
-        let at = store.now()
         return try store.write {
+            let at = store.now() // read under the write lock, so the history stays in order
             let agent = try store.resolve(subject)
             guard agent.slot != nil else { throw SandboxError.invalidState("agent \(agent.id) fills no slot, so it has no guardrails") }
             let previous = try policy(of: agent.id)
@@ -91,17 +91,20 @@ public final class ProductionGuard {
     ///   - dryRun: judge and report what would happen; store and change nothing.
     ///   - step: called inside a rollback (tests stop the process there).
     public func check(dryRun: Bool = false, step: (SlotChangeStep) throws -> Void = { _ in }) throws -> CheckReport {
-        let at = store.now()
         func body() throws -> CheckReport {
+            // Read under the lock: a check that waited for another sees its changes and comes after them.
+            let at = self.store.now()
             var report = CheckReport(checkedAt: at, dryRun: dryRun, checks: [])
             for agent in try self.store.liveAgents() {
                 var check = try self.judge(agent, at: at)
                 if dryRun {
                     if check.action == .rolledBack { check.action = .wouldRollBack }
                 } else {
-                    check.checkID = try self.store(check)
                     if check.action == .rolledBack {
                         check.liveAfter = try self.store.takeOutOfService(agent, as: .rolledBack, replacement: nil, at: at, step: step)
+                    }
+                    check.checkID = try self.store(check)
+                    if check.action == .rolledBack {
                         try self.store.appendEvent(
                             at: at, kind: "rollback", slot: agent.slot, agent: agent.id, previous: agent.id, live: check.liveAfter,
                             actor: "production check", reason: check.reason,
@@ -121,15 +124,18 @@ public final class ProductionGuard {
     private func judge(_ agent: ProductionStore.StoredAgent, at: Date) throws -> GuardrailCheck {
         let policy = try policy(of: agent.id)
         let liveSince = agent.liveSince ?? agent.deployedAt
-        let from = at.addingTimeInterval(-TimeInterval(policy.window))
+        // The window, but only the time since the agent last went live: a version live again
+        // is not judged on its earlier period.
+        let from = max(at.addingTimeInterval(-TimeInterval(policy.window)), liveSince)
         let measured = try store.figures(agent: agent.id, from: from, to: at)
         let sandbox = try store.sandboxFigures(agent: agent.id)
         let secondsLive = Int64(at.timeIntervalSince(liveSince))
 
-        let cost = Double(measured.cost.micros), profit = Double(measured.revenue.micros) - Double(measured.cost.micros)
-        // ROI ≥ threshold, compared without rounding: (revenue − cost) × 100 ≥ threshold × cost
-        // (with no cost, any revenue passes).
-        func meets(_ threshold: Double) -> Bool { profit * 100 >= threshold * cost }
+        // ROI ≥ threshold, compared exactly: (revenue − cost) × 100 ≥ threshold × cost (with no
+        // cost, anything passes).
+        func meets(_ threshold: Double) -> Bool {
+            ExactROI.atLeast(revenue: measured.revenue.micros, cost: measured.cost.micros, percent: threshold)
+        }
         var criteria = [
             GuardrailCriterion(name: "bake_time", value: Double(secondsLive), threshold: Double(policy.bakeTime), pass: secondsLive >= policy.bakeTime),
             GuardrailCriterion(
@@ -138,11 +144,15 @@ public final class ProductionGuard {
             GuardrailCriterion(name: "min_roi", value: measured.roi, threshold: policy.minROI, pass: meets(policy.minROI)),
         ]
         var required: Double?
+        var meetsSandbox = true
         if let sandbox, sandbox.cost.micros > 0, sandbox.revenue > sandbox.cost {
-            let sandboxROI = (Double(sandbox.revenue.micros) - Double(sandbox.cost.micros)) / Double(sandbox.cost.micros) * 100
-            required = sandboxROI * policy.minROIVsSandbox / 100
+            required = sandbox.roi * policy.minROIVsSandbox / 100
+            meetsSandbox = ExactROI.atLeast(
+                revenue: measured.revenue.micros, cost: measured.cost.micros, share: policy.minROIVsSandbox,
+                ofRevenue: sandbox.revenue.micros, cost: sandbox.cost.micros
+            )
             criteria.append(GuardrailCriterion(
-                name: "min_roi_vs_sandbox", value: measured.roi, threshold: ((required! * 10_000).rounded() / 10_000), pass: meets(required!)
+                name: "min_roi_vs_sandbox", value: measured.roi, threshold: ((required! * 10_000).rounded() / 10_000), pass: meetsSandbox
             ))
         }
 
@@ -158,15 +168,13 @@ public final class ProductionGuard {
         if secondsLive < policy.bakeTime {
             check.verdict = .inconclusive
             check.reason = "baking: live for \(GuardrailPolicy.duration(max(0, secondsLive))) of bake_time \(GuardrailPolicy.duration(policy.bakeTime))"
-            check.consecutiveFailures = previousFailures
         } else if measured.usageEvents < policy.minEvents {
             check.verdict = .inconclusive
             check.reason = "\(measured.usageEvents) usage event(s) in the last \(GuardrailPolicy.duration(policy.window)), fewer than min_events \(policy.minEvents)"
-            check.consecutiveFailures = previousFailures
         } else {
             var failures: [String] = []
             if !meets(policy.minROI) { failures.append("ROI \(roiText) is under min_roi \(GuardrailPolicy.format(policy.minROI))%") }
-            if let required, !meets(required) {
+            if let required, !meetsSandbox {
                 failures.append("ROI \(roiText) is under min_roi_vs_sandbox \(GuardrailPolicy.format(policy.minROIVsSandbox))% of the sandbox ROI (\(GuardrailPolicy.format((required * 100).rounded() / 100))%)")
             }
             if failures.isEmpty {
@@ -237,9 +245,9 @@ public final class ProductionGuard {
     private func change(
         _ kind: SlotChange.Kind, _ subject: String, to replacement: AgentID?, reason: String?, step: (SlotChangeStep) throws -> Void
     ) throws -> SlotChange {
-        if let reason { try validateText(reason, field: "--reason", maximumLength: 2_000) }
-        let at = store.now()
+        if let reason { try Self.validateReason(reason) }
         return try store.write {
+            let at = store.now() // read under the write lock, so the history stays in order
             var change = try plan(kind, subject, to: replacement, at: at)
             guard change.changed else { return change }
             let agent = try store.agent(change.agentID.rawValue)!
@@ -252,6 +260,11 @@ public final class ProductionGuard {
             try step(.recorded)
             return change
         }
+    }
+
+    /// A `--reason`: 1 to 2,000 characters, no NUL.
+    public static func validateReason(_ reason: String) throws {
+        try validateText(reason, field: "--reason", maximumLength: 2_000)
     }
 
     /// Works out a rollback or retirement: the agent, its state after, and the live version after.
@@ -299,9 +312,7 @@ public final class ProductionGuard {
                 }
                 change.liveAfter = replacement
             } else {
-                change.liveAfter = try store.db.scalarText(
-                    "SELECT id FROM agents WHERE slot = ? AND state = 'standby' ORDER BY rowid DESC LIMIT 1", [slot]
-                ).map(AgentID.init(unchecked:))
+                change.liveAfter = try store.previousVersion(in: slot)
             }
         } else if replacement != nil {
             throw SandboxError.invalidInput("--to only applies when the live version is rolled back")
@@ -360,8 +371,8 @@ public struct GuardrailCheck: Codable, Sendable, Equatable {
     @NullEncoded public var sandbox: LedgerFigures?
     public var criteria: [GuardrailCriterion]
     public var policy: GuardrailPolicy
-    /// Failed checks in a row since the agent went live, this one included (`inconclusive`
-    /// checks neither add nor reset).
+    /// Failed checks in a row since the agent went live, this one included; a `pass` or an
+    /// `inconclusive` check ends the row (0).
     public var consecutiveFailures: Int64
     public var action: Action
     /// The slot's live version after a rollback (null: the slot is empty).
@@ -385,11 +396,14 @@ public struct CheckReport: Codable, Sendable, Equatable {
     public var passed: Int { checks.count { $0.verdict == .pass } }
     public var failed: Int { checks.count { $0.verdict == .fail } }
     public var inconclusive: Int { checks.count { $0.verdict == .inconclusive } }
-    /// The agents rolled back (or, with `--dry-run`, that would be).
-    public var rolledBack: [AgentID] { checks.filter { $0.action != .none }.map(\.agentID) }
+    /// The agents rolled back.
+    public var rolledBack: [AgentID] { checks.filter { $0.action == .rolledBack }.map(\.agentID) }
+    /// With `--dry-run`, the agents that would have been rolled back.
+    public var wouldRollBack: [AgentID] { checks.filter { $0.action == .wouldRollBack }.map(\.agentID) }
 
     enum CodingKeys: String, CodingKey {
         case checkedAt = "checked_at", dryRun = "dry_run", checks, passed, failed, inconclusive, rolledBack = "rolled_back"
+        case wouldRollBack = "would_roll_back"
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -401,6 +415,7 @@ public struct CheckReport: Codable, Sendable, Equatable {
         try container.encode(failed, forKey: .failed)
         try container.encode(inconclusive, forKey: .inconclusive)
         try container.encode(rolledBack, forKey: .rolledBack)
+        try container.encode(wouldRollBack, forKey: .wouldRollBack)
     }
 
     public init(from decoder: any Decoder) throws {
@@ -441,5 +456,35 @@ public struct SlotChange: Codable, Sendable, Equatable {
     enum CodingKeys: String, CodingKey {
         case kind, slot, state, changed, at, reason
         case agentID = "agent_id", previousState = "previous_state", liveBefore = "live_before", liveAfter = "live_after", eventID = "event_id"
+    }
+}
+
+/// ROI thresholds judged exactly, on the integer micro-dollars: a threshold of at most four
+/// decimals (as `GuardrailPolicy` takes them) is scaled to an integer, and the products are
+/// formed in 128 bits, so "at least" holds at the boundary.
+enum ExactROI {
+    /// A percentage with at most four decimals, times 10,000.
+    private static func scaled(_ percent: Double) -> Int128 { Int128((percent * 10_000).rounded()) }
+
+    /// (revenue − cost) / cost × 100 ≥ `percent`; true when there is no cost.
+    static func atLeast(revenue: Int64, cost: Int64, percent: Double) -> Bool {
+        guard cost > 0 else { return true }
+        // (revenue − cost) × 100 × 10⁴ ≥ percent × 10⁴ × cost
+        return (Int128(revenue) - Int128(cost)) * 1_000_000 >= scaled(percent) * Int128(cost)
+    }
+
+    /// The ROI of (`revenue`, `cost`) is at least `share` percent of the ROI of
+    /// (`sandboxRevenue`, `sandboxCost`); true when there is no cost.
+    static func atLeast(revenue: Int64, cost: Int64, share: Double, ofRevenue sandboxRevenue: Int64, cost sandboxCost: Int64) -> Bool {
+        guard cost > 0 else { return true }
+        guard sandboxCost > 0 else { return false }
+        // (r − c)/c × 100 ≥ share/100 × (R − C)/C × 100  ⇔  (r − c) × C × 100 × 10⁴ ≥ share × 10⁴ × (R − C) × c
+        let left = (Int128(revenue) - Int128(cost)).multipliedReportingOverflow(by: Int128(sandboxCost) * 1_000_000)
+        let right = (scaled(share) * (Int128(sandboxRevenue) - Int128(sandboxCost))).multipliedReportingOverflow(by: Int128(cost))
+        if !left.overflow, !right.overflow { return left.partialValue >= right.partialValue }
+        // Amounts beyond any real ledger: compare the ratios in floating point.
+        let production = (Double(revenue) - Double(cost)) / Double(cost)
+        let sandbox = (Double(sandboxRevenue) - Double(sandboxCost)) / Double(sandboxCost)
+        return production * 100 >= share * sandbox
     }
 }

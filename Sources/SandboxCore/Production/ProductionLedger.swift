@@ -7,6 +7,7 @@ import Foundation
 import Glibc
 #endif
 import SQLiteDB
+import Supervision
 
 /// What production agents spend and earn: `production usage|revenue|import`, with the
 /// sandbox's event protocol, price table and exactness. Only a slot's live version records,
@@ -17,11 +18,12 @@ import SQLiteDB
 /// let ledger = try ProductionLedger(paths: paths)
 /// let record = try ledger.recordUsage(agent: "support-bot", model: "claude-sonnet-4", tokens: TokenCounts(input: 1_200, output: 300))
 /// ```
-public final class ProductionLedger: EventLedger {
+public final class ProductionLedger: RunBook {
     let store: ProductionStore
     var ledgerStatements: LedgerStatements?
     private let priceFile: URL?
     private var loadedPrices: PriceCatalog?
+    private let clock: () -> Date
 
     public var paths: SandboxPaths { store.paths }
     var db: Connection { store.db }
@@ -35,7 +37,15 @@ public final class ProductionLedger: EventLedger {
     ) throws {
         store = try ProductionStore(paths: paths, clock: clock, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         self.priceFile = priceFile
+        self.clock = clock
+        closeRunsOfDeadSupervisors()
     }
+
+    var databasePath: String { paths.productionDatabase.path }
+
+    func write<T>(_ body: () throws -> T) throws -> T { try store.write(body) }
+
+    func read<T>(_ body: () throws -> T) throws -> T { try store.read(body) }
 
     func prices() throws -> PriceCatalog {
         if let loadedPrices { return loadedPrices }
@@ -59,6 +69,10 @@ public final class ProductionLedger: EventLedger {
             outcome.merge(try enforceBudget(agent: agent, added: effects[agent]?.tokens ?? 0))
         }
         return outcome
+    }
+
+    func enforceBudgets(agent: String, added: Int64, addedCost: Int64) throws -> BudgetOutcome {
+        try enforceBudget(agent: agent, added: added)
     }
 
     /// Pauses an agent at or over its budget, in the caller's transaction; the pause is a
@@ -116,6 +130,60 @@ public final class ProductionLedger: EventLedger {
         }
     }
 
+    /// Runs a live agent's program under supervision, as `Sandbox.runAgent` does, in its
+    /// production workspace (`HOME/production/agents/<id>`, created on first run), with its
+    /// log in `HOME/production/logs/<id>/`, `NOVAOS_SLOT` set, and its normal budget. The
+    /// agent is stopped when it is taken out of service (rolled back or retired).
+    public func runAgent(_ subject: String, command: [String], options: RunOptions = RunOptions()) throws -> RunRecord {
+        let paths = paths
+        return try superviseRun(command: command, options: options, paths: paths, open: { start in
+            try store.write {
+                let agent = try store.resolve(subject)
+                try store.requireLive(agent)
+                guard agent.status == .active else {
+                    throw SandboxError.invalidState("agent \(agent.id) is \(agent.status.rawValue); only active agents run")
+                }
+                guard agent.tokensUsed < agent.tokenBudget else {
+                    throw SandboxError.invalidState("agent \(agent.id) has used \(agent.tokensUsed) of its \(agent.tokenBudget) tokens; nothing left to run on")
+                }
+                // Created through folders opened one at a time, never following a link.
+                _ = try mappingLowerErrors {
+                    try Directory.open(paths.home.path).subdirectory("production", mode: 0o700).subdirectory("agents", mode: 0o700)
+                        .subdirectory(agent.id.rawValue, mode: 0o700)
+                }
+                let runID = try insertRun(agent: agent.id, start)
+                let log = paths.productionFolder.appendingPathComponent("logs/\(agent.id.rawValue)/\(runID).log").path
+                try db.run("UPDATE runs SET log_path = ? WHERE id = ?", log, runID)
+                let config = JSONValue.decodeStored(try db.scalarText("SELECT config FROM agents WHERE id = ?", [agent.id.rawValue]))
+                return OpenedRun(
+                    agentID: agent.id, runID: runID,
+                    tokensLeft: max(0, agent.tokenBudget - agent.tokensUsed - (try tokensReserved(agent: agent.id, excludingRun: runID))),
+                    config: config, workspace: paths.workspace(forProductionAgent: agent.id).path, workspaceName: "the agent's production workspace",
+                    logRoot: paths.home.path, logComponents: ["production", "logs", agent.id.rawValue], variables: ["NOVAOS_SLOT": agent.slot ?? ""]
+                )
+            }
+        }, recordingBook: {
+            try ProductionLedger(paths: paths, clock: clock, busyTimeoutMilliseconds: 50, priceFile: priceFile)
+        })
+    }
+
+    /// A production agent runs while it is its slot's live version, active and under budget.
+    func runState(of agentID: AgentID) throws -> RunRecorder.RunState {
+        guard let agent = try store.agent(agentID.rawValue) else { return .drop(.agentKilled, "stopped: agent \(agentID) is gone") }
+        guard agent.state == .live else {
+            return .drop(.agentKilled, "stopped: agent \(agentID) is \(agent.state?.rawValue ?? "out of service") in its slot, no longer live")
+        }
+        if agent.status == .killed { return .drop(.agentKilled, "stopped: agent \(agentID) was killed") }
+        let overBudget = RunRecorder.RunState.stopAfterRecording(
+            .budgetExceeded, "stopped: agent \(agentID) used \(agent.tokensUsed) of its \(agent.tokenBudget) tokens"
+        )
+        if agent.status == .paused {
+            let reason = try db.scalarText("SELECT pause_reason FROM agents WHERE id = ?", [agentID.rawValue])
+            return reason == PauseReason.budgetExceeded.rawValue ? overBudget : .drop(.agentPaused, "stopped: agent \(agentID) was paused")
+        }
+        return agent.tokensUsed >= agent.tokenBudget ? overBudget : .runnable
+    }
+
     /// Imports events in JSON Lines, as `Sandbox.importEvents` does; every event's `agent_id`
     /// must be a live production agent.
     public func importEvents(
@@ -171,7 +239,8 @@ public struct LedgerFigures: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case usageEvents = "usage_events", revenueEvents = "revenue_events", tokens, cost, revenue, profit, roi
+        case usageEvents = "usage_events", revenueEvents = "revenue_events", tokens = "tokens_used", cost = "total_cost"
+        case revenue = "total_revenue", profit, roi
     }
 }
 
@@ -189,7 +258,8 @@ public struct ProductionMetrics: Codable, Sendable, Equatable {
     @NullEncoded public var sandbox: LedgerFigures?
 
     enum CodingKeys: String, CodingKey {
-        case agentID = "agent_id", slot, state, from, to, production, sandbox
+        case agentID = "agent_id", slot, state, production, sandbox
+        case from = "window_start", to = "window_end"
     }
 }
 

@@ -26,6 +26,14 @@ final class ProductionStore {
             throw SandboxError.invalidState("there is no production database yet at \(path): promote a project first ('novaos sandbox promote')")
         }
         db = try DatabaseFile.open(paths.productionDatabase, kind: .production, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        // A read-only file of an older version opens without its upgrade; these commands need it.
+        let version: Int
+        do { version = try db.userVersion } catch let error as SQLiteError { throw DatabaseFile.describe(error, path: path) }
+        guard version == Schema.productionMigrations.count else {
+            throw SandboxError.unreadableDatabase(
+                path: path, reason: "it needs a schema upgrade (version \(version) to \(Schema.productionMigrations.count)) but is read-only"
+            )
+        }
     }
 
     /// The current time, to whole seconds.
@@ -108,7 +116,7 @@ final class ProductionStore {
             }
             let live = try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot])
             throw SandboxError.invalidState(
-                "agent \(agent.id) is \(state.rawValue) in slot \(quoted(slot)); only the live version records (\(live.map { "live: \($0)" } ?? "the slot is empty"))"
+                "agent \(agent.id) is \(state.rawValue) in slot \(quoted(slot)); only the live version records and runs (\(live.map { "live: \($0)" } ?? "the slot is empty"))"
             )
         }
         guard agent.status != .killed else {
@@ -156,18 +164,21 @@ final class ProductionStore {
         guard agent.state == .live else {
             return try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot]).map(AgentID.init(unchecked:))
         }
-        let next: String?
-        if let replacement {
-            next = replacement.rawValue
-        } else {
-            next = try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'standby' ORDER BY rowid DESC LIMIT 1", [slot])
-        }
-        if let next {
+        let next = try replacement ?? previousVersion(in: slot)
+        if let next = next?.rawValue {
             try db.run("UPDATE agents SET state = 'live', live_since = ? WHERE id = ? AND state = 'standby'", Timestamp.string(from: at), next)
             guard db.changes == 1 else { throw SandboxError.invalidState("agent \(next) is not a standby version of slot \(quoted(slot))") }
         }
         try step(.replaced)
-        return next.map(AgentID.init(unchecked:))
+        return try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot]).map(AgentID.init(unchecked:))
+    }
+
+    /// The standby version of a slot that was live most recently: the one a rollback
+    /// restores (newest promoted first among those never live since promotion).
+    func previousVersion(in slot: String) throws -> AgentID? {
+        try db.scalarText(
+            "SELECT id FROM agents WHERE slot = ? AND state = 'standby' ORDER BY live_since DESC NULLS LAST, rowid DESC LIMIT 1", [slot]
+        ).map(AgentID.init(unchecked:))
     }
 }
 

@@ -274,6 +274,7 @@ extension Sandbox {
             for: planned.map { (AgentID(unchecked: $0.sandboxID), $0.name) },
             chosen: Dictionary(uniqueKeysWithValues: planned.compactMap { agent in agent.slot.map { (AgentID(unchecked: agent.sandboxID), $0) } })
         )
+        let policyJSON = String(decoding: try JSONWriter(pretty: false).encode(policy), as: UTF8.self)
         // The history says when the change happened: now, in this transaction.
         let changedAt = Timestamp.string(from: now())
         do {
@@ -309,10 +310,11 @@ extension Sandbox {
                         try production.run(
                             """
                             INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details)
-                            VALUES (?, 'promotion', ?, ?, ?, ?, 'sandbox promote', ?, json_object('project_id', ?, 'sandbox_agent_id', ?, 'learned', json(?)))
+                            VALUES (?, 'promotion', ?, ?, ?, ?, 'sandbox promote', ?,
+                                    json_object('project_id', ?, 'sandbox_agent_id', ?, 'guardrails', json(?), 'learned', json(?)))
                             """,
                             changedAt, slot, agent.productionID, previous, agent.productionID, "promoted from project \(id.rawValue)",
-                            id.rawValue, agent.sandboxID, learnings
+                            id.rawValue, agent.sandboxID, policyJSON, learnings
                         )
                     }
                 }

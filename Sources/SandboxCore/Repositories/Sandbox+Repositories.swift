@@ -302,7 +302,7 @@ extension Sandbox {
             try git.export(commit: sha, from: sourcePath, into: checkout, scratch: scratch)
             let containment = bubblewrap.map {
                 ProcessRunner.Containment(bubblewrap: $0, layout: SandboxLayout(
-                    writable: [checkout, home], hidden: hiddenFromUntrustedCode(environment: options.environment),
+                    writable: [checkout, home], hidden: paths.hiddenFromUntrustedCode(environment: options.environment),
                     network: options.network, directory: checkout
                 ))
             }

@@ -9,6 +9,21 @@ import Glibc
 import SQLiteDB
 import Supervision
 
+/// A ledger that supervised runs record into (its database has the `runs` table): the
+/// sandbox, and production's live agents. What differs is when an agent may go on running
+/// and what a budget does.
+protocol RunBook: EventLedger {
+    /// The database file, for error messages.
+    var databasePath: String { get }
+    /// Whether the agent may go on, read in the caller's transaction.
+    func runState(of agent: AgentID) throws -> RunRecorder.RunState
+    /// The budget rules after a batch of a run added `added` tokens and `addedCost`.
+    func enforceBudgets(agent: String, added: Int64, addedCost: Int64) throws -> BudgetOutcome
+    /// One write transaction (`BEGIN IMMEDIATE`), and one read transaction.
+    func write<T>(_ body: () throws -> T) throws -> T
+    func read<T>(_ body: () throws -> T) throws -> T
+}
+
 /// The ledger side of a supervised run: turns batches of event lines into records, one
 /// transaction per batch, and tells the supervisor when the agent must stop.
 ///
@@ -17,8 +32,9 @@ import Supervision
 /// not recorded. Budgets are checked after the batch, in the same transaction, so two runs of
 /// one agent share its budget.
 final class RunRecorder: RunLedger {
-    let sandbox: Sandbox
-    let agent: Agent
+    /// Where the run records: the sandbox, or production.
+    let book: any RunBook
+    let agentID: AgentID
     let runID: Int64
     let redactor: Redactor
     /// The prices the run's usage is charged at, read once before the agent started.
@@ -32,12 +48,12 @@ final class RunRecorder: RunLedger {
     static let noteLimit = 20
 
     init(
-        sandbox: Sandbox, agent: Agent, runID: Int64, prices: PriceCatalog, redactor: Redactor,
+        book: any RunBook, agent: AgentID, runID: Int64, prices: PriceCatalog, redactor: Redactor,
         note: @escaping (String) -> Void, warn: @escaping (String) -> Void
     ) {
-        self.sandbox = sandbox
+        self.book = book
         self.prices = PriceLookup(prices)
-        self.agent = agent
+        self.agentID = agent
         self.runID = runID
         self.redactor = redactor
         self.sink = note
@@ -75,7 +91,7 @@ final class RunRecorder: RunLedger {
 
     func record(_ batch: [EventLine]) throws(LedgerFailure) -> LedgerAnswer {
         // Parse and price outside the transaction, so the write lock is held only to insert.
-        let now = Timestamp.string(from: sandbox.now())
+        let now = Timestamp.string(from: book.now())
         var items: [Item] = []
         var rejected: [(line: Int, reason: String)] = []
         for line in batch {
@@ -88,8 +104,8 @@ final class RunRecorder: RunLedger {
                 let bytes = redactor.redact(line.bytes)
                 var event = try bytes.withUnsafeBufferPointer { try EventParser.parse($0) }
                 if !redactor.isEmpty { event = event.redacted(by: redactor) }
-                if let other = event.agentID, other != agent.id.rawValue {
-                    throw SandboxError.invalidInput("event for agent \(quoted(other)) in a run of \(agent.id)")
+                if let other = event.agentID, other != agentID.rawValue {
+                    throw SandboxError.invalidInput("event for agent \(quoted(other)) in a run of \(agentID)")
                 }
                 if case .reserve(let reserve) = event {
                     items.append(.reserve(line: line.number, tokens: reserve.tokens))
@@ -139,7 +155,7 @@ final class RunRecorder: RunLedger {
                         rejected.append((line, "\(error); not recorded"))
                         continue
                     }
-                    if try sandbox.insert(event, agent: agent.id.rawValue) {
+                    if try book.insert(event, agent: agentID.rawValue) {
                         total = trial
                         recorded += 1
                         ledger.used = used
@@ -160,14 +176,14 @@ final class RunRecorder: RunLedger {
                     replies.append(Self.reply(granted: 0, reason: "invalid_request"))
                 }
             }
-            if recorded > 0 { try sandbox.addToTotals(agent: agent.id.rawValue, total) }
-            try sandbox.db.cached(
+            if recorded > 0 { try book.addToTotals(agent: agentID.rawValue, total) }
+            try book.db.cached(
                 """
                 UPDATE runs SET events = events + ?, rejected_events = rejected_events + ?, tokens_used = tokens_used + ?,
                                 cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ?, reserved_tokens = ? WHERE id = ?
                 """
             ).run([Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, open.reduce(0, +), runID])
-            budgets = try sandbox.enforceBudgets(agent: agent.id.rawValue, added: total.tokens, addedCost: total.cost)
+            budgets = try book.enforceBudgets(agent: agentID.rawValue, added: total.tokens, addedCost: total.cost)
             let verdict = try state().verdict
             reservations = open // only once the transaction stands
             return verdict
@@ -191,10 +207,10 @@ final class RunRecorder: RunLedger {
     }
 
     private func reservationFigures() throws -> ReservationFigures {
-        let (budget, used) = try sandbox.db.queryFirst(
-            "SELECT token_budget, tokens_used FROM agents WHERE id = ?", [agent.id.rawValue], { ($0.int64(0), $0.int64(1)) }
+        let (budget, used) = try book.db.queryFirst(
+            "SELECT token_budget, tokens_used FROM agents WHERE id = ?", [agentID.rawValue], { ($0.int64(0), $0.int64(1)) }
         ) ?? (0, 0)
-        return ReservationFigures(budget: budget, used: used, reservedByOtherRuns: try sandbox.tokensReserved(agent: agent.id, excludingRun: runID))
+        return ReservationFigures(budget: budget, used: used, reservedByOtherRuns: try book.tokensReserved(agent: agentID, excludingRun: runID))
     }
 
     /// True for a line that names the reserve type, even when it cannot be parsed otherwise.
@@ -210,14 +226,14 @@ final class RunRecorder: RunLedger {
     }
 
     func check() throws(LedgerFailure) -> LedgerVerdict {
-        try guarded { try sandbox.db.inTransaction(.deferred) { try state().verdict } }
+        try guarded { try book.db.inTransaction(.deferred) { try state().verdict } }
     }
 
     func finish(_ outcome: RunOutcome) throws(LedgerFailure) {
         try transaction {
-            try sandbox.db.run(
+            try book.db.run(
                 "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, stop_reason = ?, reserved_tokens = 0 WHERE id = ? AND ended_at IS NULL",
-                Timestamp.string(from: sandbox.now()), outcome.exitCode.map(Int64.init), outcome.signal.map(Int64.init),
+                Timestamp.string(from: book.now()), outcome.exitCode.map(Int64.init), outcome.signal.map(Int64.init),
                 outcome.stopReason.rawValue, runID
             )
         }
@@ -241,39 +257,11 @@ final class RunRecorder: RunLedger {
 
     /// Whether the agent may go on, read in the caller's transaction.
     private func state() throws -> RunState {
-        guard let row = try sandbox.db.queryFirst(
-            """
-            SELECT a.status, a.pause_reason, p.status, a.tokens_used, a.token_budget, p.budget_micros,
-                   (SELECT coalesce(sum(cost_micros), 0) FROM agents WHERE project_id = a.project_id)
-            FROM agents AS a JOIN projects AS p ON p.id = a.project_id WHERE a.id = ?
-            """,
-            [agent.id.rawValue], { ($0.text(0), $0.optionalText(1), $0.text(2), $0.int64(3), $0.int64(4), $0.optionalInt64(5), $0.int64(6)) }
-        ) else {
-            return .drop(.agentKilled, "stopped: agent \(agent.id) is gone")
-        }
-        let (agentStatus, pauseReason, projectStatus, tokensUsed, budget, cap, projectCost) = row
-        if projectStatus != ProjectStatus.active.rawValue {
-            return .drop(.agentKilled, "stopped: project \(agent.projectID) was \(projectStatus)")
-        }
-        if agentStatus == AgentStatus.killed.rawValue { return .drop(.agentKilled, "stopped: agent \(agent.id) was killed") }
-        let overBudget = RunState.stopAfterRecording(.budgetExceeded, "stopped: agent \(agent.id) used \(tokensUsed) of its \(budget) tokens")
-        let overCap = cap.map {
-            RunState.stopAfterRecording(.projectBudgetExceeded, "stopped: project \(agent.projectID) cost \(Money(micros: projectCost)) reached its cap of \(Money(micros: $0))")
-        }
-        if agentStatus == AgentStatus.paused.rawValue {
-            switch pauseReason.flatMap(PauseReason.init(rawValue:)) {
-            case .budgetExceeded?: return overBudget
-            case .projectBudgetExceeded?: return overCap ?? overBudget
-            case .manual?, nil: return .drop(.agentPaused, "stopped: agent \(agent.id) was paused")
-            }
-        }
-        if tokensUsed >= budget { return overBudget }
-        if let cap, projectCost >= cap, let overCap { return overCap }
-        return .runnable
+        try book.runState(of: agentID)
     }
 
     private func transaction<T>(_ body: () throws -> T) throws(LedgerFailure) -> T {
-        try guarded { try sandbox.db.inTransaction(.immediate, body) }
+        try guarded { try book.db.inTransaction(.immediate, body) }
     }
 
     /// SQLite's failures, as the supervisor needs to tell them apart.
@@ -283,7 +271,7 @@ final class RunRecorder: RunLedger {
         } catch let error as SQLiteError {
             if error.isBusy { throw .busy }
             if error.isFull { throw .full }
-            throw .failed(DatabaseFile.describe(error, path: sandbox.paths.sandboxDatabase.path).description)
+            throw .failed(DatabaseFile.describe(error, path: book.databasePath).description)
         } catch {
             throw .failed("\(error)")
         }

@@ -33,174 +33,36 @@ extension Sandbox {
     ///   entry, or isolation that cannot be had; after the run is recorded, for a command that
     ///   cannot start (the run is then closed as `failed_to_start`).
     public func runAgent(_ id: AgentID, command: [String], options: RunOptions = RunOptions()) throws -> RunRecord {
-        guard let program = command.first else { throw SandboxError.invalidInput("no command to run: give it after --") }
-        let passed = try Self.agentVariables(options.passing, from: options.environment)
-        let redactor = Redactor(secrets: Array(passed.values))
-        let bubblewrap: Bubblewrap? = options.isolation == .namespace
-            ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"], only: nonEmpty(options.environment["NOVAOS_TEST_BWRAP"])) } : nil
-        // Read before anything starts: a malformed price file refuses the run with nothing recorded.
-        let prices = try prices()
-        let started = now()
-        let supervisor = ProcessIdentity.current
-        // Each argument is redacted before JSON escapes could hide a secret's characters.
-        let storedCommand = JSONValue.array(command.map { .string(redactor.redact($0)) }).jsonText
-        let (agent, runID, tokensLeft): (Agent, Int64, Int64) = try write {
-            let agent = try loadAgent(id)
-            guard agent.status == .active else {
-                let why = agent.pauseReason.map { " (\($0.rawValue))" } ?? ""
-                throw SandboxError.invalidState("agent \(id) is \(agent.status.rawValue)\(why); only active agents run")
-            }
-            let project = try loadProject(agent.projectID)
-            guard project.status == .active else {
-                throw SandboxError.invalidState("agent \(id) belongs to project \(agent.projectID), which is \(project.status.rawValue); only agents of active projects run")
-            }
-            guard agent.tokensUsed < agent.tokenBudget else {
-                throw SandboxError.invalidState("agent \(id) has used \(agent.tokensUsed) of its \(agent.tokenBudget) tokens; nothing left to run on (raise it with 'novaos sandbox budget \(id) --tokens N')")
-            }
-            if let (cost, cap) = try capReached(project) {
-                throw SandboxError.invalidState("project \(agent.projectID) has cost \(cost) of its \(cap) cap; nothing is left to run on (raise it with 'novaos sandbox budget \(agent.projectID) --usd X')")
-            }
-            try db.run(
-                """
-                INSERT INTO runs (agent_id, command, log_path, started_at, isolation, supervisor_pid, supervisor_start)
-                VALUES (?, ?, '', ?, ?, ?, ?)
-                """,
-                id.rawValue, storedCommand, Timestamp.string(from: started), options.isolation.rawValue, Int64(supervisor.pid), supervisor.startTime
-            )
-            let runID = db.lastInsertRowID
-            let tokensLeft = max(0, agent.tokenBudget - agent.tokensUsed - (try tokensReserved(agent: id, excludingRun: runID)))
-            let log = logsFolder.appendingPathComponent("\(agent.projectID.rawValue)/\(id.rawValue)/\(runID).log").path
-            try db.run("UPDATE runs SET log_path = ? WHERE id = ?", log, runID)
-            return (agent, runID, tokensLeft)
-        }
-
-        let child: ChildProcess
-        let log: RunLog
-        let eventsRead: Int32
-        let repliesWrite: Int32
-        do {
-            (child, log, eventsRead, repliesWrite) = try mappingLowerErrors {
-                try startAgent(agent, runID: runID, tokensLeft: tokensLeft, program: program, command: command, passed: passed,
-                               bubblewrap: bubblewrap, options: options)
-            }
-        } catch {
-            try? write {
-                try db.run(
-                    "UPDATE runs SET ended_at = ?, stop_reason = 'failed_to_start', exit_code = 127 WHERE id = ? AND ended_at IS NULL",
-                    Timestamp.string(from: now()), runID
+        try superviseRun(command: command, options: options, paths: paths, open: { start in
+            try write {
+                let agent = try loadAgent(id)
+                guard agent.status == .active else {
+                    let why = agent.pauseReason.map { " (\($0.rawValue))" } ?? ""
+                    throw SandboxError.invalidState("agent \(id) is \(agent.status.rawValue)\(why); only active agents run")
+                }
+                let project = try loadProject(agent.projectID)
+                guard project.status == .active else {
+                    throw SandboxError.invalidState("agent \(id) belongs to project \(agent.projectID), which is \(project.status.rawValue); only agents of active projects run")
+                }
+                guard agent.tokensUsed < agent.tokenBudget else {
+                    throw SandboxError.invalidState("agent \(id) has used \(agent.tokensUsed) of its \(agent.tokenBudget) tokens; nothing left to run on (raise it with 'novaos sandbox budget \(id) --tokens N')")
+                }
+                if let (cost, cap) = try capReached(project) {
+                    throw SandboxError.invalidState("project \(agent.projectID) has cost \(cost) of its \(cap) cap; nothing is left to run on (raise it with 'novaos sandbox budget \(agent.projectID) --usd X')")
+                }
+                let runID = try insertRun(agent: id, start)
+                let log = logsFolder.appendingPathComponent("\(agent.projectID.rawValue)/\(id.rawValue)/\(runID).log").path
+                try db.run("UPDATE runs SET log_path = ? WHERE id = ?", log, runID)
+                return OpenedRun(
+                    agentID: id, runID: runID, tokensLeft: max(0, agent.tokenBudget - agent.tokensUsed - (try tokensReserved(agent: id, excludingRun: runID))),
+                    config: agent.config, workspace: paths.workspace(for: agent.projectID).path, workspaceName: "the project's workspace",
+                    logRoot: paths.sandboxFolder.path, logComponents: ["logs", agent.projectID.rawValue, id.rawValue],
+                    variables: ["NOVAOS_PROJECT_ID": agent.projectID.rawValue]
                 )
             }
-            throw error
-        }
-
-        // The supervisor records through a connection of its own with a short busy timeout,
-        // so a lock held elsewhere delays recording without ever blocking the loop.
-        let recording = try Sandbox(
-            paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50, maximumPageCount: maximumPageCount
-        )
-        let recorder = RunRecorder(
-            sandbox: recording, agent: agent, runID: runID, prices: prices, redactor: redactor, note: options.note, warn: options.warn ?? options.note
-        )
-        var settings = SupervisorOptions()
-        settings.timeout = options.timeout
-        settings.gracePeriod = options.gracePeriod
-        settings.unavailableLimit = options.unavailableLimit
-        settings.maximumLineBytes = EventParser.maximumLineBytes
-        settings.shouldInterrupt = options.shouldInterrupt
-        settings.output = options.output
-        settings.note = options.note
-        let outcome = Supervisor(
-            child: child, isolated: bubblewrap != nil, events: eventsRead, replies: repliesWrite, log: log, ledger: recorder, redactor: redactor,
-            options: settings
-        ).run()
-        var run = try read { try loadRun(runID) }
-        if run.stopReason == nil {
-            // The database never let the run be closed; the caller still learns how it ended,
-            // and the next command that can write closes the row as `lost`.
-            run.stopReason = outcome.stopReason
-            run.exitCode = outcome.exitCode
-            run.signal = outcome.signal
-            run.endedAt = now()
-        }
-        run.budgetExceeded = run.stopReason == .budgetExceeded || run.stopReason == .projectBudgetExceeded || recorder.budgetReached
-        run.pausedAgents = recorder.pausedAgents
-        return run
-    }
-
-    /// Opens the log, makes the event pipe and starts the agent, isolated when `bubblewrap` is given.
-    private func startAgent(
-        _ agent: Agent, runID: Int64, tokensLeft: Int64, program: String, command: [String], passed: [String: String], bubblewrap: Bubblewrap?,
-        options: RunOptions
-    ) throws -> (ChildProcess, RunLog, Int32, Int32) {
-        let workspace = paths.workspace(for: agent.projectID).path
-        guard Bubblewrap.isRealDirectory(workspace) else {
-            throw SandboxError.fileSystem(path: workspace, message: "the project's workspace is missing or is not a folder")
-        }
-        // The log is opened through folders novaos opened itself, never by a path an agent could have replaced.
-        let folder = try Directory.open(paths.sandboxFolder.path).subdirectory("logs", mode: 0o700)
-            .subdirectory(agent.projectID.rawValue, mode: 0o700).subdirectory(agent.id.rawValue, mode: 0o700)
-        let log = RunLog(fd: try folder.createFile("\(runID).log", readable: true), path: folder.path + "/\(runID).log", limit: options.logLimit)
-        let pipe = try makePipe()
-        defer { close(pipe.write) }
-        let replies: (read: Int32, write: Int32)
-        do { replies = try makePipe() } catch {
-            close(pipe.read)
-            throw error
-        }
-        defer { close(replies.read) }
-
-        var environment = passed
-        for key in ["PATH", "LANG", "TZ", "TERM"] { environment[key] = nonEmpty(options.environment[key]) }
-        environment["PATH"] = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
-        environment["HOME"] = workspace
-        environment["NOVAOS_AGENT_ID"] = agent.id.rawValue
-        environment["NOVAOS_PROJECT_ID"] = agent.projectID.rawValue
-        environment["NOVAOS_RUN_ID"] = String(runID)
-        environment["NOVAOS_TOKEN_BUDGET"] = String(tokensLeft) // less what other runs of it hold reserved
-        environment["NOVAOS_AGENT_CONFIG"] = agent.config.jsonText
-        environment["NOVAOS_EVENTS"] = "/dev/fd/3"
-        environment["NOVAOS_REPLIES"] = "/dev/fd/4"
-        let executable = try ChildProcess.resolve(program, path: options.environment["PATH"], currentDirectory: options.currentDirectory)
-        let child: ChildProcess
-        do {
-            if let bubblewrap {
-                var layout = agentLayout(workspace: workspace, network: options.network, environment: options.environment)
-                layout.readable = Self.foldersOfFiles(named: [executable] + command.dropFirst(), currentDirectory: options.currentDirectory)
-                let argv = bubblewrap.arguments(layout: layout, program: executable, arguments: Array(command.dropFirst()))
-                // bwrap is started with the agent's environment: its init (PID 1 inside) shows it in /proc/1/environ.
-                child = try ChildProcess(executable: bubblewrap.executable, arguments: argv, environment: environment, directory: "/",
-                                         passing: [pipe.write, replies.read])
-            } else {
-                child = try ChildProcess(executable: executable, arguments: command, environment: environment, directory: workspace,
-                                         passing: [pipe.write, replies.read])
-            }
-        } catch {
-            close(pipe.read)
-            close(replies.write)
-            throw error
-        }
-        return (child, log, pipe.read, replies.write)
-    }
-
-    /// What an isolated agent sees: its workspace, writable; the system read-only; none of
-    /// novaos's data (the sandbox folder, the production database) but the agent programs
-    /// shipped in `HOME/sandbox/agents`; none of the user's credential files.
-    func agentLayout(workspace: String, network: Bool, environment: [String: String]) -> SandboxLayout {
-        SandboxLayout(
-            writable: [workspace], hidden: hiddenFromUntrustedCode(environment: environment),
-            revealed: [paths.sandboxFolder.appendingPathComponent("agents").path], network: network, directory: workspace
-        )
-    }
-
-    /// novaos's data and the user's credential files, hidden from everything novaos runs.
-    func hiddenFromUntrustedCode(environment: [String: String]) -> [String] {
-        var hidden = [paths.sandboxFolder.path]
-        let production = paths.productionDatabase.path
-        hidden += ["", "-wal", "-shm", "-journal"].map { production + $0 }
-        if let home = nonEmpty(environment["HOME"]), home != "/" {
-            hidden += SandboxLayout.credentialEntries.map { home + "/" + $0 }
-        }
-        return hidden
+        }, recordingBook: {
+            try Sandbox(paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50, maximumPageCount: maximumPageCount)
+        })
     }
 
     /// The folders of the program and of every file its arguments name (relative ones taken
@@ -258,18 +120,8 @@ extension Sandbox {
     /// Cheap when there are none: one look-up in a partial index of open runs. Called when a
     /// command opens the sandbox for writing; a busy database is left for the next command.
     func closeLostRuns() {
-        guard !isEphemeral, !db.isReadOnly,
-              let open = try? db.query("SELECT id, supervisor_pid, supervisor_start FROM runs WHERE ended_at IS NULL", [], {
-                  ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2))
-              }), !open.isEmpty else { return }
-        let lost = open.filter { _, pid, start in !Self.supervisorIsAlive(pid: pid, start: start) }
-        guard !lost.isEmpty else { return }
-        let stamp = Timestamp.string(from: now())
-        _ = try? db.inTransaction(.immediate) {
-            for (id, _, _) in lost {
-                try db.run("UPDATE runs SET ended_at = ?, stop_reason = 'lost' WHERE id = ? AND ended_at IS NULL", stamp, id)
-            }
-        }
+        guard !isEphemeral else { return }
+        closeRunsOfDeadSupervisors()
     }
 
     /// The runs of an agent, newest first.
@@ -335,13 +187,6 @@ extension Sandbox {
         )
     }
 
-    func loadRun(_ id: Int64) throws -> RunRecord {
-        guard let run = try db.queryFirst("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [id], Self.decodeRun) else {
-            throw SandboxError.notFound(kind: "run", id: String(id))
-        }
-        return run
-    }
-
     /// The latest runs of a project's agents, newest first.
     func loadLatestRuns(project: ProjectID, limit: Int = 10) throws -> [RunRecord] {
         try db.query(
@@ -355,3 +200,40 @@ extension Sandbox {
     }
 }
 
+extension Sandbox: RunBook {
+    var databasePath: String { paths.sandboxDatabase.path }
+
+    /// A sandbox agent runs while it and its project are active and under budget and cap.
+    func runState(of agentID: AgentID) throws -> RunRecorder.RunState {
+        typealias RunState = RunRecorder.RunState
+        guard let row = try db.queryFirst(
+            """
+            SELECT a.status, a.pause_reason, p.status, a.tokens_used, a.token_budget, p.budget_micros,
+                   (SELECT coalesce(sum(cost_micros), 0) FROM agents WHERE project_id = a.project_id), a.project_id
+            FROM agents AS a JOIN projects AS p ON p.id = a.project_id WHERE a.id = ?
+            """,
+            [agentID.rawValue], { ($0.text(0), $0.optionalText(1), $0.text(2), $0.int64(3), $0.int64(4), $0.optionalInt64(5), $0.int64(6), $0.text(7)) }
+        ) else {
+            return .drop(.agentKilled, "stopped: agent \(agentID) is gone")
+        }
+        let (agentStatus, pauseReason, projectStatus, tokensUsed, budget, cap, projectCost, projectID) = row
+        if projectStatus != ProjectStatus.active.rawValue {
+            return .drop(.agentKilled, "stopped: project \(projectID) was \(projectStatus)")
+        }
+        if agentStatus == AgentStatus.killed.rawValue { return .drop(.agentKilled, "stopped: agent \(agentID) was killed") }
+        let overBudget = RunState.stopAfterRecording(.budgetExceeded, "stopped: agent \(agentID) used \(tokensUsed) of its \(budget) tokens")
+        let overCap = cap.map {
+            RunState.stopAfterRecording(.projectBudgetExceeded, "stopped: project \(projectID) cost \(Money(micros: projectCost)) reached its cap of \(Money(micros: $0))")
+        }
+        if agentStatus == AgentStatus.paused.rawValue {
+            switch pauseReason.flatMap(PauseReason.init(rawValue:)) {
+            case .budgetExceeded?: return overBudget
+            case .projectBudgetExceeded?: return overCap ?? overBudget
+            case .manual?, nil: return .drop(.agentPaused, "stopped: agent \(agentID) was paused")
+            }
+        }
+        if tokensUsed >= budget { return overBudget }
+        if let cap, projectCost >= cap, let overCap { return overCap }
+        return .runnable
+    }
+}

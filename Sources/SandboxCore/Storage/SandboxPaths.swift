@@ -73,6 +73,14 @@ public struct SandboxPaths: Sendable, Equatable {
     public func workspace(for project: ProjectID) -> URL {
         projectsFolder.appendingPathComponent(project.rawValue, isDirectory: true)
     }
+
+    /// `HOME/production`: the workspaces and run logs of production agents.
+    public var productionFolder: URL { home.appendingPathComponent("production", isDirectory: true) }
+
+    /// A production agent's workspace, `HOME/production/agents/<id>`, from its ID alone.
+    public func workspace(forProductionAgent agent: AgentID) -> URL {
+        productionFolder.appendingPathComponent("agents", isDirectory: true).appendingPathComponent(agent.rawValue, isDirectory: true)
+    }
 }
 
 /// The value, unless it is missing or empty (an empty environment variable means "not set").

@@ -221,12 +221,8 @@ enum Schema {
         CREATE INDEX experiment_results_by_repository ON experiment_results (repository_id);
         """
 
-    /// Version 5: runs say how they were isolated and which supervisor watches them (its PID
-    /// and start time, so a later command can tell a dead supervisor from a live one), and
-    /// have the new stop reasons. A CHECK constraint cannot be altered in place, so the table
-    /// is rebuilt (SQLite docs, lang_altertable, "other kinds of table schema changes").
-    static let supervisedRuns = """
-        CREATE TABLE runs_v5 (
+    /// The columns of `runs` as of sandbox version 5 (production's table has them too).
+    static let runColumns = """
             id               INTEGER PRIMARY KEY,
             agent_id         TEXT NOT NULL REFERENCES agents (id),
             command          TEXT NOT NULL CHECK (json_valid(command)),
@@ -246,6 +242,15 @@ enum Schema {
             isolation        TEXT NOT NULL DEFAULT 'none' CHECK (isolation IN ('namespace', 'none')),
             supervisor_pid   INTEGER,
             supervisor_start INTEGER
+        """
+
+    /// Version 5: runs say how they were isolated and which supervisor watches them (its PID
+    /// and start time, so a later command can tell a dead supervisor from a live one), and
+    /// have the new stop reasons. A CHECK constraint cannot be altered in place, so the table
+    /// is rebuilt (SQLite docs, lang_altertable, "other kinds of table schema changes").
+    static let supervisedRuns = """
+        CREATE TABLE runs_v5 (
+        \(runColumns)
         ) STRICT;
         INSERT INTO runs_v5 (id, agent_id, command, log_path, started_at, ended_at, exit_code, signal, stop_reason, tokens_used,
                              cost_micros, revenue_micros, events, rejected_events)
@@ -424,7 +429,8 @@ enum Schema {
         FROM agents WHERE promoted_from_agent_id IS NOT NULL
         """
 
-    /// Production version 5: guardrails. Each promoted agent has its policy (the defaults
+    /// Production version 5: guardrails, and runs (`production run`, the sandbox's `runs`
+    /// table as it is now). Each promoted agent has its policy (the defaults
     /// for agents promoted before) and the figures of its sandbox period to compare against
     /// (NULL when promoted before: the comparison is then skipped); every check is kept with
     /// what it measured; `live_since` is when the agent last went live, from which its bake
@@ -461,6 +467,13 @@ enum Schema {
         CREATE INDEX guardrail_checks_by_agent ON guardrail_checks (agent_id, id);
         CREATE INDEX api_costs_by_agent_time ON api_costs (agent_id, recorded_at);
         CREATE INDEX revenue_by_agent_time ON revenue (agent_id, recorded_at);
+
+        CREATE TABLE runs (
+        \(runColumns),
+            reserved_tokens  INTEGER NOT NULL DEFAULT 0 CHECK (reserved_tokens >= 0)
+        ) STRICT;
+        CREATE INDEX runs_by_agent ON runs (agent_id, id);
+        CREATE INDEX runs_open ON runs (id) WHERE ended_at IS NULL;
         """
 
     static let productionMigrations: [String] = [ledger, pauseReason, pricing, slots, guardrails]

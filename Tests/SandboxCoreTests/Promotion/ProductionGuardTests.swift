@@ -145,7 +145,8 @@ import Testing
         check = try #require(try guardian.check().checks.first { $0.agentID == second })
         #expect(check.verdict == .fail && check.consecutiveFailures == 1)
         let dryRun = try guardian.check(dryRun: true)
-        #expect(dryRun.rolledBack == [second] && dryRun.checks.first { $0.agentID == second }?.action == .wouldRollBack)
+        #expect(dryRun.wouldRollBack == [second] && dryRun.rolledBack.isEmpty)
+        #expect(dryRun.checks.first { $0.agentID == second }?.action == .wouldRollBack)
         #expect(try Production(paths: world.sandbox.paths).slot("support").live == second) // the dry run changed nothing
 
         let report = try guardian.check()
@@ -156,7 +157,9 @@ import Testing
         #expect(slot.live == first)
         #expect(slot.versions.map(\.state) == [.rolledBack, .live])
         #expect(slot.events.last?.kind == "rollback" && slot.events.last?.actor == "production check" && slot.events.last?.liveAgentID == first)
-        #expect(try guardian.checks(of: second.rawValue).count == 6)
+        let stored = try guardian.checks(of: second.rawValue)
+        #expect(stored.count == 6)
+        #expect(stored.first?.action == .rolledBack && stored.first?.liveAfter == first && stored.first?.checkID != nil)
 
         // The rolled-back agent records no more; the restored one does, and bakes afresh.
         #expect(throws: SandboxError.self) { try world.ledger().recordRevenue(agent: second.rawValue, amount: dollars("1")) }
@@ -234,6 +237,36 @@ import Testing
             let after = try Production(paths: world.sandbox.paths).slot("support")
             #expect(after.live == first && after.events.filter { $0.kind == "rollback" }.count == 1, "\(step)")
         }
+    }
+
+    @Test func thresholdsAreJudgedExactlyAtTheBoundary() {
+        // ROI exactly 0.07 %: at least 0.07 (floating point would say 700 < 700.0000000000001).
+        #expect(ExactROI.atLeast(revenue: 10_007, cost: 10_000, percent: 0.07))
+        #expect(!ExactROI.atLeast(revenue: 10_006, cost: 10_000, percent: 0.07))
+        #expect(ExactROI.atLeast(revenue: 5, cost: 0, percent: 1_000))
+        #expect(ExactROI.atLeast(revenue: 0, cost: 10, percent: -100) && !ExactROI.atLeast(revenue: 0, cost: 10, percent: -99.9999))
+        // Production ROI 6.7568 % is exactly half of the sandbox's 13.5136 %.
+        #expect(ExactROI.atLeast(revenue: 1_067_568, cost: 1_000_000, share: 50, ofRevenue: 1_135_136, cost: 1_000_000))
+        #expect(!ExactROI.atLeast(revenue: 1_067_567, cost: 1_000_000, share: 50, ofRevenue: 1_135_136, cost: 1_000_000))
+        // Amounts past 128 bits fall back to a ratio comparison rather than overflow.
+        #expect(ExactROI.atLeast(revenue: .max, cost: .max / 2, share: 99, ofRevenue: .max, cost: .max / 2))
+        #expect(!ExactROI.atLeast(revenue: .max, cost: .max / 2, share: 101, ofRevenue: .max, cost: .max / 2))
+        var policy = GuardrailPolicy()
+        #expect(throws: SandboxError.self) { try policy.set("min_roi", to: "0.00001") }
+        #expect(throws: Never.self) { try policy.set("min_roi", to: "-12.3456%") }
+        #expect(policy.minROI == -12.3456)
+    }
+
+    @Test func aRollbackRestoresTheVersionLiveMostRecently() throws {
+        let world = try World()
+        let a = try world.promote("support")
+        _ = try world.promote("support")
+        _ = try world.promote("support")
+        world.clock.advance(hours: 1)
+        _ = try world.guardian().rollback("support", to: a.rawValue) // C rolled back, A live again (B stays standby)
+        world.clock.advance(hours: 1)
+        _ = try world.promote("support") // D live; A and B on standby, A live more recently
+        #expect(try world.guardian().rollback("support").liveAfter == a)
     }
 
     @Test func guardrailChangesAreInTheHistory() throws {
