@@ -48,6 +48,13 @@ import Testing
         #expect(!lines.joined().contains("\u{202E}"))
     }
 
+    @Test func productionCommandsTakeTheFlagsOfTheirSandboxTwins() {
+        #expect(CommandLineCheck.options(of: ProductionCommand.Usage.self) == CommandLineCheck.options(of: SandboxCommand.Usage.self))
+        #expect(CommandLineCheck.options(of: ProductionCommand.Revenue.self) == CommandLineCheck.options(of: SandboxCommand.Revenue.self))
+        #expect(CommandLineCheck.options(of: ProductionCommand.Import.self) == CommandLineCheck.options(of: SandboxCommand.Import.self))
+        #expect(CommandLineCheck.options(of: ProductionCommand.Run.self) == CommandLineCheck.options(of: SandboxCommand.Run.self))
+    }
+
     @Test func hoistsGlobalOptionsBeforeTheSubcommand() {
         #expect(NovaOS.hoistingGlobalOptions(["--home", "/h", "--json", "sandbox", "list"]) == ["sandbox", "list", "--home", "/h", "--json"])
         #expect(NovaOS.hoistingGlobalOptions(["--home=/h", "sandbox", "run", "a", "--", "cmd", "--json"]) == ["sandbox", "run", "a", "--home=/h", "--", "cmd", "--json"])
