@@ -209,4 +209,12 @@ public final class Connection {
     public func setJournalMode(_ mode: String) throws -> String {
         try scalarText("PRAGMA journal_mode = \(mode)")?.lowercased() ?? ""
     }
+
+    /// Keeps the `-wal` and `-shm` files when this connection is the last to close
+    /// (`SQLITE_FCNTL_PERSIST_WAL`), instead of deleting them.
+    public func keepWriteAheadLogFiles() throws {
+        var on: Int32 = 1
+        let code = sqlite3_file_control(handle, "main", SQLITE_FCNTL_PERSIST_WAL, &on)
+        guard code == SQLITE_OK else { throw error(code: code, sql: nil) }
+    }
 }

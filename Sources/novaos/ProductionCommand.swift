@@ -19,7 +19,7 @@ struct ProductionCommand: ParsableCommand {
             fails too often. Wherever AGENT_OR_SLOT is asked, a slot means its live version.
             """,
         subcommands: [
-            List.self, Slot.self, History.self, Usage.self, Revenue.self, Import.self, Run.self, Metrics.self, Guardrail.self, Check.self,
+            List.self, Slot.self, History.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Budget.self, Metrics.self, Guardrail.self, Check.self,
             Rollback.self, Retire.self, Backup.self,
         ]
     )

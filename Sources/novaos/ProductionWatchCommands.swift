@@ -90,6 +90,38 @@ extension ProductionCommand {
         }
     }
 
+    struct Runs: ContextCommand {
+        static let configuration = CommandConfiguration(commandName: "runs", abstract: "List a production agent's runs, newest first.")
+
+        @Argument(help: "The agent (prd_...) or its slot.") var agent: String
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            try context.emit(try global.productionLedger(in: context).runs(of: agent), json: global.json)
+        }
+    }
+
+    struct Budget: ContextCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "budget",
+            abstract: "Set a production agent's token budget (its normal budget at promotion).",
+            discussion: """
+                The history records the change. A budget at or below what the agent used pauses it; raising it \
+                above resumes an agent its budget had paused.
+                """
+        )
+
+        @Argument(help: "The agent (prd_...) or its slot.") var agent: String
+        @Option(parsing: .unconditional, help: ArgumentHelp("The new token budget.", valueName: "n")) var tokens: Int64
+        @OptionGroup var global: GlobalOptions
+
+        func execute(in context: CommandContext) throws {
+            let change = try global.productionLedger(in: context).setTokenBudget(of: agent, tokens: tokens)
+            change.budgetWarnings.forEach(context.warn)
+            try context.emit(change, json: global.json)
+        }
+    }
+
     struct Metrics: ContextCommand {
         static let configuration = CommandConfiguration(
             commandName: "metrics",

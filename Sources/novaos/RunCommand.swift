@@ -122,7 +122,7 @@ struct RunFlags: ParsableArguments {
     @Argument(parsing: .postTerminator, help: "The command to run, after --.") var command: [String] = []
 
     func validate() throws {
-        guard !command.isEmpty else { throw ValidationError("Give the command to run after --, e.g. novaos sandbox run AGENT_ID -- python3 agent.py") }
+        guard !command.isEmpty else { throw ValidationError("Give the command to run after --, e.g. -- python3 agent.py") }
         guard IsolationMode(rawValue: isolation) != nil else { throw ValidationError("--isolation must be namespace or none, not \(isolation.debugDescription)") }
         guard parseSize(logLimit) != nil else { throw ValidationError("invalid --log-limit \(logLimit.debugDescription): use a size like 64MiB, 512K or 1G (at least 1K)") }
         if noNetwork, isolation == "none" { throw ValidationError("--no-network needs isolation; it cannot be had with --isolation none") }

@@ -215,4 +215,58 @@ import Testing
         }
         #expect(try FileManager.default.contentsOfDirectory(atPath: empty.path).isEmpty)
     }
+
+    /// Isolated (bubblewrap), a production agent writes only its workspace and reads neither
+    /// the sandbox, nor production's database, nor another agent's workspace; rolled back
+    /// mid-run, it is stopped (exit 4) and what it reports after is not recorded.
+    @Test func aProductionRunIsIsolatedAndStopsWhenRolledBack() throws {
+        let (home, v1, v2) = try twoVersions()
+        // The first run makes v2's workspace; give v1 one with a secret in it.
+        let secret = home.appendingPathComponent("production/agents/\(v1)")
+        try FileManager.default.createDirectory(at: secret, withIntermediateDirectories: true)
+        try "secret".write(to: secret.appendingPathComponent("secret.txt"), atomically: true, encoding: .utf8)
+        let scripts = try makeHome()
+        let probe = scripts.appendingPathComponent("probe.sh")
+        try """
+            #!/bin/sh
+            echo ok > "$HOME/mine" && echo "wrote workspace"
+            for f in "$ROOT/sandbox/sandbox.db" "$ROOT/production.db" "$ROOT/production.db-wal" "$ROOT/production/agents/$OTHER/secret.txt" \
+                     "$ROOT/production/logs"; do
+                if [ -s "$f" ] || [ -d "$f" ]; then echo "LEAK $f"; fi
+            done
+            echo '{"type":"revenue","amount":1}' > "$NOVAOS_EVENTS"
+            """.write(to: probe, atomically: true, encoding: .utf8)
+        // Production is written while nothing runs, so its -wal and -shm may be gone.
+        _ = try runBinary(["production", "guardrail", "support-bot", "min_roi=1"], home: home)
+        let run = try runBinary(
+            ["production", "run", "support-bot", "--env", "ROOT=\(home.path)", "--env", "OTHER=\(v1)", "--json", "--", "sh", probe.path], home: home
+        )
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("wrote workspace") && !run.stderr.contains("LEAK"), "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: home.appendingPathComponent("production/agents/\(v2)/mine").path))
+        #expect(try run.decode(RunRecord.self).isolation == .namespace)
+
+        // A long run, rolled back in the middle.
+        let long = scripts.appendingPathComponent("long.sh")
+        try """
+            #!/bin/sh
+            echo '{"type":"revenue","amount":1}' > "$NOVAOS_EVENTS"
+            touch "$HOME/started"
+            sleep 3
+            echo '{"type":"revenue","amount":100}' > "$NOVAOS_EVENTS"
+            sleep 30
+            """.write(to: long, atomically: true, encoding: .utf8)
+        let background = try BackgroundRun(["production", "run", "support-bot", "--json", "--", "sh", long.path], home: home)
+        let started = home.appendingPathComponent("production/agents/\(v2)/started").path
+        let deadline = Date().addingTimeInterval(20)
+        while !FileManager.default.fileExists(atPath: started), Date() < deadline { usleep(20_000) }
+        #expect(try runBinary(["production", "rollback", v2, "--yes"], home: home).exitCode == 0)
+        #expect(background.wait(seconds: 20))
+        #expect(background.process.terminationStatus == 4, "\(background.errors)")
+        let stopped = try SandboxJSON.decoder().decode(RunRecord.self, from: Data(background.output.utf8))
+        #expect(stopped.stopReason == .agentKilled)
+        let runs = try runBinary(["production", "runs", v2, "--json"], home: home).decode(RunList.self)
+        let one = try Money(parsing: "1")
+        #expect(runs.runs.count == 2 && runs.runs.first?.revenue == one)
+    }
 }

@@ -175,13 +175,16 @@ public struct BudgetChange: Codable, Sendable, Equatable {
     /// True when the new budget is already reached (a lowered budget pauses at once).
     public var budgetExceeded = false
     public var pausedAgents: [AgentID] = []
+    /// Agents the change made active again: a production agent paused by its budget, once
+    /// the budget is raised above what it used (the sandbox resumes only with `resume`).
+    public var resumedAgents: [AgentID] = []
     /// One line per budget reached, for people (not part of the JSON).
     public var budgetWarnings: [String] = []
 
     enum CodingKeys: String, CodingKey {
         case kind, id, previous, budget
         case budgetUsedPercent = "budget_used_percent", changedAt = "changed_at"
-        case budgetExceeded = "budget_exceeded", pausedAgents = "paused_agents"
+        case budgetExceeded = "budget_exceeded", pausedAgents = "paused_agents", resumedAgents = "resumed_agents"
     }
 }
 

@@ -38,7 +38,14 @@ public final class ProductionLedger: RunBook {
         store = try ProductionStore(paths: paths, clock: clock, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         self.priceFile = priceFile
         self.clock = clock
-        closeRunsOfDeadSupervisors()
+    }
+
+    /// The runs of a production agent (or a slot's live version), newest first.
+    public func runs(of subject: String) throws -> RunList {
+        try store.read {
+            let agent = try store.resolve(subject)
+            return RunList(runs: try db.query("SELECT \(Sandbox.runColumns) FROM runs WHERE agent_id = ? ORDER BY id DESC", [agent.id.rawValue], Sandbox.decodeRun))
+        }
     }
 
     var databasePath: String { paths.productionDatabase.path }
@@ -94,6 +101,44 @@ public final class ProductionLedger: RunBook {
             outcome.agentsOverBudget.append(.init(id: agent.id, used: agent.tokensUsed, budget: agent.tokenBudget))
         }
         return outcome
+    }
+
+    /// Sets a production agent's token budget (named by its ID or its slot). The history
+    /// records the change. A budget lowered to or below what the agent used pauses it at once;
+    /// one raised above it resumes an agent its budget had paused (production has no other
+    /// way back).
+    public func setTokenBudget(of subject: String, tokens: Int64) throws -> BudgetChange {
+        guard tokens > 0, tokens <= 1_000_000_000_000 else {
+            throw SandboxError.invalidInput("--tokens must be a whole number from 1 to 1000000000000")
+        }
+        return try store.write {
+            let at = now()
+            let agent = try store.resolve(subject)
+            guard agent.slot != nil, agent.state != .retired else {
+                throw SandboxError.invalidState("agent \(agent.id) is \(agent.state?.rawValue ?? "in no slot"); its budget can no longer change")
+            }
+            try db.run("UPDATE agents SET token_budget = ? WHERE id = ?", tokens, agent.id.rawValue)
+            var resumed: [AgentID] = []
+            if tokens > agent.tokensUsed, agent.status == .paused,
+               try db.scalarText("SELECT pause_reason FROM agents WHERE id = ?", [agent.id.rawValue]) == PauseReason.budgetExceeded.rawValue {
+                try db.run("UPDATE agents SET status = 'active', pause_reason = NULL WHERE id = ?", agent.id.rawValue)
+                resumed.append(agent.id)
+            }
+            try store.appendEvent(
+                at: at, kind: "budget", slot: agent.slot, agent: agent.id, live: try db.scalarText(
+                    "SELECT id FROM agents WHERE slot = ? AND state = 'live'", [agent.slot]
+                ).map(AgentID.init(unchecked:)), actor: "production budget",
+                reason: "token budget \(groupedDigits(agent.tokenBudget)) → \(groupedDigits(tokens))" + (resumed.isEmpty ? "" : "; resumed"),
+                details: ["previous": .integer(agent.tokenBudget), "token_budget": .integer(tokens), "tokens_used": .integer(agent.tokensUsed)]
+            )
+            // A budget lowered to or below what is used binds at once, like any other crossing.
+            let outcome = try enforceBudget(agent: agent.id.rawValue, added: agent.tokenBudget > agent.tokensUsed ? agent.tokensUsed : 0)
+            return BudgetChange(
+                kind: "agent", id: agent.id.rawValue, previous: .tokens(agent.tokenBudget), budget: .tokens(tokens),
+                budgetUsedPercent: Budgets.percent(agent.tokensUsed, of: tokens), changedAt: at, budgetExceeded: outcome.budgetExceeded,
+                pausedAgents: outcome.pausedAgents, resumedAgents: resumed, budgetWarnings: outcome.warnings
+            )
+        }
     }
 
     /// Records one API call of a live agent (named by its ID or its slot).

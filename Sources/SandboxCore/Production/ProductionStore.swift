@@ -34,6 +34,8 @@ final class ProductionStore {
                 path: path, reason: "it needs a schema upgrade (version \(version) to \(Schema.productionMigrations.count)) but is read-only"
             )
         }
+        // Runs whose supervisor is gone are closed as `lost` by every command that writes here.
+        ProductionLedger.closeRunsOfDeadSupervisors(in: db, now: now())
     }
 
     /// The current time, to whole seconds.

@@ -311,10 +311,10 @@ extension Sandbox {
                             """
                             INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details)
                             VALUES (?, 'promotion', ?, ?, ?, ?, 'sandbox promote', ?,
-                                    json_object('project_id', ?, 'sandbox_agent_id', ?, 'guardrails', json(?), 'learned', json(?)))
+                                    json_object('project_id', ?, 'sandbox_agent_id', ?, 'guardrails', json(?), 'learned', json(?), 'user', ?))
                             """,
                             changedAt, slot, agent.productionID, previous, agent.productionID, "promoted from project \(id.rawValue)",
-                            id.rawValue, agent.sandboxID, policyJSON, learnings
+                            id.rawValue, agent.sandboxID, policyJSON, learnings, ProductionStore.userName
                         )
                     }
                 }

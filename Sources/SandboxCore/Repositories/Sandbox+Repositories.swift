@@ -300,6 +300,7 @@ extension Sandbox {
                 throw SandboxError.fileSystem(path: checkout, message: "cannot create the checkout: \(String(cString: strerror(errno)))")
             }
             try git.export(commit: sha, from: sourcePath, into: checkout, scratch: scratch)
+            if bubblewrap != nil { paths.prepareHiding() }
             let containment = bubblewrap.map {
                 ProcessRunner.Containment(bubblewrap: $0, layout: SandboxLayout(
                     writable: [checkout, home], hidden: paths.hiddenFromUntrustedCode(environment: options.environment),

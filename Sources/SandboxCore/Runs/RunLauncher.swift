@@ -63,7 +63,11 @@ extension RunBook {
         let log: RunLog
         let eventsRead: Int32
         let repliesWrite: Int32
+        let recording: any RunBook
         do {
+            // Opened before the agent starts: a database that cannot be opened now is a run
+            // that failed to start, not an agent left running unrecorded.
+            recording = try recordingBook()
             (child, log, eventsRead, repliesWrite) = try mappingLowerErrors {
                 try startAgent(run, program: program, command: command, passed: passed, bubblewrap: bubblewrap, options: options, paths: paths)
             }
@@ -78,7 +82,7 @@ extension RunBook {
         }
 
         let recorder = RunRecorder(
-            book: try recordingBook(), agent: run.agentID, runID: run.runID, prices: prices, redactor: redactor, note: options.note,
+            book: recording, agent: run.agentID, runID: run.runID, prices: prices, redactor: redactor, note: options.note,
             warn: options.warn ?? options.note
         )
         var settings = SupervisorOptions()
@@ -143,6 +147,7 @@ extension RunBook {
         let child: ChildProcess
         do {
             if let bubblewrap {
+                paths.prepareHiding()
                 var layout = paths.agentLayout(workspace: workspace, network: options.network, environment: options.environment)
                 layout.readable = Sandbox.foldersOfFiles(named: [executable] + command.dropFirst(), currentDirectory: options.currentDirectory)
                 let argv = bubblewrap.arguments(layout: layout, program: executable, arguments: Array(command.dropFirst()))
@@ -180,6 +185,23 @@ extension SandboxPaths {
         )
     }
 
+    /// Makes what isolated code must not see exist before a run starts, since only what
+    /// exists can be hidden, and the host's folders are seen live: `HOME/production` (made
+    /// empty, 0700), and when `production.db` exists, its `-wal` and `-shm` files (made empty,
+    /// which SQLite reads as no log; production connections then keep them). A production
+    /// database made later by a promotion is visible to runs already going (README,
+    /// "Containment").
+    func prepareHiding() {
+        if let home = try? Directory.open(home.path) { _ = try? home.subdirectory("production", mode: 0o700) }
+        let database = productionDatabase.path
+        var info = stat()
+        guard lstat(database, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return }
+        for suffix in ["-wal", "-shm"] {
+            let fd = open(database + suffix, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode_t(info.st_mode & 0o666))
+            if fd >= 0 { close(fd) }
+        }
+    }
+
     /// novaos's data and the user's credential files, hidden from everything novaos runs.
     func hiddenFromUntrustedCode(environment: [String: String]) -> [String] {
         var hidden = [sandboxFolder.path, productionFolder.path]
@@ -197,13 +219,18 @@ extension RunBook {
     /// Cheap when there are none: one look-up in a partial index of open runs. A busy
     /// database is left for the next command.
     func closeRunsOfDeadSupervisors() {
+        Self.closeRunsOfDeadSupervisors(in: db, now: now())
+    }
+
+    /// `closeRunsOfDeadSupervisors` on any connection to a database with `runs`.
+    static func closeRunsOfDeadSupervisors(in db: Connection, now: Date) {
         guard !db.isReadOnly,
               let open = try? db.query("SELECT id, supervisor_pid, supervisor_start FROM runs WHERE ended_at IS NULL", [], {
                   ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2))
               }), !open.isEmpty else { return }
         let lost = open.filter { _, pid, start in !Sandbox.supervisorIsAlive(pid: pid, start: start) }
         guard !lost.isEmpty else { return }
-        let stamp = Timestamp.string(from: now())
+        let stamp = Timestamp.string(from: now)
         _ = try? db.inTransaction(.immediate) {
             for (id, _, _) in lost {
                 try db.run("UPDATE runs SET ended_at = ?, stop_reason = 'lost' WHERE id = ? AND ended_at IS NULL", stamp, id)

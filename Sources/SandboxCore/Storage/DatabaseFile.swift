@@ -71,6 +71,9 @@ enum DatabaseFile {
             throw describe(error, path: path)
         }
         do {
+            // Production's -wal and -shm files stay once made, so an isolated run that hid them
+            // at its start never sees them made again (see `SandboxPaths.prepareHiding`).
+            if kind == .production, !readOnly { try connection.keepWriteAheadLogFiles() }
             try migrate(connection, kind: kind, readOnly: readOnly)
             try connection.execute("PRAGMA synchronous = \(kind.synchronous)")
         } catch let error as SQLiteError {

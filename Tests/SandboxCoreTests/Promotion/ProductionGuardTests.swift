@@ -82,8 +82,18 @@ import Testing
         // binds: the call that reaches it pauses the agent, and the history says so.
         let record = try ledger.recordUsage(agent: "support", model: "claude-haiku-3.5", tokens: TokenCounts(input: 20_000, output: 0))
         #expect(record.budgetExceeded && record.pausedAgents == [second])
-        let history = try Production(paths: world.sandbox.paths).history(of: "support").events
+        var history = try Production(paths: world.sandbox.paths).history(of: "support").events
         #expect(history.last?.kind == "budget" && history.last?.actor == "budget" && history.last?.agentID == second)
+
+        // Raised above what it used, the budget resumes it; lowered again, it pauses it at once.
+        let raised = try ledger.setTokenBudget(of: "support", tokens: 50_000)
+        #expect(raised.resumedAgents == [second] && !raised.budgetExceeded)
+        let lowered = try ledger.setTokenBudget(of: second.rawValue, tokens: 1_000)
+        #expect(lowered.pausedAgents == [second] && lowered.resumedAgents.isEmpty)
+        #expect(throws: SandboxError.self) { try ledger.setTokenBudget(of: "support", tokens: 0) }
+        history = try Production(paths: world.sandbox.paths).history(of: "support").events
+        #expect(history.suffix(3).map(\.actor) == ["production budget", "production budget", "budget"])
+        #expect(history.suffix(3).allSatisfy { $0.kind == "budget" })
     }
 
     @Test func productionImportTakesLiveAgentsOnly() throws {
