@@ -176,6 +176,11 @@ extension ProductionCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
+            // Before any promotion there is nothing to judge: an empty report, for cron.
+            guard FileManager.default.fileExists(atPath: global.paths(in: context).productionDatabase.path) else {
+                try context.emit(CheckReport.empty(at: context.clock(), dryRun: dryRun), json: global.json)
+                return
+            }
             let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(SlotChangeStep.init(rawValue:))
             let report = try global.productionGuard(in: context).check(dryRun: dryRun) { step in
                 if step == crashPoint { _ = kill(getpid(), SIGKILL) }

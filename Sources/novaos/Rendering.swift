@@ -199,9 +199,9 @@ extension PromotionResult: TextRenderable {
         let verb = status == .promoted ? "Promoted" : "Dry run: would promote"
         var text = style.bold("\(verb) \(projectID)") + ": \(colored(evaluation.recommendation, style)), \(agentsMigrated) agent(s) to production\n"
         if !migratedAgents.isEmpty {
-            var table = TextTable(headers: ["SANDBOX AGENT", "PRODUCTION AGENT", "NAME", "TYPE", "ROI"], rightAligned: [4])
+            var table = TextTable(headers: ["SANDBOX AGENT", "PRODUCTION AGENT", "SLOT", "NAME", "TYPE", "ROI"], rightAligned: [5])
             table.rows = migratedAgents.map {
-                [$0.sandboxID.rawValue, status == .promoted ? $0.productionID.rawValue : "(new)", cell($0.name), $0.type, formatPercent($0.roi)]
+                [$0.sandboxID.rawValue, status == .promoted ? $0.productionID.rawValue : "(new)", cell($0.slot), cell($0.name), $0.type, formatPercent($0.roi)]
             }
             text += "\n" + table.render(style) + "\n"
         }
@@ -294,7 +294,12 @@ extension ProductionHistory: TextRenderable {
         guard !events.isEmpty else { return "No changes to production." }
         var table = TextTable(headers: productionEventHeaders, rightAligned: [0])
         table.rows = events.map(productionEventCells)
-        return table.render(style)
+        var lines = [table.render(style)]
+        let learned = events.compactMap(learnedLines).flatMap { $0 }
+        if !learned.isEmpty {
+            lines += ["", "What each promotion brought from the sandbox:"] + learned
+        }
+        return lines.joined(separator: "\n")
     }
 }
 

@@ -217,6 +217,9 @@ extension SandboxCommand {
                 guard seen.insert(pair[..<equals]).inserted else {
                     throw ValidationError("--slot-map names agent \(String(pair[..<equals]).debugDescription) twice")
                 }
+                do { try PromotionRules.validateSlot(String(pair[pair.index(after: equals)...])) } catch let error as SandboxError {
+                    throw ValidationError(error.description)
+                }
             }
         }
 

@@ -96,6 +96,8 @@ import Testing
         #expect(shown.agentID.rawValue == v2 && shown.policy.failureLimit == 2 && shown.policy.window == 3_600)
         let changed = try runBinary(["production", "guardrail", v2, "min_roi=10", "--json"], home: home).decode(AgentGuardrails.self)
         #expect(changed.changes == ["min_roi 0% → 10%"])
+        let guardrailRow = try runBinary(["production", "history", "--json"], home: home).decode(ProductionHistory.self).events.last
+        #expect(guardrailRow?.kind == "guardrail" && guardrailRow?.previousAgentID?.rawValue == v2 && guardrailRow?.liveAgentID?.rawValue == v2)
         #expect(try runBinary(["production", "guardrail", v2, "min_roi=ten"], home: home).exitCode == 64)
         #expect(try runBinary(["production", "guardrail", v2, "speed=3"], home: home).exitCode == 64)
 
@@ -207,13 +209,22 @@ import Testing
             #expect(lines.count == 1 && lines[0].hasPrefix("Error: "), "\(arguments): \(output.stderr)")
             #expect(try snapshot(home) == before, "\(arguments) changed something")
         }
-        // Without a production database, the production commands that write say so and create nothing.
+        // Without a production database, the production commands that write say so and create
+        // nothing; a check (from cron, before the first promotion) has nothing to judge.
         let empty = try makeHome()
-        for arguments in [["production", "check"], ["production", "usage", "x", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1"]] {
-            let output = try runBinary(arguments, home: empty)
-            #expect(output.exitCode == 1 && output.stderr.contains("no production database yet"), "\(arguments): \(output.stderr)")
-        }
+        let usage = try runBinary(["production", "usage", "x", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1"], home: empty)
+        #expect(usage.exitCode == 1 && usage.stderr.contains("no production database yet"), "\(usage.stderr)")
+        let check = try runBinary(["production", "check", "--json"], home: empty)
+        let nothingChecked = try check.decode(CheckReport.self).checks.isEmpty
+        #expect(check.exitCode == 0 && nothingChecked, "\(check.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: empty.path).isEmpty)
+
+        // A slot name must be readable and must not look like an agent ID (exit 64 in --slot-map).
+        let (other, project, winner, _) = try promotableHome()
+        for slot in ["prd_0123456789abcdef", "a\u{1}b", " padded"] {
+            let refused = try runBinary(["sandbox", "promote", project, "--yes", "--slot-map", "\(winner)=\(slot)"], home: other)
+            #expect(refused.exitCode == 64, "\(slot): \(refused.stderr)")
+        }
     }
 
     /// Isolated (bubblewrap), a production agent writes only its workspace and reads neither

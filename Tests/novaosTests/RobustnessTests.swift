@@ -81,7 +81,6 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
             ["sandbox", "create", " \n "],
             ["sandbox", "create", "x", "--budget", "0"],
             ["sandbox", "promote", project, "--yes", "--slot-map", "\(loser)=bot"],
-            ["sandbox", "promote", project, "--yes", "--slot-map", "\(winner)=bad\u{1b}[2J"],
             ["sandbox", "promote", project, "--yes", "--slot-map", "agt_../../x=bot"],
         ]
         for arguments in cases {
@@ -91,6 +90,7 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
         let usageErrors: [[String]] = [
             ["sandbox", "promote", project, "--yes", "--slot-map", "no-equals-sign"],
             ["sandbox", "promote", project, "--yes", "--slot-map", "\(winner)="],
+            ["sandbox", "promote", project, "--yes", "--slot-map", "\(winner)=bad\u{1b}[2J"],
             ["sandbox", "promote", project, "--yes", "--slot-map", "\(winner)=a", "--slot-map", "\(winner)=b"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "NaN", "--output-tokens", "1"],
             ["sandbox", "usage", winner, "--model", "x", "--input-tokens", "1", "--output-tokens", "1", "--cost", "NaN"],

@@ -50,8 +50,9 @@ public final class ProductionGuard {
                     """,
                     agent.id.rawValue, policy.minROI, policy.minROIVsSandbox, policy.minEvents, policy.window, policy.bakeTime, policy.failureLimit
                 )
+                let live = try liveAgent(of: agent.slot)
                 try store.appendEvent(
-                    at: at, kind: "guardrail", slot: agent.slot, agent: agent.id, live: try liveAgent(of: agent.slot), actor: "production guardrail",
+                    at: at, kind: "guardrail", slot: agent.slot, agent: agent.id, previous: live, live: live, actor: "production guardrail",
                     reason: changes.joined(separator: ", "),
                     details: ["previous": try JSONValue(encoding: previous), "policy": try JSONValue(encoding: policy)]
                 )
@@ -396,6 +397,11 @@ public struct CheckReport: Codable, Sendable, Equatable {
     public var passed: Int { checks.count { $0.verdict == .pass } }
     public var failed: Int { checks.count { $0.verdict == .fail } }
     public var inconclusive: Int { checks.count { $0.verdict == .inconclusive } }
+    /// A check of a production that has no database yet: nothing to judge.
+    public static func empty(at date: Date, dryRun: Bool) -> CheckReport {
+        CheckReport(checkedAt: wholeSeconds(date), dryRun: dryRun, checks: [])
+    }
+
     /// The agents rolled back.
     public var rolledBack: [AgentID] { checks.filter { $0.action == .rolledBack }.map(\.agentID) }
     /// With `--dry-run`, the agents that would have been rolled back.

@@ -93,7 +93,7 @@ public final class ProductionLedger: RunBook {
             outcome.agentsOverBudget.append(.init(id: agent.id, used: agent.tokensUsed, budget: agent.tokenBudget))
             outcome.pausedAgents.append(agent.id)
             try store.appendEvent(
-                at: now(), kind: "budget", slot: agent.slot, agent: agent.id, live: agent.state == .live ? agent.id : nil, actor: "budget",
+                at: now(), kind: "budget", slot: agent.slot, agent: agent.id, previous: live(in: agent.slot), live: live(in: agent.slot), actor: "budget",
                 reason: "reached its token budget (\(groupedDigits(agent.tokensUsed)) of \(groupedDigits(agent.tokenBudget))); paused",
                 details: ["tokens_used": .integer(agent.tokensUsed), "token_budget": .integer(agent.tokenBudget)]
             )
@@ -124,10 +124,9 @@ public final class ProductionLedger: RunBook {
                 try db.run("UPDATE agents SET status = 'active', pause_reason = NULL WHERE id = ?", agent.id.rawValue)
                 resumed.append(agent.id)
             }
+            let live = try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [agent.slot]).map(AgentID.init(unchecked:))
             try store.appendEvent(
-                at: at, kind: "budget", slot: agent.slot, agent: agent.id, live: try db.scalarText(
-                    "SELECT id FROM agents WHERE slot = ? AND state = 'live'", [agent.slot]
-                ).map(AgentID.init(unchecked:)), actor: "production budget",
+                at: at, kind: "budget", slot: agent.slot, agent: agent.id, previous: live, live: live, actor: "production budget",
                 reason: "token budget \(groupedDigits(agent.tokenBudget)) → \(groupedDigits(tokens))" + (resumed.isEmpty ? "" : "; resumed"),
                 details: ["previous": .integer(agent.tokenBudget), "token_budget": .integer(tokens), "tokens_used": .integer(agent.tokensUsed)]
             )
@@ -139,6 +138,11 @@ public final class ProductionLedger: RunBook {
                 pausedAgents: outcome.pausedAgents, resumedAgents: resumed, budgetWarnings: outcome.warnings
             )
         }
+    }
+
+    private func live(in slot: String?) throws -> AgentID? {
+        guard let slot else { return nil }
+        return try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot]).map(AgentID.init(unchecked:))
     }
 
     /// Records one API call of a live agent (named by its ID or its slot).

@@ -199,12 +199,18 @@ extension PromotionRules {
     }
 
     /// Refuses a slot name people could not read or type back: empty, longer than 200
-    /// characters, with control or format characters, or with white space at either end.
+    /// characters, with control or format characters, or with white space at either end; and
+    /// one shaped like a production agent ID (`prd_` and 16 hex digits), which commands that
+    /// take an agent or a slot would read as the agent.
     public static func validateSlot(_ slot: String) throws {
         let readable = !slot.isEmpty && slot.count <= 200 && slot.first?.isWhitespace == false && slot.last?.isWhitespace == false
             && TerminalText.escape(slot) == slot
         guard readable else {
             throw SandboxError.invalidInput("invalid slot name \(quoted(slot)): expected 1 to 200 printable characters, without white space at either end")
+        }
+        let hex = slot.utf8.dropFirst(4)
+        if slot.hasPrefix("prd_"), hex.count == 16, hex.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) {
+            throw SandboxError.invalidInput("invalid slot name \(quoted(slot)): it has the form of a production agent ID")
         }
     }
 }

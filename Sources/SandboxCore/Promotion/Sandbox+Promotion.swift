@@ -176,6 +176,14 @@ extension Sandbox {
             try PromotionRules.validateSlot(slot)
         }
         let slots = try PromotionRules.slots(for: migrating.map { ($0.id, $0.name) }, chosen: slotMap)
+        // A slot taken from an agent's name must be a usable slot name too.
+        for (agent, slot) in zip(migrating, slots) where slotMap[agent.id] == nil {
+            do { try PromotionRules.validateSlot(slot) } catch {
+                throw SandboxError.invalidInput(
+                    "agent \(agent.id)'s name cannot be its production slot (\(error)); give it one with --slot-map \(agent.id)=SLOT"
+                )
+            }
+        }
         return Dictionary(uniqueKeysWithValues: zip(migrating.map(\.id), slots))
     }
 

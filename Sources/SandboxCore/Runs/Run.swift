@@ -112,7 +112,7 @@ public func parseDuration(_ text: String) throws -> TimeInterval {
         break
     }
     guard let value = Double(number), value.isFinite, value > 0, value * scale <= 30 * 24 * 3600 else {
-        throw SandboxError.invalidInput("invalid duration \(quoted(text)): use a positive number with s, ms, m, h or d, like 30s, 5m or 7d")
+        throw SandboxError.invalidInput("invalid duration \(quoted(text)): use a positive number with s, ms, m, h or d, like 30s, 5m or 7d, at most 30d")
     }
     return value * scale
 }

@@ -15,6 +15,16 @@ import Testing
         return (project.id, agent.id)
     }
 
+    @Test func anAgentWhoseNameIsNoSlotNeedsOneGiven() throws {
+        let sandbox = try makeSandbox()
+        let (project, agent) = try profitableProject(sandbox, agentName: "evil\nname\u{1B}[31m")
+        #expect(throws: SandboxError.self) { try sandbox.promotionPreview(project) }
+        #expect(throws: SandboxError.self) { try sandbox.promote(project) }
+        #expect(try sandbox.promote(project, slotMap: [agent: "support"]).migratedAgents.map(\.slot) == ["support"])
+        #expect(throws: SandboxError.self) { try PromotionRules.validateSlot("prd_0123456789abcdef") }
+        #expect(throws: Never.self) { try PromotionRules.validateSlot("prd_support") }
+    }
+
     @Test func aSecondPromotionIntoASlotGoesLiveAndTheFirstStandsBy() throws {
         let sandbox = try makeSandbox()
         let first = try profitableProject(sandbox, agentName: "support-bot")
