@@ -328,6 +328,27 @@ for (index, projects) in listSizes.enumerated() {
 rows.append(Row(figure: "list peak memory, \(listSizes.last!.formatted()) vs \(listSizes.first!.formatted()) projects", ours: ratio(listPeaks.last!, listPeaks.first!),
                 reference: "-", ratio: "-", target: "flat (streamed)"))
 
+// Comparison: two projects of 5,000 events each (half usage, half revenue), 10,000 in all,
+// through the bootstrap's 2,000 resamples.
+do {
+    let setup = try makeHome("compare", projects: 2, agentsPerProject: 1)
+    let jsonl = scratch.appendingPathComponent("compare.jsonl")
+    var lines = ""
+    for (index, agent) in setup.agents.enumerated() {
+        for event in 0..<2_500 {
+            lines += #"{"type":"usage","agent_id":"\#(agent.rawValue)","model":"claude-haiku-3.5","input_tokens":\#(1_000 + event % 700),"output_tokens":\#(100 + event % 90)}"# + "\n"
+            lines += #"{"type":"revenue","agent_id":"\#(agent.rawValue)","amount":\#(1 + index + event % 3)}"# + "\n"
+        }
+    }
+    try lines.write(to: jsonl, atomically: true, encoding: .utf8)
+    _ = measure([novaos, "sandbox", "import", jsonl.path, "--home", setup.home.path])
+    let compare = timed([novaos, "sandbox", "compare", setup.projects[0].rawValue, setup.projects[1].rawValue, "--json", "--home", setup.home.path], runs: runs)
+    let sqliteRows = timed(["sqlite3", "-readonly", setup.home.appendingPathComponent("sandbox/sandbox.db").path,
+                            "SELECT cost_micros FROM api_costs; SELECT amount_micros FROM revenue"], runs: runs)
+    rows.append(Row(figure: "sandbox compare, 2 x 5,000 events", ours: "\(fixed(compare.ms, 1)) ms, \(fixed(compare.megabytes, 1)) MB",
+                    reference: "sqlite3 reading the same rows: \(fixed(sqliteRows.ms, 1)) ms", ratio: ratio(compare.ms, sqliteRows.ms), target: "<= 50 ms"))
+}
+
 // Bulk import.
 let importSizes = quick ? [10_000, 100_000] : [100_000, 1_000_000]
 var importPeaks: [Double] = []

@@ -9,19 +9,7 @@ import Testing
 /// refused by `parse` (the event layer), which `JSONSerialization` cannot see.
 @Suite struct EventParserDifferentialTests {
     /// A small, seedable generator (SplitMix64), so a failure can be replayed.
-    struct Generator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-        mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
-        mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
-        mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
-    }
+    typealias Generator = SplitMix64
 
     static let keys = ["type", "agent_id", "id", "model", "input_tokens", "output_tokens", "cost", "amount", "source",
                        "description", "timestamp", "tokens", "cache_read_tokens", "batch", "cache_ttl", "x", "é", "😀", ""]
@@ -178,4 +166,10 @@ import Testing
         let failures = Self.run(seed: seed, lines: 5_000)
         #expect(failures.isEmpty, "seed \(seed) (replay with Self.run(seed:lines:)): \(failures.count) disagreements, first: \(failures.prefix(3))")
     }
+}
+
+extension SplitMix64 {
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
+    mutating func chance(_ percent: Int) -> Bool { below(100) < percent }
+    mutating func pick<T>(_ items: [T]) -> T { items[below(items.count)] }
 }

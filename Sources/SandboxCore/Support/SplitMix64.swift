@@ -1,0 +1,14 @@
+/// A small, fast, seedable random number generator (SplitMix64, Steele, Lea and Flood 2014):
+/// the same seed gives the same numbers on every machine, which is what a bootstrap that must
+/// always give the same answer, or a generated test that must replay, needs.
+struct SplitMix64 {
+    var state: UInt64
+
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
