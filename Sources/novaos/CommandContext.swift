@@ -120,6 +120,19 @@ struct CommandContext {
         flush()
     }
 
+    /// Asks `question` (`[y/N]`) on a terminal and goes on only on yes; without a terminal on
+    /// stdin it refuses, naming `action` and `--yes`. Either refusal changes nothing.
+    func confirm(_ question: String, action: String) throws {
+        guard stdinIsTerminal else {
+            throw SandboxError.promotionRefused("refusing to \(action) without confirmation: stdin is not a terminal; pass --yes")
+        }
+        writeError("\(question) [y/N] ")
+        let answer = readLine().map { $0.trimmingWhitespace() }?.lowercased() ?? ""
+        guard answer == "y" || answer == "yes" else {
+            throw SandboxError.promotionRefused("cancelled: did not \(action); nothing changed")
+        }
+    }
+
     func warn(_ message: String) {
         writeError("warning: \(TerminalText.escape(message))\n")
     }

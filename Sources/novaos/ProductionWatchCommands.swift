@@ -251,15 +251,11 @@ extension ProductionCommand {
 private func confirmSlotChange(_ preview: SlotChange, yes: Bool, context: CommandContext) throws {
     guard preview.changed, !yes else { return }
     let verb = preview.kind == .rollback ? "roll back" : "retire"
-    guard context.stdinIsTerminal else {
-        throw SandboxError.promotionRefused("refusing to \(verb) \(preview.agentID) without confirmation: stdin is not a terminal; pass --yes")
-    }
     let next = preview.liveAfter.map { "\($0.rawValue) goes live" } ?? "the slot is left empty"
-    context.writeError("\(verb.prefix(1).uppercased() + verb.dropFirst()) \(preview.agentID) in slot \(TerminalText.escape(preview.slot)); \(next)? [y/N] ")
-    let answer = context.readLine().map { $0.trimmingWhitespace() }?.lowercased() ?? ""
-    guard answer == "y" || answer == "yes" else {
-        throw SandboxError.promotionRefused("\(verb) of \(preview.agentID) cancelled; nothing changed")
-    }
+    try context.confirm(
+        "\(verb.prefix(1).uppercased() + verb.dropFirst()) \(preview.agentID) in slot \(TerminalText.escape(preview.slot)); \(next)?",
+        action: "\(verb) \(preview.agentID)"
+    )
 }
 
 /// A `--reason` checked while parsing: a bad one is a malformed command line.

@@ -240,11 +240,10 @@ extension SandboxCommand {
                     throw SandboxError.promotionRefused("refusing to promote \(project) without confirmation: stdin is not a terminal; pass --yes")
                 }
                 let preview = try sandbox.promotionPreview(project, force: force, slotMap: slots)
-                context.writeError("Promote \(preview.agentsMigrated) agent(s) of \(project) to production (\(preview.skippedAgents.count) stay behind)? [y/N] ")
-                let answer = context.readLine().map { $0.trimmingWhitespace() }?.lowercased() ?? ""
-                guard answer == "y" || answer == "yes" else {
-                    throw SandboxError.promotionRefused("promotion of \(project) cancelled; nothing changed")
-                }
+                try context.confirm(
+                    "Promote \(preview.agentsMigrated) agent(s) of \(project) to production (\(preview.skippedAgents.count) stay behind)?",
+                    action: "promote \(project)"
+                )
             }
             let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(PromotionStep.init(rawValue:))
             let result = try sandbox.promote(project, force: force, slotMap: slots, guardrails: guardrail) { step in
@@ -258,16 +257,25 @@ extension SandboxCommand {
     struct Kill: ContextCommand {
         static let configuration = CommandConfiguration(
             commandName: "kill",
-            abstract: "Retire a project and its agents; --delete also removes its workspace folder."
+            abstract: "Retire a project and its agents; --delete also removes its workspace folder.",
+            discussion: "Asks for confirmation on a terminal; without a terminal, pass --yes. A promoted project cannot be killed."
         )
 
         @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
         @Flag(help: "Also delete the project's workspace folder (and nothing outside it).") var delete = false
+        @Flag(name: [.customShort("y"), .long], help: "Do not ask for confirmation.") var yes = false
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)
             let sandbox = try global.sandbox(in: context)
+            // Refusals first, so they are not hidden behind a question.
+            let found = try sandbox.checkKill(project, deleteWorkspace: delete)
+            if !yes {
+                let what = found.status == .killed ? "Delete the workspace of killed project \(project)" :
+                    "Kill \(project) (\(TerminalText.escape(found.name))) and its agents" + (delete ? ", and delete its workspace" : "")
+                try context.confirm(what + "?", action: "kill \(project)")
+            }
             try context.emit(try sandbox.kill(project, deleteWorkspace: delete), json: global.json)
         }
     }

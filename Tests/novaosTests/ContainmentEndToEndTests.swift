@@ -188,7 +188,7 @@ func contents(of folder: String) -> String {
         let database = home.appendingPathComponent("sandbox/sandbox.db").path
         func recorded() -> Int { Int(sqliteScalar(database, "SELECT count(*) FROM api_costs") ?? "0") ?? 0 }
         #expect(eventually(10) { recorded() > 10 }, "events are recorded while the agent runs")
-        let kill = try runBinary(["sandbox", "kill", project, "--json"], home: home)
+        let kill = try runBinary(["sandbox", "kill", project, "--yes", "--json"], home: home)
         #expect(kill.exitCode == 0)
         let afterKill = recorded()
         let stoppedAt = Date()

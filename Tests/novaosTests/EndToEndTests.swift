@@ -86,7 +86,7 @@ import Testing
 
         let other = try nova("sandbox", "create", "dead-end", "--json").decode(Project.self)
         _ = try nova("sandbox", "deploy", other.id.rawValue, "assistant")
-        let killed = try nova("sandbox", "kill", other.id.rawValue, "--delete", "--json")
+        let killed = try nova("sandbox", "kill", other.id.rawValue, "--delete", "--yes", "--json")
         #expect(try killed.jsonKeys() == ["project_id", "status", "agents_killed", "workspace_deleted"])
         let kill = try killed.decode(KillResult.self)
         #expect(kill.projectID == other.id && kill.status == .killed && kill.agentsKilled == 1 && kill.workspaceDeleted)
@@ -136,7 +136,8 @@ import Testing
         #expect(try nova("sandbox", "promote", project, "--yes").contains("Promoted \(project)"))
         #expect(try nova("production", "list").contains("Helper"))
         #expect(try nova("production", "history").contains("sandbox promote"))
-        #expect(try nova("sandbox", "kill", project).contains("Killed \(project)"))
+        let other = String(try nova("sandbox", "create", "to-kill").split(separator: " ")[1].prefix(12))
+        #expect(try nova("sandbox", "kill", other, "--yes").contains("Killed \(other)"))
     }
 
     /// `promote --slot-map`: the agent goes live in the slot named; a second project's agent

@@ -66,7 +66,7 @@ import Testing
         var mounted = true
         defer { if mounted { shell(["umount", workspace + "/sub/mnt"]) } }
 
-        let first = try runBinary(["sandbox", "kill", project.id.rawValue, "--delete"], home: home)
+        let first = try runBinary(["sandbox", "kill", project.id.rawValue, "--delete", "--yes"], home: home)
 
         #expect(first.exitCode == 1)
         let lines = first.stderr.split(separator: "\n")
@@ -80,7 +80,7 @@ import Testing
 
         #expect(shell(["umount", workspace + "/sub/mnt"]) == 0)
         mounted = false
-        let second = try runBinary(["sandbox", "kill", project.id.rawValue, "--delete", "--json"], home: home)
+        let second = try runBinary(["sandbox", "kill", project.id.rawValue, "--delete", "--yes", "--json"], home: home)
 
         #expect(second.exitCode == 0, "\(second.stderr)")
         #expect(try second.decode(KillResult.self).workspaceDeleted)
@@ -94,7 +94,7 @@ import Testing
         let depth = try makeDeepFolders(in: project.workspace, depth: 300)
         #expect(depth > Int(PATH_MAX))
 
-        let output = try runBinary(["sandbox", "kill", project.id.rawValue, "--delete", "--json"], home: home)
+        let output = try runBinary(["sandbox", "kill", project.id.rawValue, "--delete", "--yes", "--json"], home: home)
 
         #expect(output.exitCode == 0, "\(output.stderr)")
         #expect(try output.decode(KillResult.self).workspaceDeleted)

@@ -48,6 +48,20 @@ import Testing
         #expect(!lines.joined().contains("\u{202E}"))
     }
 
+    @Test func killAsksOnATerminalAndRefusesWithoutOne() throws {
+        let cli = InProcess(home: try makeHome())
+        let project = try cli.run(["sandbox", "create", "p", "--json"]).decode(Project.self).id.rawValue
+        #expect(throws: SandboxError.self) { try cli.run(["sandbox", "kill", project]) } // no terminal, no --yes
+        cli.stdinIsTerminal = true
+        cli.input = ["n"]
+        #expect(throws: SandboxError.self) { try cli.run(["sandbox", "kill", project, "--delete"]) }
+        #expect(try cli.run(["sandbox", "project", project, "--json"]).decode(ProjectDetail.self).status == .active)
+        cli.input = ["y"]
+        let output = try cli.run(["sandbox", "kill", project, "--json"])
+        let status = try output.decode(KillResult.self).status
+        #expect(output.stderr.contains("[y/N]") && status == .killed)
+    }
+
     @Test func productionCommandsTakeTheFlagsOfTheirSandboxTwins() {
         #expect(CommandLineCheck.options(of: ProductionCommand.Usage.self) == CommandLineCheck.options(of: SandboxCommand.Usage.self))
         #expect(CommandLineCheck.options(of: ProductionCommand.Revenue.self) == CommandLineCheck.options(of: SandboxCommand.Revenue.self))

@@ -219,6 +219,11 @@ import Testing
         #expect(check.exitCode == 0 && nothingChecked, "\(check.stderr)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: empty.path).isEmpty)
 
+        // A promoted project cannot be killed: its agents live in production.
+        let promoted = try runBinary(["production", "list", "--json"], home: home).decode(ProductionAgentList.self).agents[0].promotedFrom?.projectID.rawValue
+        let refusedKill = try runBinary(["sandbox", "kill", try #require(promoted), "--yes"], home: home)
+        #expect(refusedKill.exitCode == 1 && refusedKill.stderr.contains("promoted"))
+
         // A slot name must be readable and must not look like an agent ID (exit 64 in --slot-map).
         let (other, project, winner, _) = try promotableHome()
         for slot in ["prd_0123456789abcdef", "a\u{1}b", " padded"] {

@@ -140,13 +140,18 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
         #expect(try runBinary(["sandbox", "promote", project, "--yes"], home: home).exitCode == 0)
         try expectRefusedWithoutChange(["sandbox", "promote", project, "--yes"], home: home, mentioning: "already promoted")
         try expectRefusedWithoutChange(["sandbox", "deploy", project, "assistant"], home: home, mentioning: "promoted")
-        #expect(try runBinary(["sandbox", "kill", project], home: home).exitCode == 0)
-        try expectRefusedWithoutChange(["sandbox", "kill", project], home: home, mentioning: "already killed")
-        try expectRefusedWithoutChange(["sandbox", "promote", project, "--yes", "--force"], home: home)
-        try expectRefusedWithoutChange(["sandbox", "deploy", project, "assistant"], home: home, mentioning: "killed")
-        try expectRefusedWithoutChange(["sandbox", "run", winner, "--", "true"], home: home, mentioning: "killed")
-        try expectRefusedWithoutChange(["sandbox", "usage", winner, "--model", "claude-opus-4", "--input-tokens", "1", "--output-tokens", "1"], home: home)
-        try expectRefusedWithoutChange(["sandbox", "experiment", "start", project, "late"], home: home)
+        try expectRefusedWithoutChange(["sandbox", "kill", project, "--yes"], home: home, mentioning: "promoted")
+        try expectRefusedWithoutChange(["sandbox", "kill", project], home: home, mentioning: "promoted") // refusals before the question
+        let other = try runBinary(["sandbox", "create", "q", "--json"], home: home).decode(Project.self).id.rawValue
+        let agent = try runBinary(["sandbox", "deploy", other, "assistant", "--json"], home: home).decode(Agent.self).id.rawValue
+        try expectRefusedWithoutChange(["sandbox", "kill", other], home: home, mentioning: "--yes")
+        #expect(try runBinary(["sandbox", "kill", other, "--yes"], home: home).exitCode == 0)
+        try expectRefusedWithoutChange(["sandbox", "kill", other, "--yes"], home: home, mentioning: "already killed")
+        try expectRefusedWithoutChange(["sandbox", "promote", other, "--yes", "--force"], home: home)
+        try expectRefusedWithoutChange(["sandbox", "deploy", other, "assistant"], home: home, mentioning: "killed")
+        try expectRefusedWithoutChange(["sandbox", "run", agent, "--", "true"], home: home, mentioning: "killed")
+        try expectRefusedWithoutChange(["sandbox", "usage", agent, "--model", "claude-opus-4", "--input-tokens", "1", "--output-tokens", "1"], home: home)
+        try expectRefusedWithoutChange(["sandbox", "experiment", "start", other, "late"], home: home)
     }
 
     @Test func textIsStoredExactlyAndTablesStayAligned() throws {
@@ -284,7 +289,7 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
             ["sandbox", "experiment", "complete", "1", "--success"], ["sandbox", "list"], ["sandbox", "project", project], ["sandbox", "status"],
             ["sandbox", "eval", other], ["sandbox", "promote", other, "--dry-run"], ["sandbox", "backup", home.appendingPathComponent("copy.db").path],
             ["production", "list"], ["production", "slot", "winner"], ["production", "history"], ["production", "history", "winner", "--since", "2026-01-01"],
-            ["production", "backup", home.appendingPathComponent("prod-copy.db").path], ["sandbox", "kill", other, "--delete"],
+            ["production", "backup", home.appendingPathComponent("prod-copy.db").path], ["sandbox", "kill", other, "--delete", "--yes"],
         ]
         for arguments in commands {
             let output = try runBinary(arguments, home: home)

@@ -187,16 +187,7 @@ extension Sandbox {
     public func kill(_ id: ProjectID, deleteWorkspace: Bool = false) throws -> KillResult {
         let workspace = paths.workspace(for: id)
         let agentsKilled: Int = try write {
-            let project = try loadProject(id)
-            if try pendingPromotionExists(id) {
-                throw SandboxError.invalidState("project \(id) has a promotion in progress; run 'novaos sandbox promote \(id)' to finish it first")
-            }
-            if project.status == .killed {
-                guard deleteWorkspace, Self.entryExists(at: workspace) else {
-                    throw SandboxError.invalidState("project \(id) is already killed")
-                }
-                return 0
-            }
+            if try checkKill(id, deleteWorkspace: deleteWorkspace).status == .killed { return 0 }
             try db.run("UPDATE agents SET status = 'killed' WHERE project_id = ? AND status <> 'killed'", id.rawValue)
             let count = db.changes
             try db.run(
@@ -210,6 +201,32 @@ extension Sandbox {
             deleted = try removeWorkspace(workspace)
         }
         return KillResult(projectID: id, status: .killed, agentsKilled: agentsKilled, workspaceDeleted: deleted)
+    }
+
+    /// The project `kill` would kill, or why it refuses: unknown, promoted (its agents live in
+    /// production), already killed (unless `--delete` has a workspace left to remove), or a
+    /// promotion in progress. Changes nothing; `kill` makes the same checks under its lock.
+    @discardableResult
+    public func checkKill(_ id: ProjectID, deleteWorkspace: Bool = false) throws -> Project {
+        try read {
+            let project = try loadProject(id)
+            if try pendingPromotionExists(id) {
+                throw SandboxError.invalidState("project \(id) has a promotion in progress; run 'novaos sandbox promote \(id)' to finish it first")
+            }
+            switch project.status {
+            case .promoted:
+                throw SandboxError.invalidState(
+                    "project \(id) is promoted: its agents live in production ('novaos production list'), so it cannot be killed"
+                )
+            case .killed:
+                guard deleteWorkspace, Self.entryExists(at: paths.workspace(for: id)) else {
+                    throw SandboxError.invalidState("project \(id) is already killed")
+                }
+            case .active:
+                break
+            }
+            return project
+        }
     }
 
     /// True when something (a file, folder or link, even a dangling one) is at `url`.

@@ -136,8 +136,8 @@ import Testing
         _ = try sandbox.recordRevenue(agent: agent.id, amount: dollars("3"))
         try check()
         _ = try sandbox.kill(other.id)
-        _ = try sandbox.kill(seed.project)
+        #expect(throws: SandboxError.self) { try sandbox.kill(seed.project) } // promoted: its agents live in production
         try check()
-        #expect(try sandbox.status().killedProjects == 2)
+        #expect(try sandbox.status().killedProjects == 1 && sandbox.status().promotedProjects == 1)
     }
 }
