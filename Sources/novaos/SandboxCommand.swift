@@ -47,12 +47,25 @@ extension SandboxCommand {
         @Option(help: "A display name (default: the type).") var name: String?
         @Option(help: ArgumentHelp("The agent's configuration: a JSON object, or @FILE. A token_budget key sets the budget.", valueName: "json"))
         var config: String = "{}"
+        @Option(
+            name: .customLong("budget-tokens"), parsing: .unconditional,
+            help: ArgumentHelp("The agent's normal token budget (the sandbox gives it 10x), instead of its type's.", valueName: "n")
+        ) var budgetTokens: Int64?
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)
             let sandbox = try global.sandbox(in: context)
-            let agent = try sandbox.deployAgent(project: project, type: agentType, name: name, configJSON: jsonArgument(config, flag: "--config"))
+            let configText = try jsonArgument(config, flag: "--config")
+            let agent = try sandbox.deployAgent(project: project, type: agentType, name: name, configJSON: configText, normalBudget: budgetTokens)
+            // A typo'd type is accepted (types are open), but said out loud, with a guess.
+            if budgetTokens == nil, AgentTypes.normalBudgets[agentType] == nil, !configText.contains("\"token_budget\"") {
+                let guess = CommandLineCheck.suggestion(for: agentType, among: AgentTypes.normalBudgets.keys.sorted()).map { "; did you mean '\($0)'?" } ?? ":"
+                context.warn(
+                    "unknown agent type '\(agentType)'\(guess) deployed with the default budget of \(groupedDigits(AgentTypes.defaultNormalBudget)) tokens "
+                        + "(sandbox \(groupedDigits(AgentTypes.defaultNormalBudget * AgentTypes.sandboxMultiplier)))"
+                )
+            }
             if agent.pauseReason == .projectBudgetExceeded {
                 context.warn("project \(project) is at or over its cost cap; agent \(agent.id) is deployed paused (raise the cap with 'novaos sandbox budget \(project) --usd X')")
             }

@@ -18,12 +18,23 @@ extension Sandbox {
     ///   - configJSON: a JSON object, stored exactly as given. A `token_budget` key sets the
     ///     sandbox budget instead of the 10× rule.
     /// - Returns: the agent; paused (`project_budget_exceeded`) when the project is already at its cap.
-    public func deployAgent(project projectID: ProjectID, type: String, name: String? = nil, configJSON: String = "{}") throws -> Agent {
+    public func deployAgent(
+        project projectID: ProjectID, type: String, name: String? = nil, configJSON: String = "{}", normalBudget: Int64? = nil
+    ) throws -> Agent {
         try AgentTypes.validate(type)
         let name = name ?? type
         try validateText(name, field: "agent name", maximumLength: Self.maximumNameLength)
         let config = try JSONValue.parseObject(configJSON, what: "--config")
-        let budget = try AgentBudget.resolve(type: type, config: config)
+        var budget = try AgentBudget.resolve(type: type, config: config)
+        if let normalBudget {
+            guard config["token_budget"] == nil else {
+                throw SandboxError.invalidInput("give the budget once: --budget-tokens or token_budget in --config, not both")
+            }
+            guard normalBudget > 0, normalBudget <= 100_000_000_000 else {
+                throw SandboxError.invalidInput("--budget-tokens must be a whole number from 1 to 100000000000")
+            }
+            budget = AgentBudget(sandbox: normalBudget * AgentTypes.sandboxMultiplier, normal: normalBudget)
+        }
         let deployedAt = now()
         let metadata = JSONValue.object([
             "sandbox": .object([
