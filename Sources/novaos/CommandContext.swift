@@ -25,6 +25,9 @@ struct CommandContext {
     var stderrIsTerminal: Bool = false
     var readLine: () -> String?
     var clock: () -> Date
+    /// The home the command read (set when it resolves its paths), so that a "nothing
+    /// found" message can say where it looked.
+    let homeRead = HomeRead()
 
     static var live: CommandContext {
         CommandContext(
@@ -76,6 +79,7 @@ struct CommandContext {
             writeOutput(String(decoding: bytes, as: UTF8.self))
         } else {
             var text = result.renderText(TextStyle(color: useColor))
+            text = namingTheHome(text)
             if !text.hasSuffix("\n") { text += "\n" }
             // The last pass: renderers escape what they print, and this catches what one forgot.
             writeOutput(TerminalText.escapeOutput(text, allowing: useColor ? TextStyle.sequences : []))
@@ -104,7 +108,7 @@ struct CommandContext {
             count += 1
         }
         guard count > 0 else {
-            writeOutput(empty + "\n")
+            writeOutput(TerminalText.escapeOutput(namingTheHome(empty), allowing: []) + "\n")
             return
         }
         var chunk = style.bold(table.line(table.headers, widths: widths)) + "\n"
@@ -118,6 +122,13 @@ struct CommandContext {
             if chunk.utf8.count >= 64 << 10 { flush() }
         }
         flush()
+    }
+
+    /// A "nothing found" message (one line, "No ….") with the home it looked in:
+    /// "No projects in /home/me/novaos.".
+    func namingTheHome(_ text: String) -> String {
+        guard let home = homeRead.path, text.hasPrefix("No "), text.hasSuffix("."), !text.contains("\n") else { return text }
+        return String(text.dropLast()) + " in " + TerminalText.escape(home) + "."
     }
 
     /// Asks `question` (`[y/N]`) on a terminal and goes on only on yes; without a terminal on
@@ -165,4 +176,9 @@ func writeAll(_ data: Data, to fd: Int32) -> Bool {
         }
         return true
     }
+}
+
+/// Where a command's home turned out to be (a class, so the value-type context can carry it).
+final class HomeRead {
+    var path: String?
 }

@@ -11,7 +11,10 @@ import SandboxCore
 
 /// Options every command takes.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The home folder (default: $NOVAOS_HOME, else the current directory).", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp(
+        "The home folder (default: $NOVAOS_HOME, else the nearest of the current folder and its parents holding sandbox/sandbox.db, else the current folder).",
+        valueName: "dir"
+    ))
     var home: String?
 
     @Option(name: .customLong("production-db"), help: ArgumentHelp("The production database (default: $NOVAOS_PRODUCTION_DB, else HOME/production.db).", valueName: "path"))
@@ -24,10 +27,12 @@ struct GlobalOptions: ParsableArguments {
     var prices: String?
 
     func paths(in context: CommandContext) -> SandboxPaths {
-        SandboxPaths.resolve(
+        let paths = SandboxPaths.resolve(
             home: home, productionDatabase: productionDatabase,
             environment: context.environment, currentDirectory: context.currentDirectory
         )
+        context.homeRead.path = paths.home.path
+        return paths
     }
 
     /// The price file given with `--prices` or `NOVAOS_PRICES`; nil: `HOME/prices.json` when it exists.

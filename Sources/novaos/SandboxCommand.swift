@@ -175,6 +175,7 @@ extension SandboxCommand {
         func execute(in context: CommandContext) throws {
             let sandbox = try global.sandbox(in: context)
             try context.emit(try sandbox.status(), json: global.json)
+            if !global.json { context.writeOutput("  home:     \(TerminalText.escape(sandbox.paths.home.path))\n") }
         }
     }
 

@@ -242,7 +242,7 @@ import Testing
         #expect(try runBinary(["sandbox", "list", "--json"], home: home).decode(ProjectList.self).projects.isEmpty)
         #expect(try runBinary(["sandbox", "status", "--json"], home: home).decode(SandboxStatus.self).totalProjects == 0)
         #expect(try runBinary(["production", "list", "--json"], home: home).decode(ProductionAgentList.self).agents.isEmpty)
-        #expect(try runBinary(["sandbox", "list"], home: home).stdout == "No projects.\n")
+        #expect(try runBinary(["sandbox", "list"], home: home).stdout == "No projects in \(home.path).\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: home.path).isEmpty)
     }
 

@@ -24,4 +24,25 @@ import Testing
         let both = try runBinary(["sandbox", "deploy", project, "coder", "--budget-tokens", "5", "--config", #"{"token_budget": 9}"#], home: home)
         #expect(both.exitCode == 1 && both.stderr.contains("not both"))
     }
+
+    @Test func theHomeIsFoundInTheParentsAndNamedWhenNothingIsFound() throws {
+        let home = try makeHome()
+        let project = try runBinary(["sandbox", "create", "found", "--json"], home: home).decode(Project.self).id.rawValue
+        let deep = home.appendingPathComponent("src/module")
+        try FileManager.default.createDirectory(at: deep, withIntermediateDirectories: true)
+        // Run from a folder below the home: the home is found, nothing is made in the folder.
+        let listed = try runBinary(["sandbox", "list", "--json"], home: deep).decode(ProjectList.self)
+        #expect(listed.projects.map(\.id.rawValue) == [project])
+        #expect(try runBinary(["sandbox", "status"], home: deep).stdout.contains("home:     \(home.path)"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: deep.path).isEmpty)
+        // --home and NOVAOS_HOME still win.
+        let other = try makeHome()
+        #expect(try runBinary(["sandbox", "list", "--home", other.path], home: deep).stdout == "No projects in \(other.path).\n")
+        #expect(try runBinary(["sandbox", "list"], home: deep, environment: ["NOVAOS_HOME": other.path]).stdout == "No projects in \(other.path).\n")
+        // Nothing found says where it looked.
+        let empty = try makeHome()
+        #expect(try runBinary(["sandbox", "list"], home: empty).stdout == "No projects in \(empty.path).\n")
+        #expect(try runBinary(["production", "list"], home: empty).stdout == "No production agents in \(empty.path).\n")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: empty.path).isEmpty)
+    }
 }

@@ -31,9 +31,22 @@ public struct SandboxPaths: Sendable, Equatable {
             let expanded = expandingTilde(path, environment: environment)
             return expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : URL(fileURLWithPath: currentDirectory).appendingPathComponent(expanded)
         }
-        let homeURL = absolute(nonEmpty(home) ?? nonEmpty(environment["NOVAOS_HOME"]) ?? currentDirectory)
+        let homeURL = absolute(nonEmpty(home) ?? nonEmpty(environment["NOVAOS_HOME"]) ?? discoverHome(from: currentDirectory))
         let production = (nonEmpty(productionDatabase) ?? nonEmpty(environment["NOVAOS_PRODUCTION_DB"])).map(absolute)
         return SandboxPaths(home: homeURL, productionDatabase: production)
+    }
+
+    /// The home when none is given: the nearest of `directory` and its parents that holds
+    /// `sandbox/sandbox.db` (as git finds `.git`), else `directory` itself. One `stat` per
+    /// level, up to the root.
+    static func discoverHome(from directory: String) -> String {
+        var candidate = directory
+        while true {
+            var info = stat()
+            if stat((candidate == "/" ? "" : candidate) + "/sandbox/sandbox.db", &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { return candidate }
+            guard candidate != "/", let slash = candidate.lastIndex(of: "/") else { return directory }
+            candidate = slash == candidate.startIndex ? "/" : String(candidate[..<slash])
+        }
     }
 
     /// `~/x` and `~user/x` as a shell expands them: `~` is `HOME`, or the user's home folder
