@@ -23,6 +23,7 @@ extension SandboxCommand {
         @Flag(name: .customLong("fail-on-worse"), help: "Exit 3 when any column is significantly worse than the baseline (for CI gates).")
         var failOnWorse = false
         @Argument(help: ArgumentHelp("Two to 20 projects (or agents), the baseline first.", valueName: "id")) var ids: [String] = []
+        @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
@@ -34,7 +35,7 @@ extension SandboxCommand {
             let comparison = agents
                 ? try sandbox.compare(agents: try ids.map(AgentID.init))
                 : try sandbox.compare(projects: try ids.map(ProjectID.init))
-            try context.emit(comparison, json: global.json)
+            try context.emit(comparison, json: global.json, format: format)
             if failOnWorse, comparison.worse { throw ExitCode(3) }
         }
     }

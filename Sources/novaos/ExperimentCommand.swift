@@ -51,12 +51,13 @@ extension ExperimentCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List a project's experiments.")
 
         @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
+        @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)
             let sandbox = try global.sandbox(in: context)
-            try context.emit(try sandbox.experiments(project: project), json: global.json)
+            try context.emit(try sandbox.experiments(project: project), json: global.json, format: format)
         }
     }
 }

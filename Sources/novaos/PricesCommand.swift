@@ -24,11 +24,12 @@ struct PricesCommand: ParsableCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List every entry of the merged price table and where it comes from.")
 
         @Option(help: ArgumentHelp("Mark the entries in force at this day or time (default: now).", valueName: "date"), transform: dateArgument) var at: Date?
+        @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let date = at ?? context.clock()
-            try context.emit(try global.priceCatalog(in: context).listing(at: date), json: global.json)
+            try context.emit(try global.priceCatalog(in: context).listing(at: date), json: global.json, format: format)
         }
     }
 

@@ -33,11 +33,12 @@ extension ProductionCommand {
             help: ArgumentHelp("Show production as it was at this day or time, from its history (2026-11-22T04:30:00Z).", valueName: "time"),
             transform: dateArgument
         ) var at: Date?
+        @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let production = Production(paths: global.paths(in: context))
-            try context.emit(try at.map(production.listAgents(at:)) ?? production.listAgents(), json: global.json)
+            try context.emit(try at.map(production.listAgents(at:)) ?? production.listAgents(), json: global.json, format: format)
         }
     }
 

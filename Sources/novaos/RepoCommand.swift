@@ -57,12 +57,13 @@ extension RepoCommand {
         static let configuration = CommandConfiguration(commandName: "list", abstract: "List experiment repositories, with counts from git and the database.")
 
         @Option(help: "Only this project's repositories.") var project: String?
+        @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let project = try project.map(ProjectID.init)
             let sandbox = try global.sandbox(in: context)
-            try context.emit(try sandbox.listRepositories(project: project, options: context.repositoryOptions), json: global.json)
+            try context.emit(try sandbox.listRepositories(project: project, options: context.repositoryOptions), json: global.json, format: format)
         }
     }
 

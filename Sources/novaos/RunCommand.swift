@@ -58,11 +58,12 @@ extension SandboxCommand {
         static let configuration = CommandConfiguration(commandName: "runs", abstract: "List an agent's runs, newest first.")
 
         @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
+        @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let agent = try AgentID(agentID)
-            try context.emit(try global.sandbox(in: context).runs(agent: agent), json: global.json)
+            try context.emit(try global.sandbox(in: context).runs(agent: agent), json: global.json, format: format)
         }
     }
 

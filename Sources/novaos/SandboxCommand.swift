@@ -137,11 +137,26 @@ extension SandboxCommand {
         }
 
         @Option(help: "Which projects: active, promoted, killed or all.") var status: StatusFilter = .all
+        @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let sandbox = try global.sandbox(in: context)
             let status = ProjectStatus(rawValue: status.rawValue)
+            if format.csv || format.md {
+                if global.json { throw ValidationError("Choose one of --json, --csv and --md.") }
+                // Streamed too: the header, then each row as it is read.
+                var table = ExportTable(headers: ProjectList.exportHeaders, textColumns: [1])
+                let header = format.csv ? table.csv : table.markdown
+                context.writeTable(header)
+                try sandbox.eachProject(status: status) { project in
+                    table.rows = [ProjectList.exportCells(project)]
+                    let text = format.csv ? table.csv : table.markdown
+                    // Each chunk without the header the table prints first.
+                    context.writeTable(String(text.dropFirst(header.count)))
+                }
+                return
+            }
             // One snapshot for both passes of the text table (widths, then rows).
             try sandbox.readingOneSnapshot {
                 try context.emitList(
@@ -158,12 +173,13 @@ extension SandboxCommand {
         )
 
         @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
+        @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)
             let sandbox = try global.sandbox(in: context)
-            try context.emit(try sandbox.projectDetail(project), json: global.json)
+            try context.emit(try sandbox.projectDetail(project), json: global.json, format: format)
         }
     }
 

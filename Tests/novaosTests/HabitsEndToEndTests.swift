@@ -45,4 +45,33 @@ import Testing
         #expect(try runBinary(["production", "list"], home: empty).stdout == "No production agents in \(empty.path).\n")
         #expect(try FileManager.default.contentsOfDirectory(atPath: empty.path).isEmpty)
     }
+
+    @Test func tablesComeAsCSVAndMarkdown() throws {
+        let home = try makeHome()
+        let name = "=HYPERLINK(\"x\"), a | b\nsecond line"
+        let project = try runBinary(["sandbox", "create", name, "--json"], home: home).decode(Project.self).id.rawValue
+        let agent = try runBinary(["sandbox", "deploy", project, "coder", "--json"], home: home).decode(Agent.self).id.rawValue
+        _ = try runBinary(["sandbox", "revenue", agent, "1.5"], home: home)
+
+        let csv = try runBinary(["sandbox", "list", "--csv"], home: home)
+        #expect(csv.exitCode == 0)
+        let lines = csv.stdout.components(separatedBy: "\r\n")
+        #expect(lines[0] == "id,name,status,active_agents,total_agents,tokens_used,total_cost,budget,budget_used_percent,total_revenue,profit,roi,created_at")
+        // RFC 4180 quoting, exact text, plain numbers; a formula is defused with a leading quote.
+        #expect(csv.stdout.contains("\(project),\"'=HYPERLINK(\"\"x\"\"), a | b\nsecond line\",active,1,1,0,0,,,1.5,1.5,0,"))
+        let md = try runBinary(["sandbox", "list", "--md"], home: home).stdout
+        #expect(md.hasPrefix("| id | name | status |") && md.contains("a \\| b"))
+        #expect(md.split(separator: "\n").count == 3) // header, rule, one row: the newline in the name is escaped
+        #expect(try runBinary(["sandbox", "project", project, "--csv"], home: home).stdout.hasPrefix("id,name,type,status,pause_reason"))
+
+        for arguments in [["sandbox", "runs", agent, "--csv"], ["sandbox", "experiment", "list", project, "--md"], ["production", "list", "--csv"],
+                          ["repo", "list", "--md"], ["prices", "list", "--csv"], ["sandbox", "compare", project, project, "--csv"]] {
+            let output = try runBinary(arguments, home: home)
+            #expect(output.exitCode == (arguments.contains("compare") ? 1 : 0), "\(arguments): \(output.stderr)")
+        }
+        #expect(try runBinary(["prices", "list", "--csv"], home: home).stdout.contains("claude-sonnet-4@"))
+        #expect(try runBinary(["sandbox", "list", "--csv", "--json"], home: home).exitCode == 64)
+        #expect(try runBinary(["sandbox", "list", "--csv", "--md"], home: home).exitCode == 64)
+        #expect(try runBinary(["sandbox", "status", "--csv"], home: home).exitCode == 64) // no table there
+    }
 }
