@@ -15,9 +15,11 @@ struct NovaOS: ParsableCommand {
         commandName: "novaos",
         abstract: "Isolated sandboxes for AI agent experiments, and a safe path to production.",
         discussion: """
-            Data lives under the home folder (--home, else NOVAOS_HOME, else the current directory): \
-            sandbox/sandbox.db, sandbox/projects/<project-id>/, production.db and prices.json (optional).
-            Every command takes --json. Exit codes: 0 success, 1 error, 64 usage error.
+            Data lives under the home folder (--home, else NOVAOS_HOME, else the nearest of the current folder \
+            and its parents holding sandbox/sandbox.db, else the current folder): sandbox/sandbox.db, \
+            sandbox/projects/<project-id>/, production.db, production/ and prices.json (optional).
+            Every command takes --json; commands that print a table take --csv and --md. Exit codes: 0 success, \
+            1 refused or failed, 64 usage error; 3 and others for run, compare and production check (see README).
             """,
         version: "0.1.0",
         subcommands: [SandboxCommand.self, ProductionCommand.self, RepoCommand.self, PricesCommand.self]

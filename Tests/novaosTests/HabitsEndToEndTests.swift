@@ -74,4 +74,18 @@ import Testing
         #expect(try runBinary(["sandbox", "list", "--csv", "--md"], home: home).exitCode == 64)
         #expect(try runBinary(["sandbox", "status", "--csv"], home: home).exitCode == 64) // no table there
     }
+
+    @Test func completionScriptsAndTheManualsSourceComeFromTheCommands() throws {
+        let home = try makeHome()
+        for shell in ["bash", "zsh", "fish"] {
+            let script = try runBinary(["--generate-completion-script", shell], home: home)
+            #expect(script.exitCode == 0 && script.stdout.contains("production") && script.stdout.contains("compare"), "\(shell)")
+        }
+        // What the generate-manual plugin reads to write the man page.
+        let dump = try runBinary(["--experimental-dump-help"], home: home)
+        #expect(dump.exitCode == 0)
+        let json = try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any]
+        #expect((json?["command"] as? [String: Any])?["commandName"] as? String == "novaos")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home.path).isEmpty)
+    }
 }
