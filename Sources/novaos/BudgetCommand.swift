@@ -21,14 +21,14 @@ extension SandboxCommand {
                 """
         )
 
-        @Argument(help: "An agent (agt_…) or a project (prj_…).") var id: String
+        @Argument(help: "An agent (agt_… or PROJECT_ID/NAME) or a project (prj_…).") var id: String
         @Option(parsing: .unconditional, help: ArgumentHelp("The agent's new token budget.", valueName: "n")) var tokens: Int64?
         @Option(parsing: .unconditional, help: ArgumentHelp("The project's new cost cap, in dollars.", valueName: "usd"), transform: moneyArgument) var usd: Money?
         @Flag(help: "Remove the project's cost cap.") var none = false
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            if id.hasPrefix("agt_") {
+            if id.hasPrefix("agt_") || id.contains("/") {
                 guard tokens != nil, usd == nil, !none else { throw ValidationError("An agent's budget is set with --tokens N.") }
             } else if id.hasPrefix("prj_") {
                 guard tokens == nil, (usd != nil) != none else { throw ValidationError("A project's cap is set with --usd X, or removed with --none.") }
@@ -40,8 +40,9 @@ extension SandboxCommand {
         func execute(in context: CommandContext) throws {
             let change: BudgetChange
             if let tokens {
-                let agent = try AgentID(id)
-                change = try global.sandbox(in: context).setTokenBudget(agent: agent, tokens: tokens)
+                let reference = try AgentReference(id)
+                let sandbox = try global.sandbox(in: context)
+                change = try sandbox.setTokenBudget(agent: try sandbox.agentID(for: reference), tokens: tokens)
             } else {
                 let project = try ProjectID(id)
                 change = try global.sandbox(in: context).setCostCap(project: project, cap: usd)

@@ -22,7 +22,7 @@ extension SandboxCommand {
         @Flag(help: "Compare agents (agt_...) instead of projects.") var agents = false
         @Flag(name: .customLong("fail-on-worse"), help: "Exit 3 when any column is significantly worse than the baseline (for CI gates).")
         var failOnWorse = false
-        @Argument(help: ArgumentHelp("Two to 20 projects (or agents), the baseline first.", valueName: "id")) var ids: [String] = []
+        @Argument(help: ArgumentHelp("Two to 20 projects (or agents: IDs or PROJECT_ID/NAME), the baseline first.", valueName: "id")) var ids: [String] = []
         @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
@@ -31,10 +31,12 @@ extension SandboxCommand {
         }
 
         func execute(in context: CommandContext) throws {
+            let references = agents ? try ids.map(AgentReference.init) : []
+            let projects = agents ? [] : try ids.map(ProjectID.init)
             let sandbox = try global.sandbox(in: context)
             let comparison = agents
-                ? try sandbox.compare(agents: try ids.map(AgentID.init))
-                : try sandbox.compare(projects: try ids.map(ProjectID.init))
+                ? try sandbox.compare(agents: try references.map(sandbox.agentID(for:)))
+                : try sandbox.compare(projects: projects)
             try context.emit(comparison, json: global.json, format: format)
             if failOnWorse, comparison.worse { throw ExitCode(3) }
         }

@@ -27,13 +27,14 @@ extension SandboxCommand {
                 """
         )
 
-        @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
+        @Argument(help: "The agent: agt_XXXXXXXXXXXX, or PROJECT_ID/NAME.") var agentID: String
         @OptionGroup var flags: RunFlags
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let agent = try AgentID(agentID)
+            let reference = try AgentReference(agentID)
             let sandbox = try global.sandbox(in: context)
+            let agent = try sandbox.agentID(for: reference)
             try flags.supervise(in: context, json: global.json) { options in
                 try sandbox.runAgent(agent, command: flags.command, options: options)
             }
@@ -57,37 +58,40 @@ extension SandboxCommand {
     struct Runs: ContextCommand {
         static let configuration = CommandConfiguration(commandName: "runs", abstract: "List an agent's runs, newest first.")
 
-        @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
+        @Argument(help: "The agent: agt_XXXXXXXXXXXX, or PROJECT_ID/NAME.") var agentID: String
         @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let agent = try AgentID(agentID)
-            try context.emit(try global.sandbox(in: context).runs(agent: agent), json: global.json, format: format)
+            let reference = try AgentReference(agentID)
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.runs(agent: try sandbox.agentID(for: reference)), json: global.json, format: format)
         }
     }
 
     struct Pause: ContextCommand {
         static let configuration = CommandConfiguration(commandName: "pause", abstract: "Pause an active agent: it keeps its data and can still be promoted, but does not run.")
 
-        @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
+        @Argument(help: "The agent: agt_XXXXXXXXXXXX, or PROJECT_ID/NAME.") var agentID: String
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let agent = try AgentID(agentID)
-            try context.emit(try global.sandbox(in: context).pauseAgent(agent), json: global.json)
+            let reference = try AgentReference(agentID)
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.pauseAgent(try sandbox.agentID(for: reference)), json: global.json)
         }
     }
 
     struct Resume: ContextCommand {
         static let configuration = CommandConfiguration(commandName: "resume", abstract: "Resume a paused agent.")
 
-        @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
+        @Argument(help: "The agent: agt_XXXXXXXXXXXX, or PROJECT_ID/NAME.") var agentID: String
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let agent = try AgentID(agentID)
-            try context.emit(try global.sandbox(in: context).resumeAgent(agent), json: global.json)
+            let reference = try AgentReference(agentID)
+            let sandbox = try global.sandbox(in: context)
+            try context.emit(try sandbox.resumeAgent(try sandbox.agentID(for: reference)), json: global.json)
         }
     }
 }

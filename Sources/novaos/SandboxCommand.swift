@@ -83,7 +83,7 @@ extension SandboxCommand {
                 """
         )
 
-        @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
+        @Argument(help: "The agent: agt_XXXXXXXXXXXX, or PROJECT_ID/NAME.") var agentID: String
         // The flags of `UsageFlags`, spelled out: as an option group they cost `usage` 1.1 M
         // instructions (4.5 %) of argument-parser reflection (callgrind). `InProcessTests`
         // checks that both commands take the same flags.
@@ -102,8 +102,9 @@ extension SandboxCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let agent = try AgentID(agentID)
+            let reference = try AgentReference(agentID)
             let sandbox = try global.sandbox(in: context)
+            let agent = try sandbox.agentID(for: reference)
             let record = try sandbox.recordUsage(
                 agent: agent, model: model, tokens: TokenCounts(input: inputTokens, output: outputTokens, cacheRead: cacheReadTokens, cacheWrite: cacheWriteTokens),
                 batch: batch, cacheDuration: cacheTTL, operation: operation, cost: cost
@@ -116,15 +117,16 @@ extension SandboxCommand {
     struct Revenue: ContextCommand {
         static let configuration = CommandConfiguration(commandName: "revenue", abstract: "Record revenue an agent earned.")
 
-        @Argument(help: "The agent, agt_XXXXXXXXXXXX.") var agentID: String
+        @Argument(help: "The agent: agt_XXXXXXXXXXXX, or PROJECT_ID/NAME.") var agentID: String
         @Argument(help: "The amount in dollars, like 49.99.", transform: moneyArgument) var amount: Money
         @Option(help: "Where the money came from (default: manual).") var source: String?
         @Option(help: "A note.") var description: String = ""
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            let agent = try AgentID(agentID)
+            let reference = try AgentReference(agentID)
             let sandbox = try global.sandbox(in: context)
+            let agent = try sandbox.agentID(for: reference)
             try context.emit(try sandbox.recordRevenue(agent: agent, amount: amount, source: source, description: description), json: global.json)
         }
     }

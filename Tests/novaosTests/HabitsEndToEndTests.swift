@@ -88,4 +88,23 @@ import Testing
         #expect((json?["command"] as? [String: Any])?["commandName"] as? String == "novaos")
         #expect(try FileManager.default.contentsOfDirectory(atPath: home.path).isEmpty)
     }
+
+    @Test func agentsCanBeNamedByProjectAndName() throws {
+        let home = try makeHome()
+        let project = try runBinary(["sandbox", "create", "p", "--json"], home: home).decode(Project.self).id.rawValue
+        let helper = try runBinary(["sandbox", "deploy", project, "assistant", "--name", "helper bot", "--json"], home: home).decode(Agent.self).id
+        _ = try runBinary(["sandbox", "deploy", project, "coder", "--name", "twin"], home: home)
+        _ = try runBinary(["sandbox", "deploy", project, "coder", "--name", "twin"], home: home)
+        let usage = try runBinary(["sandbox", "usage", "\(project)/helper bot", "--model", "gpt-4o", "--input-tokens", "10", "--output-tokens", "1", "--json"], home: home)
+        #expect(try usage.decode(UsageRecord.self).agentID == helper)
+        #expect(try runBinary(["sandbox", "revenue", "\(project)/helper bot", "2"], home: home).exitCode == 0)
+        #expect(try runBinary(["sandbox", "pause", "\(project)/helper bot", "--json"], home: home).decode(Agent.self).status == .paused)
+        #expect(try runBinary(["sandbox", "budget", "\(project)/helper bot", "--tokens", "500"], home: home).exitCode == 0)
+        let twins = try runBinary(["sandbox", "revenue", "\(project)/twin", "1"], home: home)
+        #expect(twins.exitCode == 1 && twins.stderr.contains("several agents named"))
+        let missing = try runBinary(["sandbox", "revenue", "\(project)/nobody", "1"], home: home)
+        #expect(missing.exitCode == 1 && missing.stderr.contains("no agent named"))
+        #expect(try runBinary(["sandbox", "revenue", "prj_bad/helper", "1"], home: home).exitCode == 1)
+        #expect(try runBinary(["sandbox", "revenue", "\(project)/", "1"], home: home).exitCode == 1)
+    }
 }

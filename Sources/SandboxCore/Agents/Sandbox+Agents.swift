@@ -117,3 +117,43 @@ extension Sandbox {
         return agent
     }
 }
+
+/// An agent as the command line names it: its ID (`agt_…`), or `PROJECT_ID/NAME` where the
+/// name is unique in its project. Parsed (and a malformed one refused) before any file is
+/// opened; `Sandbox.agentID(for:)` looks a name up.
+public enum AgentReference: Sendable, Equatable {
+    case id(AgentID)
+    case name(project: ProjectID, name: String)
+
+    public init(_ text: String) throws {
+        guard let slash = text.firstIndex(of: "/") else {
+            self = .id(try AgentID(text))
+            return
+        }
+        let name = String(text[text.index(after: slash)...])
+        guard !name.isEmpty else { throw SandboxError.invalidInput("\(quoted(text)): give the agent's name after the project, as PROJECT_ID/NAME") }
+        self = .name(project: try ProjectID(String(text[..<slash])), name: name)
+    }
+}
+
+extension Sandbox {
+    /// The agent a reference names. A name must be unique in its project.
+    public func agentID(for reference: AgentReference) throws -> AgentID {
+        switch reference {
+        case .id(let id):
+            return id
+        case .name(let project, let name):
+            return try read {
+                _ = try loadProject(project)
+                let ids = try db.query("SELECT id FROM agents WHERE project_id = ? AND name = ? LIMIT 2", [project.rawValue, name]) { $0.text(0) }
+                guard let id = ids.first else {
+                    throw SandboxError.invalidInput("project \(project) has no agent named \(quoted(name)) ('novaos sandbox project \(project)' lists its agents)")
+                }
+                guard ids.count == 1 else {
+                    throw SandboxError.invalidInput("project \(project) has several agents named \(quoted(name)); name one by its ID")
+                }
+                return AgentID(unchecked: id)
+            }
+        }
+    }
+}
