@@ -27,7 +27,10 @@ extension SandboxCommand {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
+            try format.check(json: global.json)
             guard ids.count >= 2 else { throw ValidationError("Give at least two \(agents ? "agents" : "projects") to compare, the baseline first.") }
+            guard ids.count <= 20 else { throw ValidationError("Compare at most 20 at once, not \(ids.count).") }
+            guard Set(ids).count == ids.count else { throw ValidationError("Each one to compare may be named once.") }
         }
 
         func execute(in context: CommandContext) throws {

@@ -54,6 +54,8 @@ extension ExperimentCommand {
         @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws { try format.check(json: global.json) }
+
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)
             let sandbox = try global.sandbox(in: context)

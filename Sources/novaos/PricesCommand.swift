@@ -27,6 +27,8 @@ struct PricesCommand: ParsableCommand {
         @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws { try format.check(json: global.json) }
+
         func execute(in context: CommandContext) throws {
             let date = at ?? context.clock()
             try context.emit(try global.priceCatalog(in: context).listing(at: date), json: global.json, format: format)

@@ -36,6 +36,8 @@ extension ProductionCommand {
         @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws { try format.check(json: global.json) }
+
         func execute(in context: CommandContext) throws {
             let production = Production(paths: global.paths(in: context))
             try context.emit(try at.map(production.listAgents(at:)) ?? production.listAgents(), json: global.json, format: format)

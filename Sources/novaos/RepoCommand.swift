@@ -60,6 +60,8 @@ extension RepoCommand {
         @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws { try format.check(json: global.json) }
+
         func execute(in context: CommandContext) throws {
             let project = try project.map(ProjectID.init)
             let sandbox = try global.sandbox(in: context)

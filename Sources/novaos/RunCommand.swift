@@ -62,6 +62,8 @@ extension SandboxCommand {
         @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws { try format.check(json: global.json) }
+
         func execute(in context: CommandContext) throws {
             let reference = try AgentReference(agentID)
             let sandbox = try global.sandbox(in: context)

@@ -59,7 +59,8 @@ extension SandboxCommand {
             let configText = try jsonArgument(config, flag: "--config")
             let agent = try sandbox.deployAgent(project: project, type: agentType, name: name, configJSON: configText, normalBudget: budgetTokens)
             // A typo'd type is accepted (types are open), but said out loud, with a guess.
-            if budgetTokens == nil, AgentTypes.normalBudgets[agentType] == nil, !configText.contains("\"token_budget\"") {
+            let budgetInConfig: Bool = if case .object(let object) = agent.config { object["token_budget"] != nil } else { false }
+            if budgetTokens == nil, AgentTypes.normalBudgets[agentType] == nil, !budgetInConfig {
                 let guess = CommandLineCheck.suggestion(for: agentType, among: AgentTypes.normalBudgets.keys.sorted()).map { "; did you mean '\($0)'?" } ?? ":"
                 context.warn(
                     "unknown agent type '\(agentType)'\(guess) deployed with the default budget of \(groupedDigits(AgentTypes.defaultNormalBudget)) tokens "
@@ -142,6 +143,8 @@ extension SandboxCommand {
         @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
 
+        func validate() throws { try format.check(json: global.json) }
+
         func execute(in context: CommandContext) throws {
             let sandbox = try global.sandbox(in: context)
             let status = ProjectStatus(rawValue: status.rawValue)
@@ -177,6 +180,8 @@ extension SandboxCommand {
         @Argument(help: "The project, prj_XXXXXXXX.") var projectID: String
         @OptionGroup var format: TableFormat
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws { try format.check(json: global.json) }
 
         func execute(in context: CommandContext) throws {
             let project = try ProjectID(projectID)

@@ -14,6 +14,11 @@ struct TableFormat: ParsableArguments {
     func validate() throws {
         if csv, md { throw ValidationError("Choose one of --csv and --md.") }
     }
+
+    /// Refuses `--csv` or `--md` with `--json` while parsing (exit 64).
+    func check(json: Bool) throws {
+        if json, csv || md { throw ValidationError("Choose one of --json, --csv and --md.") }
+    }
 }
 
 /// A table as `--csv` and `--md` print it: the text table's columns, with exact text and
@@ -66,7 +71,10 @@ extension CommandContext {
     /// CSV and Markdown keep text exact, but not on a terminal, where control characters
     /// are shown escaped as everywhere else.
     func writeTable(_ text: String) {
-        writeOutput(stdoutIsTerminal ? TerminalText.escapeOutput(text, allowing: []) : text)
+        guard stdoutIsTerminal else { return writeOutput(text) }
+        // Line by line, so CSV's CRLF line ends stay line ends.
+        let lines = text.components(separatedBy: "\r\n")
+        writeOutput(lines.map { TerminalText.escapeOutput($0, allowing: []) }.joined(separator: "\r\n"))
     }
 }
 
@@ -194,10 +202,10 @@ extension PriceList: TableExportable {
                 case .override(let path): "override:" + path
                 }
                 return [entry.id, entry.model, entry.provider ?? "", plain(entry.rates.input), plain(entry.rates.output), plain(entry.rates.cacheRead),
-                        plain(entry.rates.cacheWrite), plain(entry.rates.cacheWrite1h), entry.batchDiscountMillionths.map { plain(Double($0) / 10_000) } ?? "",
+                        plain(entry.rates.cacheWrite), plain(entry.rates.cacheWrite1h), entry.batchDiscountMillionths.map { plain(Double($0) / 1_000_000) } ?? "",
                         entry.effectiveFrom ?? "", entry.effectiveUntil ?? "", listing.inForce ? "true" : "false", origin]
             },
-            textColumns: [1, 2, 12]
+            textColumns: [0, 1, 2, 12]
         )
     }
 }

@@ -12,7 +12,7 @@ import Testing
             let project = try runBinary(["sandbox", "create", name, "--json"], home: home).decode(Project.self).id.rawValue
             let agent = try runBinary(["sandbox", "deploy", project, "coder", "--json"], home: home).decode(Agent.self).id.rawValue
             projects.append(project)
-            for index in 0..<40 {
+            for index in 0..<150 {
                 let spread = Double(index % 5 - 2) / 10
                 lines += #"{"type":"usage","agent_id":"\#(agent)","model":"x","input_tokens":100,"output_tokens":0,"cost":\#(String(format: "%.2f", 1 + spread))}"# + "\n"
                 lines += #"{"type":"revenue","agent_id":"\#(agent)","amount":\#(String(format: "%.2f", revenue * (1 + spread)))}"# + "\n"
@@ -35,6 +35,8 @@ import Testing
         #expect(try runBinary(["sandbox", "compare", projects[0], projects[1], "--fail-on-worse"], home: home).exitCode == 3)
         #expect(try runBinary(["sandbox", "compare", projects[0], projects[2], "--fail-on-worse"], home: home).exitCode == 0)
         #expect(try runBinary(["sandbox", "compare", projects[0]], home: home).exitCode == 64)
+        #expect(try runBinary(["sandbox", "compare", projects[0], projects[0]], home: home).exitCode == 64)
+        #expect(try runBinary(["sandbox", "compare", projects[0], "prj_00000000", "--csv", "--json"], home: home).exitCode == 64)
         #expect(try runBinary(["sandbox", "compare", projects[0], "prj_00000000"], home: home).exitCode == 1)
         #expect(try runBinary(["sandbox", "compare", projects[0], "nonsense"], home: home).exitCode == 1)
     }

@@ -39,6 +39,13 @@ import Testing
         let other = try makeHome()
         #expect(try runBinary(["sandbox", "list", "--home", other.path], home: deep).stdout == "No projects in \(other.path).\n")
         #expect(try runBinary(["sandbox", "list"], home: deep, environment: ["NOVAOS_HOME": other.path]).stdout == "No projects in \(other.path).\n")
+        // The search stops at the first sandbox/sandbox.db it sees, taking it only when it is a
+        // file of this user: a folder there is not a home, and neither is any parent beyond it.
+        let trap = deep.appendingPathComponent("sandbox/sandbox.db")
+        try FileManager.default.createDirectory(at: trap, withIntermediateDirectories: true)
+        let inner = deep.appendingPathComponent("x")
+        try FileManager.default.createDirectory(at: inner, withIntermediateDirectories: true)
+        #expect(try runBinary(["sandbox", "list"], home: inner).stdout == "No projects in \(inner.path).\n")
         // Nothing found says where it looked.
         let empty = try makeHome()
         #expect(try runBinary(["sandbox", "list"], home: empty).stdout == "No projects in \(empty.path).\n")
@@ -67,7 +74,7 @@ import Testing
         for arguments in [["sandbox", "runs", agent, "--csv"], ["sandbox", "experiment", "list", project, "--md"], ["production", "list", "--csv"],
                           ["repo", "list", "--md"], ["prices", "list", "--csv"], ["sandbox", "compare", project, project, "--csv"]] {
             let output = try runBinary(arguments, home: home)
-            #expect(output.exitCode == (arguments.contains("compare") ? 1 : 0), "\(arguments): \(output.stderr)")
+            #expect(output.exitCode == (arguments.contains("compare") ? 64 : 0), "\(arguments): \(output.stderr)")
         }
         #expect(try runBinary(["prices", "list", "--csv"], home: home).stdout.contains("claude-sonnet-4@"))
         #expect(try runBinary(["sandbox", "list", "--csv", "--json"], home: home).exitCode == 64)

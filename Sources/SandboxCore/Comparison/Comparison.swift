@@ -3,6 +3,9 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// What `sandbox compare` shows: projects (or agents) side by side, the first the baseline,
 /// each other with its difference to it and, for ROI and revenue per event, a 95 %
@@ -123,11 +126,13 @@ struct ComparedEvents {
 }
 
 /// The percentile bootstrap `sandbox compare` uses: each resample draws, with replacement, as
-/// many usage events and as many revenue events as each side recorded (so the two kinds keep
-/// their counts), and recomputes ROI and revenue per usage event; the 2.5th and 97.5th
-/// percentiles of the difference to the baseline over `resamples` resamples bound the 95 %
-/// interval. SplitMix64 from a fixed seed makes every run give the same answer. Counts are
-/// capped far below 2³² (the event tables of one project), which the draws rely on.
+/// many events as the side recorded from all its events together (usage and revenue alike,
+/// so how many of each a resample holds varies as it would in another run), and recomputes ROI
+/// and revenue per usage event drawn; the 2.5th and 97.5th percentiles of the difference to
+/// the baseline over `resamples` resamples bound the 95 % interval. Each side draws from its
+/// own SplitMix64, seeded from the fixed seed and its ID, so a column's interval does not
+/// depend on what else is compared, and the same data always gives the same answer. Counts
+/// are far below 2³² (one project's events), which the draws rely on.
 enum Bootstrap {
     static let resamples = 2_000
     static let seed: UInt64 = 0x6E6F_7661_6F73 // "novaos"
@@ -143,15 +148,77 @@ enum Bootstrap {
 
     typealias Generator = SplitMix64
 
-    /// Adds `count` draws (with replacement) from `values` to a sum: two draws from each 64-bit
-    /// random number, each half scaled to the count by multiply-shift (Lemire). The bias,
-    /// below count / 2³², is under one in 400,000 for 10,000 events.
+    /// A side's generator: the fixed seed mixed with its ID (FNV-1a).
+    static func generator(for id: String) -> Generator {
+        var hash: UInt64 = 0xCBF2_9CE4_8422_2325
+        for byte in id.utf8 { hash = (hash ^ UInt64(byte)) &* 0x0100_0000_01B3 }
+        return Generator(state: seed ^ hash)
+    }
+
+    /// Resampled (ROI, revenue per usage event) of one side; NaN where undefined (a resample
+    /// without cost, or without a usage event).
+    ///
+    /// Drawing n events from all n together is drawing how many are usage events (binomial,
+    /// one coin per event, usage with probability usage/n), then that many from the usage
+    /// events and the rest from the revenue events: the same distribution, in two tight loops.
+    static func resample(_ events: ComparedEvents, generator: inout Generator) -> (roi: [Double], rpe: [Double]) {
+        var rois = [Double](repeating: .nan, count: resamples)
+        var rpes = [Double](repeating: .nan, count: resamples)
+        let costs = events.costs.map(Double.init), revenues = events.revenues.map(Double.init)
+        let count = costs.count + revenues.count
+        guard count > 0 else { return (rois, rpes) }
+        costs.withUnsafeBufferPointer { costs in
+            revenues.withUnsafeBufferPointer { revenues in
+                for index in 0..<resamples {
+                    let usageDrawn = draws(below: costs.count, of: count, generator: &generator)
+                    let cost = sumOfDraws(costs, count: usageDrawn, generator: &generator)
+                    let revenue = sumOfDraws(revenues, count: count - usageDrawn, generator: &generator)
+                    if cost > 0 { rois[index] = (revenue - cost) / cost * 100 }
+                    if usageDrawn > 0 { rpes[index] = revenue / Double(usageDrawn) / 1_000_000 }
+                }
+            }
+        }
+        return (rois, rpes)
+    }
+
+    /// Of `count` uniform draws from 0..<`count`, how many fall below `limit`: a binomial
+    /// count, two coins per random number, each half scaled by multiply-shift (Lemire).
+    ///
+    /// From 200 draws on, where n·p·(1−p) is large enough for it, the count comes from the
+    /// normal approximation of that binomial instead (Box–Muller, rounded and clamped): one
+    /// random pair instead of n coins, for the same interval to a fraction of a resample.
     @inline(__always)
-    static func sumOfDraws(_ values: UnsafeBufferPointer<Double>, generator: inout Generator) -> Double {
-        let count = values.count
-        guard count > 0 else { return 0 }
-        let bound = UInt64(count)
-        // Two sums, so the additions do not wait on each other.
+    static func draws(below limit: Int, of count: Int, generator: inout Generator) -> Int {
+        if limit == 0 || limit == count { return limit }
+        if count >= 200 {
+            let p = Double(limit) / Double(count)
+            let mean = Double(count) * p, deviation = (Double(count) * p * (1 - p)).squareRoot()
+            // Two uniforms in (0, 1]: 53 random bits each, never 0.
+            let u1 = (Double(generator.next() >> 11) + 1) / 9_007_199_254_740_992
+            let u2 = Double(generator.next() >> 11) / 9_007_199_254_740_992
+            let z = (-2 * log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+            return min(count, max(0, Int((mean + deviation * z).rounded())))
+        }
+        let bound = UInt64(count), threshold = UInt64(limit)
+        var hits = 0
+        var remaining = count
+        while remaining >= 2 {
+            let random = generator.next()
+            hits &+= (((random >> 32) &* bound) >> 32) < threshold ? 1 : 0
+            hits &+= (((random & 0xFFFF_FFFF) &* bound) >> 32) < threshold ? 1 : 0
+            remaining -= 2
+        }
+        if remaining == 1 { hits &+= (((generator.next() >> 32) &* bound) >> 32) < threshold ? 1 : 0 }
+        return hits
+    }
+
+    /// The sum of `count` draws, with replacement, from `values` (0 when there are none):
+    /// two draws from each 64-bit random number, into two sums so the additions do not wait
+    /// on each other. The multiply-shift bias is below values.count / 2³².
+    @inline(__always)
+    static func sumOfDraws(_ values: UnsafeBufferPointer<Double>, count: Int, generator: inout Generator) -> Double {
+        guard !values.isEmpty else { return 0 }
+        let bound = UInt64(values.count)
         var first = 0.0, second = 0.0
         var remaining = count
         while remaining >= 2 {
@@ -164,24 +231,6 @@ enum Bootstrap {
         return first + second
     }
 
-    /// Resampled (ROI, revenue per usage event) pairs of one side; NaN where undefined.
-    static func resample(_ events: ComparedEvents, generator: inout Generator) -> (roi: [Double], rpe: [Double]) {
-        var rois = [Double](repeating: .nan, count: resamples)
-        var rpes = [Double](repeating: .nan, count: resamples)
-        let costs = events.costs.map(Double.init), revenues = events.revenues.map(Double.init)
-        costs.withUnsafeBufferPointer { costs in
-            revenues.withUnsafeBufferPointer { revenues in
-                for index in 0..<resamples {
-                    let cost = sumOfDraws(costs, generator: &generator)
-                    let revenue = sumOfDraws(revenues, generator: &generator)
-                    if cost > 0 { rois[index] = (revenue - cost) / cost * 100 }
-                    if costs.count > 0 { rpes[index] = revenue / Double(costs.count) / 1_000_000 }
-                }
-            }
-        }
-        return (rois, rpes)
-    }
-
     /// The interval of `other − baseline` from paired resamples, and its verdict.
     static func interval(
         _ other: [Double], _ baseline: [Double], difference: Double?, enoughEvents: Bool, places: Int, level: Double = 0.95
@@ -189,15 +238,24 @@ enum Bootstrap {
         var differences: [Double] = []
         differences.reserveCapacity(other.count)
         for (mine, theirs) in zip(other, baseline) where mine.isFinite && theirs.isFinite { differences.append(mine - theirs) }
-        guard let difference, differences.count == other.count else {
-            return Comparison.Interval(difference: difference, low: nil, high: nil, verdict: .inconclusive, note: "not measurable: no cost or no usage events on a side")
+        guard let difference else {
+            return Comparison.Interval(difference: nil, low: nil, high: nil, verdict: .inconclusive, note: "not measurable: no cost or no usage events on a side")
+        }
+        // A resample may draw no cost (or no usage event): its value is undefined. The interval
+        // comes from the others, unless too many are undefined to trust it.
+        guard differences.count * 20 >= other.count * 19, !differences.isEmpty else {
+            return Comparison.Interval(
+                difference: difference, low: nil, high: nil, verdict: .inconclusive,
+                note: "undefined in \(other.count - differences.count) of \(other.count) resamples (too few events with cost or usage)"
+            )
         }
         differences.sort()
-        let tail = (1 - level) / 2
-        let low = differences[Int((tail * Double(differences.count)).rounded(.down))]
-        let high = differences[min(differences.count - 1, Int(((1 - tail) * Double(differences.count)).rounded(.down)))]
         let scale = places == 6 ? 1_000_000.0 : 10_000.0
-        func four(_ value: Double) -> Double { (value * scale).rounded() / scale }
+        func rounded(_ value: Double) -> Double { (value * scale).rounded() / scale }
+        // As many resamples beyond each bound: with 2,000 and 95 %, the 51st and the 1,950th.
+        let tail = Int(((1 - level) / 2 * Double(differences.count)).rounded(.down))
+        let low = rounded(differences[tail])
+        let high = rounded(differences[differences.count - 1 - tail])
         let verdict: Comparison.Verdict
         var note: String?
         if !enoughEvents {
@@ -211,15 +269,15 @@ enum Bootstrap {
             verdict = .inconclusive
             note = "the interval contains 0"
         }
-        return Comparison.Interval(difference: four(difference), low: four(low), high: four(high), verdict: verdict, note: note)
+        return Comparison.Interval(difference: rounded(difference), low: low, high: high, verdict: verdict, note: note)
     }
 
     /// The comparison of `columns` (the first is the baseline).
     static func compare(kind: String, _ columns: [(id: String, name: String, events: ComparedEvents)]) -> Comparison {
-        var generator = Generator(state: seed)
         let baseline = columns[0]
         let baselineFigures = baseline.events.figures
-        let baselineSamples = resample(baseline.events, generator: &generator)
+        var baselineGenerator = generator(for: baseline.id)
+        let baselineSamples = resample(baseline.events, generator: &baselineGenerator)
         var result = Comparison(
             kind: kind, baseline: baseline.id, resamples: resamples, seed: seed, confidenceLevel: 0.95,
             columns: [Comparison.Column(id: baseline.id, name: baseline.name, figures: baselineFigures, difference: nil, confidence: nil)],
@@ -227,7 +285,8 @@ enum Bootstrap {
         )
         for column in columns.dropFirst() {
             let figures = column.events.figures
-            let samples = resample(column.events, generator: &generator)
+            var columnGenerator = generator(for: column.id)
+            let samples = resample(column.events, generator: &columnGenerator)
             let enough = column.events.count >= minimumEvents && baseline.events.count >= minimumEvents
             func exactROI(_ events: ComparedEvents) -> Double? {
                 let cost = events.costs.reduce(Int64(0), &+), revenue = events.revenues.reduce(Int64(0), &+)

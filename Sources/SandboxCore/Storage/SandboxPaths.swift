@@ -37,15 +37,28 @@ public struct SandboxPaths: Sendable, Equatable {
     }
 
     /// The home when none is given: the nearest of `directory` and its parents that holds
-    /// `sandbox/sandbox.db` (as git finds `.git`), else `directory` itself. One `stat` per
-    /// level, up to the root.
+    /// `sandbox/sandbox.db` (as git finds `.git`), else `directory` itself. The search stops at
+    /// the first `sandbox/sandbox.db` found there at all: one that is not a regular file, or
+    /// belongs to someone else (with its `sandbox` folder), is not taken, and neither is any
+    /// parent beyond it (git's CVE-2022-24765: another user's folder up the tree must not
+    /// capture commands). It also stops where the file system changes. One `lstat` per level.
     static func discoverHome(from directory: String) -> String {
         var candidate = directory
+        var start = stat()
+        guard stat(directory, &start) == 0 else { return directory }
         while true {
-            var info = stat()
-            if stat((candidate == "/" ? "" : candidate) + "/sandbox/sandbox.db", &info) == 0, (info.st_mode & S_IFMT) == S_IFREG { return candidate }
+            let base = candidate == "/" ? "" : candidate
+            var folder = stat(), database = stat()
+            if lstat(base + "/sandbox/sandbox.db", &database) == 0 {
+                let owned = lstat(base + "/sandbox", &folder) == 0 && folder.st_uid == geteuid() && database.st_uid == geteuid()
+                let regular = (database.st_mode & S_IFMT) == S_IFREG && (folder.st_mode & S_IFMT) == S_IFDIR
+                return owned && regular ? candidate : directory
+            }
             guard candidate != "/", let slash = candidate.lastIndex(of: "/") else { return directory }
-            candidate = slash == candidate.startIndex ? "/" : String(candidate[..<slash])
+            let parent = slash == candidate.startIndex ? "/" : String(candidate[..<slash])
+            var info = stat()
+            guard stat(parent, &info) == 0, info.st_dev == start.st_dev else { return directory }
+            candidate = parent
         }
     }
 

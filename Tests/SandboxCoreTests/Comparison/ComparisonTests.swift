@@ -48,6 +48,28 @@ import Testing
         #expect(try sandbox.compare(projects: [baseline, better, worse, same]) == comparison)
     }
 
+    /// Equal sales whose numbers differ by one: a difference no resample-free arithmetic can
+    /// judge, which the bootstrap must not call significant.
+    @Test func oneMoreSaleIsNotAFinding() throws {
+        let sandbox = try makeSandbox()
+        func sales(_ name: String, _ count: Int) throws -> ProjectID {
+            let project = try sandbox.createProject(name: name)
+            let agent = try sandbox.deployAgent(project: project.id, type: "coder", name: name)
+            for _ in 0..<100 { _ = try sandbox.recordUsage(agent: agent.id, model: "x", inputTokens: 10, outputTokens: 0, cost: dollars("1")) }
+            for _ in 0..<count { _ = try sandbox.recordRevenue(agent: agent.id, amount: dollars("10")) }
+            return project.id
+        }
+        let ten = try sales("ten", 10), eleven = try sales("eleven", 11), other = try sales("other", 30)
+        let comparison = try sandbox.compare(projects: [ten, eleven])
+        #expect(comparison.columns[1].confidence?.roi.verdict == .inconclusive)
+        #expect(comparison.columns[1].confidence?.revenuePerEvent.verdict == .inconclusive)
+        #expect(!comparison.worse)
+        // A column's interval does not depend on what else is compared.
+        let alone = try sandbox.compare(projects: [ten, other]).columns[1].confidence
+        let together = try sandbox.compare(projects: [ten, eleven, other]).columns[2].confidence
+        #expect(alone == together && alone?.roi.verdict == .better)
+    }
+
     @Test func fewEventsOrNoCostAreNeverAVerdict() throws {
         let sandbox = try makeSandbox()
         let baseline = try project(sandbox, "baseline", count: 9, cost: 1_000_000, revenue: 2_000_000)
@@ -69,8 +91,8 @@ import Testing
 
     @Test func agentsCompareLikeProjects() throws {
         let sandbox = try makeSandbox()
-        let a = try project(sandbox, "a", count: 30, cost: 1_000_000, revenue: 2_000_000)
-        let b = try project(sandbox, "b", count: 30, cost: 1_000_000, revenue: 4_000_000)
+        let a = try project(sandbox, "a", count: 150, cost: 1_000_000, revenue: 2_000_000)
+        let b = try project(sandbox, "b", count: 150, cost: 1_000_000, revenue: 4_000_000)
         let agents = try [a, b].map { try #require(try sandbox.projectDetail($0).agents.first?.id) }
         let comparison = try sandbox.compare(agents: agents)
         #expect(comparison.kind == "agents" && comparison.columns.map(\.id) == agents.map(\.rawValue))
