@@ -45,8 +45,11 @@ struct ExportTable {
     }
 
     var markdown: String {
+        // Markdown's own syntax (and HTML, which Markdown passes through) is escaped with a
+        // backslash, so a name cannot make a link, an image or a tag in a report.
+        let special: Set<Character> = ["\\", "|", "<", ">", "[", "]", "(", ")", "`", "*", "_", "!", "&", "#"]
         func field(_ value: String) -> String {
-            String(TerminalText.escape(value).flatMap { $0 == "\\" || $0 == "|" ? ["\\", $0] : [$0] })
+            String(TerminalText.escape(value).flatMap { special.contains($0) ? ["\\", $0] : [$0] })
         }
         var lines = ["| " + headers.map(field).joined(separator: " | ") + " |"]
         lines.append("|" + String(repeating: " --- |", count: headers.count))
@@ -168,22 +171,26 @@ extension RepositoryList: TableExportable {
 extension Comparison: TableExportable {
     /// One row per column compared, the baseline first, with the differences and intervals.
     var exportTable: ExportTable {
-        var table = ExportTable(headers: [
-            "id", "name", "baseline", "total_cost", "total_revenue", "profit", "roi", "tokens_used", "usage_events", "revenue_events",
-            "cost_per_1k_tokens", "revenue_per_event", "roi_difference", "roi_low", "roi_high", "roi_verdict",
-            "revenue_per_event_difference", "revenue_per_event_low", "revenue_per_event_high", "revenue_per_event_verdict",
+        let figureNames = ["total_cost", "total_revenue", "profit", "roi", "tokens_used", "usage_events", "revenue_events",
+                           "cost_per_1k_tokens", "revenue_per_event"]
+        var table = ExportTable(headers: ["id", "name", "baseline"] + figureNames + figureNames.map { $0 + "_difference" } + [
+            "roi_low", "roi_high", "roi_verdict", "revenue_per_event_low", "revenue_per_event_high", "revenue_per_event_verdict",
         ], textColumns: [1])
+        func cells(_ figures: Figures?) -> [String] {
+            guard let figures else { return Array(repeating: "", count: figureNames.count) }
+            return [plain(figures.totalCost), plain(figures.totalRevenue), plain(figures.profit), plain(figures.roi), String(figures.tokensUsed),
+                    String(figures.usageEvents), String(figures.revenueEvents), plain(figures.costPer1kTokens), plain(figures.revenuePerEvent)]
+        }
         for column in columns {
             let figures = column.figures
             func interval(_ value: Interval?) -> [String] {
-                guard let value else { return ["", "", "", ""] }
-                return [value.difference.map(plain) ?? "", value.low.map(plain) ?? "", value.high.map(plain) ?? "", value.verdict.rawValue]
+                guard let value else { return ["", "", ""] }
+                return [value.low.map(plain) ?? "", value.high.map(plain) ?? "", value.verdict.rawValue]
             }
-            table.rows.append([
-                column.id, column.name, column.id == baseline ? "true" : "false", plain(figures.totalCost), plain(figures.totalRevenue), plain(figures.profit),
-                plain(figures.roi), String(figures.tokensUsed), String(figures.usageEvents), String(figures.revenueEvents), plain(figures.costPer1kTokens),
-                plain(figures.revenuePerEvent),
-            ] + interval(column.confidence?.roi) + interval(column.confidence?.revenuePerEvent))
+            table.rows.append(
+                [column.id, column.name, column.id == baseline ? "true" : "false"] + cells(figures) + cells(column.difference)
+                    + interval(column.confidence?.roi) + interval(column.confidence?.revenuePerEvent)
+            )
         }
         return table
     }

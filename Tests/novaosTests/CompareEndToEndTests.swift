@@ -12,7 +12,7 @@ import Testing
             let project = try runBinary(["sandbox", "create", name, "--json"], home: home).decode(Project.self).id.rawValue
             let agent = try runBinary(["sandbox", "deploy", project, "coder", "--json"], home: home).decode(Agent.self).id.rawValue
             projects.append(project)
-            for index in 0..<150 {
+            for index in 0..<400 {
                 let spread = Double(index % 5 - 2) / 10
                 lines += #"{"type":"usage","agent_id":"\#(agent)","model":"x","input_tokens":100,"output_tokens":0,"cost":\#(String(format: "%.2f", 1 + spread))}"# + "\n"
                 lines += #"{"type":"revenue","agent_id":"\#(agent)","amount":\#(String(format: "%.2f", revenue * (1 + spread)))}"# + "\n"
@@ -30,6 +30,9 @@ import Testing
         let keys = try output.jsonKeys()
         #expect(keys == ["kind", "baseline", "resamples", "seed", "confidence_level", "columns", "worse"])
 
+        let csv = try runBinary(["sandbox", "compare"] + projects + ["--csv"], home: home).stdout.components(separatedBy: "\r\n")
+        #expect(csv[0].hasPrefix("id,name,baseline,total_cost,") && csv[0].contains(",total_cost_difference,") && csv[0].hasSuffix(",revenue_per_event_verdict"))
+        #expect(csv[1].hasPrefix("\(projects[0]),baseline,true,") && csv[2].hasSuffix(",worse"))
         let text = try runBinary(["sandbox", "compare"] + projects, home: home).stdout
         #expect(text.contains("(baseline)") && text.contains("worse") && text.contains("better") && text.contains("revenue / event"))
         #expect(try runBinary(["sandbox", "compare", projects[0], projects[1], "--fail-on-worse"], home: home).exitCode == 3)

@@ -70,6 +70,9 @@ import Testing
         #expect(md.hasPrefix("| id | name | status |") && md.contains("a \\| b"))
         #expect(md.split(separator: "\n").count == 3) // header, rule, one row: the newline in the name is escaped
         #expect(try runBinary(["sandbox", "project", project, "--csv"], home: home).stdout.hasPrefix("id,name,type,status,pause_reason"))
+        // Markdown and HTML in a name stay text in a report.
+        _ = try runBinary(["sandbox", "create", "<img src=x>[link](y)"], home: home)
+        #expect(try runBinary(["sandbox", "list", "--md"], home: home).stdout.contains(#"\<img src=x\>\[link\]\(y\)"#))
 
         for arguments in [["sandbox", "runs", agent, "--csv"], ["sandbox", "experiment", "list", project, "--md"], ["production", "list", "--csv"],
                           ["repo", "list", "--md"], ["prices", "list", "--csv"], ["sandbox", "compare", project, project, "--csv"]] {

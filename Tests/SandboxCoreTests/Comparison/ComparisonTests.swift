@@ -25,20 +25,20 @@ import Testing
 
     @Test func clearlyBetterClearlyWorseAndIdenticalAreJudgedSo() throws {
         let sandbox = try makeSandbox()
-        let baseline = try project(sandbox, "baseline", count: 100, cost: 1_000_000, revenue: 2_000_000) // ROI 100 %
-        let better = try project(sandbox, "better", count: 100, cost: 1_000_000, revenue: 3_000_000) // ROI 200 %
-        let worse = try project(sandbox, "worse", count: 100, cost: 1_000_000, revenue: 1_200_000) // ROI 20 %
-        let same = try project(sandbox, "same", count: 100, cost: 1_000_000, revenue: 2_000_000)
+        let baseline = try project(sandbox, "baseline", count: 400, cost: 1_000_000, revenue: 2_000_000) // ROI 100 %
+        let better = try project(sandbox, "better", count: 400, cost: 1_000_000, revenue: 3_000_000) // ROI 200 %
+        let worse = try project(sandbox, "worse", count: 400, cost: 1_000_000, revenue: 1_200_000) // ROI 20 %
+        let same = try project(sandbox, "same", count: 400, cost: 1_000_000, revenue: 2_000_000)
         let comparison = try sandbox.compare(projects: [baseline, better, worse, same])
         #expect(comparison.baseline == baseline.rawValue && comparison.resamples >= 2_000)
         let verdicts = comparison.columns.dropFirst().map { [$0.confidence?.roi.verdict, $0.confidence?.revenuePerEvent.verdict] }
         #expect(verdicts == [[.better, .better], [.worse, .worse], [.inconclusive, .inconclusive]])
         #expect(comparison.worse)
         let baselineFigures = comparison.columns[0].figures
-        #expect(baselineFigures.roi == 100 && baselineFigures.usageEvents == 100 && baselineFigures.revenuePerEvent == Money(micros: 2_000_000))
+        #expect(baselineFigures.roi == 100 && baselineFigures.usageEvents == 400 && baselineFigures.revenuePerEvent == Money(micros: 2_000_000))
         #expect(baselineFigures.costPer1kTokens == Money(micros: 10_000_000)) // $1 per 100 tokens
         let betterColumn = comparison.columns[1]
-        #expect(betterColumn.difference?.roi == 100 && betterColumn.difference?.totalRevenue == Money(micros: 100_000_000))
+        #expect(betterColumn.difference?.roi == 100 && betterColumn.difference?.totalRevenue == Money(micros: 400_000_000))
         #expect(betterColumn.confidence?.roi.difference == 100)
         let interval = try #require(betterColumn.confidence?.roi)
         #expect((interval.low ?? 0) > 0 && (interval.low ?? 0) < 100 && (interval.high ?? 0) > 100)
@@ -91,8 +91,8 @@ import Testing
 
     @Test func agentsCompareLikeProjects() throws {
         let sandbox = try makeSandbox()
-        let a = try project(sandbox, "a", count: 150, cost: 1_000_000, revenue: 2_000_000)
-        let b = try project(sandbox, "b", count: 150, cost: 1_000_000, revenue: 4_000_000)
+        let a = try project(sandbox, "a", count: 300, cost: 1_000_000, revenue: 2_000_000)
+        let b = try project(sandbox, "b", count: 300, cost: 1_000_000, revenue: 4_000_000)
         let agents = try [a, b].map { try #require(try sandbox.projectDetail($0).agents.first?.id) }
         let comparison = try sandbox.compare(agents: agents)
         #expect(comparison.kind == "agents" && comparison.columns.map(\.id) == agents.map(\.rawValue))
