@@ -131,6 +131,15 @@ struct CommandContext {
         return String(text.dropLast()) + " in " + TerminalText.escape(home) + "."
     }
 
+    /// A test-only hook for the steps of a promotion or a rollback: at the step named by
+    /// `NOVAOS_TEST_CRASH_AT`, the process dies without any cleanup, as a SIGKILL would.
+    func testCrashHook<Step: RawRepresentable & Equatable>() -> (Step) -> Void where Step.RawValue == String {
+        let crashPoint = environment["NOVAOS_TEST_CRASH_AT"].flatMap(Step.init(rawValue:))
+        return { step in
+            if step == crashPoint { _ = kill(getpid(), SIGKILL) }
+        }
+    }
+
     /// Asks `question` (`[y/N]`) on a terminal and goes on only on yes; without a terminal on
     /// stdin it refuses, naming `action` and `--yes`. Either refusal changes nothing.
     func confirm(_ question: String, action: String) throws {

@@ -181,10 +181,7 @@ extension ProductionCommand {
                 try context.emit(CheckReport.empty(at: context.clock(), dryRun: dryRun), json: global.json)
                 return
             }
-            let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(SlotChangeStep.init(rawValue:))
-            let report = try global.productionGuard(in: context).check(dryRun: dryRun) { step in
-                if step == crashPoint { _ = kill(getpid(), SIGKILL) }
-            }
+            let report = try global.productionGuard(in: context).check(dryRun: dryRun, step: context.testCrashHook())
             try context.emit(report, json: global.json)
             if !report.rolledBack.isEmpty { throw ExitCode(3) }
         }
@@ -209,12 +206,9 @@ extension ProductionCommand {
             let guardian = try global.productionGuard(in: context)
             let preview = try guardian.preview(.rollback, agent, to: to)
             try confirmSlotChange(preview, yes: yes, context: context)
-            let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(SlotChangeStep.init(rawValue:))
             // The agent the preview named (and the user confirmed), not the slot again: if the
             // slot changed meanwhile, or on a re-run, nothing is rolled back twice.
-            let change = try guardian.rollback(preview.agentID.rawValue, to: to, reason: reason) { step in
-                if step == crashPoint { _ = kill(getpid(), SIGKILL) }
-            }
+            let change = try guardian.rollback(preview.agentID.rawValue, to: to, reason: reason, step: context.testCrashHook())
             try context.emit(change, json: global.json)
         }
     }
@@ -237,10 +231,7 @@ extension ProductionCommand {
             let guardian = try global.productionGuard(in: context)
             let preview = try guardian.preview(.retire, agent)
             if preview.liveBefore != preview.liveAfter { try confirmSlotChange(preview, yes: yes, context: context) }
-            let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(SlotChangeStep.init(rawValue:))
-            let change = try guardian.retire(agent, reason: reason) { step in
-                if step == crashPoint { _ = kill(getpid(), SIGKILL) }
-            }
+            let change = try guardian.retire(agent, reason: reason, step: context.testCrashHook())
             try context.emit(change, json: global.json)
         }
     }

@@ -282,11 +282,7 @@ extension SandboxCommand {
                     action: "promote \(project)"
                 )
             }
-            let crashPoint = context.environment["NOVAOS_TEST_CRASH_AT"].flatMap(PromotionStep.init(rawValue:))
-            let result = try sandbox.promote(project, force: force, slotMap: slots, guardrails: guardrail) { step in
-                // A test hook: die at this step without any cleanup, as a SIGKILL would.
-                if step == crashPoint { _ = kill(getpid(), SIGKILL) }
-            }
+            let result = try sandbox.promote(project, force: force, slotMap: slots, guardrails: guardrail, hook: context.testCrashHook())
             try context.emit(result, json: global.json)
         }
     }

@@ -83,7 +83,7 @@ extension CommandContext {
 
 func plain(_ money: Money?) -> String { money?.jsonNumber ?? "" }
 func plain(_ date: Date?) -> String { date.map(Timestamp.text) ?? "" }
-func plain(_ value: Double) -> String { value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value) }
+func plain(_ value: Double) -> String { plainDecimal(value) }
 
 extension ProjectList: TableExportable {
     static let exportHeaders = ["id", "name", "status", "active_agents", "total_agents", "tokens_used", "total_cost", "budget", "budget_used_percent",

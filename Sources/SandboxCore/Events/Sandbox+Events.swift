@@ -172,6 +172,12 @@ extension EventLedger {
         return (try PricedUsage(usage, now: Timestamp.string(from: recordedAt), prices: &prices), recordedAt)
     }
 
+    /// Checks one amount of revenue recorded now (`revenue`), with the time it is recorded at.
+    func checkRevenue(_ revenue: AgentEvent.Revenue) throws -> (CheckedRevenue, Date) {
+        let recordedAt = now()
+        return (try CheckedRevenue(revenue, now: Timestamp.string(from: recordedAt)), recordedAt)
+    }
+
     /// The ledger's insert statements, prepared once per connection.
     func ledger() throws -> LedgerStatements {
         if let ledgerStatements { return ledgerStatements }

@@ -132,9 +132,7 @@ public struct GuardrailPolicy: Codable, Sendable, Equatable {
     }
 
     /// A percentage without needless decimals: 50, 12.5, -10.
-    static func format(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-    }
+    static func format(_ value: Double) -> String { plainDecimal(value) }
 
     /// Seconds as the largest whole unit: 86400 → 1d, 7200 → 2h, 90 → 90s.
     public static func duration(_ seconds: Int64) -> String {

@@ -50,7 +50,7 @@ public final class ProductionGuard {
                     """,
                     agent.id.rawValue, policy.minROI, policy.minROIVsSandbox, policy.minEvents, policy.window, policy.bakeTime, policy.failureLimit
                 )
-                let live = try liveAgent(of: agent.slot)
+                let live = try store.liveAgent(in: agent.slot)
                 try store.appendEvent(
                     at: at, kind: "guardrail", slot: agent.slot, agent: agent.id, previous: live, live: live, actor: "production guardrail",
                     reason: changes.joined(separator: ", "),
@@ -75,11 +75,6 @@ public final class ProductionGuard {
             policy.failureLimit = row.int64(5)
             return policy
         } ?? GuardrailPolicy()
-    }
-
-    private func liveAgent(of slot: String?) throws -> AgentID? {
-        guard let slot else { return nil }
-        return try store.db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot]).map(AgentID.init(unchecked:))
     }
 
     // MARK: Checks
@@ -283,7 +278,7 @@ public final class ProductionGuard {
         guard let slot = agent.slot, let state = agent.state else {
             throw SandboxError.invalidState("agent \(agent.id) fills no slot; there is nothing to \(kind == .rollback ? "roll back" : "retire")")
         }
-        let live = try liveAgent(of: slot)
+        let live = try store.liveAgent(in: slot)
         let newState: ProductionState = kind == .rollback ? .rolledBack : .retired
         var change = SlotChange(
             kind: kind, slot: slot, agentID: agent.id, previousState: state, state: newState, liveBefore: live, liveAfter: live,

@@ -92,8 +92,10 @@ public final class ProductionLedger: RunBook {
             try db.run("UPDATE agents SET status = 'paused', pause_reason = 'budget_exceeded' WHERE id = ? AND status = 'active'", id)
             outcome.agentsOverBudget.append(.init(id: agent.id, used: agent.tokensUsed, budget: agent.tokenBudget))
             outcome.pausedAgents.append(agent.id)
+            // A pause changes no slot's live version: the same before and after.
+            let live = try store.liveAgent(in: agent.slot)
             try store.appendEvent(
-                at: now(), kind: "budget", slot: agent.slot, agent: agent.id, previous: live(in: agent.slot), live: live(in: agent.slot), actor: "budget",
+                at: now(), kind: "budget", slot: agent.slot, agent: agent.id, previous: live, live: live, actor: "budget",
                 reason: "reached its token budget (\(groupedDigits(agent.tokensUsed)) of \(groupedDigits(agent.tokenBudget))); paused",
                 details: ["tokens_used": .integer(agent.tokensUsed), "token_budget": .integer(agent.tokenBudget)]
             )
@@ -124,7 +126,7 @@ public final class ProductionLedger: RunBook {
                 try db.run("UPDATE agents SET status = 'active', pause_reason = NULL WHERE id = ?", agent.id.rawValue)
                 resumed.append(agent.id)
             }
-            let live = try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [agent.slot]).map(AgentID.init(unchecked:))
+            let live = try store.liveAgent(in: agent.slot)
             try store.appendEvent(
                 at: at, kind: "budget", slot: agent.slot, agent: agent.id, previous: live, live: live, actor: "production budget",
                 reason: "token budget \(groupedDigits(agent.tokenBudget)) → \(groupedDigits(tokens))" + (resumed.isEmpty ? "" : "; resumed"),
@@ -138,11 +140,6 @@ public final class ProductionLedger: RunBook {
                 pausedAgents: outcome.pausedAgents, resumedAgents: resumed, budgetWarnings: outcome.warnings
             )
         }
-    }
-
-    private func live(in slot: String?) throws -> AgentID? {
-        guard let slot else { return nil }
-        return try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot]).map(AgentID.init(unchecked:))
     }
 
     /// Records one API call of a live agent (named by its ID or its slot).
@@ -165,10 +162,8 @@ public final class ProductionLedger: RunBook {
 
     /// Records revenue a live agent (named by its ID or its slot) earned.
     public func recordRevenue(agent subject: String, amount: Money, source: String? = nil, description: String = "") throws -> RevenueRecord {
-        let recordedAt = now()
-        let checked = try CheckedRevenue(
-            AgentEvent.Revenue(agentID: nil, eventID: nil, amount: amount, source: source, description: description, timestamp: nil),
-            now: Timestamp.string(from: recordedAt)
+        let (checked, recordedAt) = try checkRevenue(
+            AgentEvent.Revenue(agentID: nil, eventID: nil, amount: amount, source: source, description: description, timestamp: nil)
         )
         return try store.write {
             let agent = try store.resolve(subject)

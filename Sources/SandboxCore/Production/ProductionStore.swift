@@ -110,13 +110,19 @@ final class ProductionStore {
         throw SandboxError.invalidInput("nothing in production is named \(quoted(subject)): no slot, and no agent with that ID ('novaos production list' shows them)")
     }
 
+    /// The live version of `slot`; nil for an empty slot, or no slot.
+    func liveAgent(in slot: String?) throws -> AgentID? {
+        guard let slot else { return nil }
+        return try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot]).map(AgentID.init(unchecked:))
+    }
+
     /// Refuses an agent that is not its slot's live version: only live agents run and record.
     func requireLive(_ agent: StoredAgent) throws {
         guard agent.state == .live else {
             guard let slot = agent.slot, let state = agent.state else {
                 throw SandboxError.invalidState("agent \(agent.id) fills no slot; only a slot's live version records")
             }
-            let live = try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot])
+            let live = try liveAgent(in: slot)
             throw SandboxError.invalidState(
                 "agent \(agent.id) is \(state.rawValue) in slot \(quoted(slot)); only the live version records and runs (\(live.map { "live: \($0)" } ?? "the slot is empty"))"
             )
@@ -163,16 +169,15 @@ final class ProductionStore {
         guard let slot = agent.slot else { throw SandboxError.invalidState("agent \(agent.id) fills no slot") }
         try db.run("UPDATE agents SET state = ? WHERE id = ?", state.rawValue, agent.id.rawValue)
         try step(.outOfService)
-        guard agent.state == .live else {
-            return try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot]).map(AgentID.init(unchecked:))
-        }
+        guard agent.state == .live else { return try liveAgent(in: slot) }
+        // The slot has no live version now; `next` (when there is one) becomes it.
         let next = try replacement ?? previousVersion(in: slot)
-        if let next = next?.rawValue {
-            try db.run("UPDATE agents SET state = 'live', live_since = ? WHERE id = ? AND state = 'standby'", Timestamp.string(from: at), next)
+        if let next {
+            try db.run("UPDATE agents SET state = 'live', live_since = ? WHERE id = ? AND state = 'standby'", Timestamp.string(from: at), next.rawValue)
             guard db.changes == 1 else { throw SandboxError.invalidState("agent \(next) is not a standby version of slot \(quoted(slot))") }
         }
         try step(.replaced)
-        return try db.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot]).map(AgentID.init(unchecked:))
+        return next
     }
 
     /// The standby version of a slot that was live most recently: the one a rollback

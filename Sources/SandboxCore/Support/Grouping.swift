@@ -16,6 +16,12 @@ public func groupedDigits(_ value: Int64) -> String {
     return String(decoding: grouped, as: UTF8.self)
 }
 
+/// A number as a person typed it: a whole one without a point (`50`, `-10`), any other as
+/// Swift prints it (`12.5`). For thresholds in messages and plain numbers in CSV.
+public func plainDecimal(_ value: Double) -> String {
+    value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+}
+
 /// `value` with `places` digits after the point, rounded as C's `printf("%.*f")` rounds
 /// (`fixedDigits(12.345, 1)` is `12.3`): percentages and seconds in messages and tables.
 public func fixedDigits(_ value: Double, _ places: Int) -> String {

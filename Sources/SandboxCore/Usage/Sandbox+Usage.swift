@@ -49,10 +49,8 @@ extension Sandbox {
     ///
     /// - Parameter amount: greater than zero, at most six decimal places.
     public func recordRevenue(agent id: AgentID, amount: Money, source: String? = nil, description: String = "") throws -> RevenueRecord {
-        let recordedAt = now()
-        let checked = try CheckedRevenue(
-            AgentEvent.Revenue(agentID: nil, eventID: nil, amount: amount, source: source, description: description, timestamp: nil),
-            now: Timestamp.string(from: recordedAt)
+        let (checked, recordedAt) = try checkRevenue(
+            AgentEvent.Revenue(agentID: nil, eventID: nil, amount: amount, source: source, description: description, timestamp: nil)
         )
         return try write {
             _ = try loadRecordingAgent(id)
