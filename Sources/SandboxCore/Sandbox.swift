@@ -35,6 +35,8 @@ public final class Sandbox {
     let priceFile: URL?
     /// The price table, read on first use: commands that price nothing never read the file.
     private var loadedPrices: PriceCatalog?
+    /// The projects whose expiry this opening applied (see `sweep()`): a command can say so.
+    public internal(set) var expiredOnOpening: [ExpiredProject] = []
 
     /// Opens (and, when `create` is true, creates) the sandbox under `paths.home`.
     ///
@@ -90,6 +92,9 @@ public final class Sandbox {
             try db.execute("PRAGMA max_page_count = \(maximumPageCount)")
         }
         closeLostRuns()
+        // Best effort, as closing lost runs is: a busy database or a workspace that cannot be
+        // deleted leaves the work to the next opening, or to `sweep`, which reports errors.
+        expiredOnOpening = (try? applyExpiry(at: now())) ?? []
     }
 
     /// The price table usage is charged by: the built-in table with `priceFile` (or
@@ -108,8 +113,11 @@ public final class Sandbox {
 
     /// Runs `body` in one write transaction (`BEGIN IMMEDIATE`), mapping SQLite errors to
     /// messages that name the database.
+    /// Inside a write transaction already, it joins it as a savepoint, so an operation made of
+    /// several (a project created from a template with its agents) is all or nothing.
     func write<T>(_ body: () throws -> T) throws -> T {
         try requireWritable()
+        if db.isInTransaction { return try mappingErrors { try db.inSavepoint("novaos_write", body) } }
         return try mappingErrors { try db.inTransaction(.immediate, body) }
     }
 

@@ -27,6 +27,8 @@ public enum StopReason: String, Codable, Sendable, CaseIterable {
     case agentPaused = "agent_paused"
     /// The agent, or its project, was killed while it ran.
     case agentKilled = "agent_killed"
+    /// The agent's project reached its expiry time while it ran (sandbox only).
+    case projectExpired = "project_expired"
     /// The database stayed locked or unwritable too long to record the agent's events.
     case databaseUnavailable = "database_unavailable"
     /// The disk filled up while the run was recorded or logged.
@@ -37,7 +39,8 @@ public enum StopReason: String, Codable, Sendable, CaseIterable {
     /// True when novaos stopped the agent rather than the agent ending by itself.
     public var stoppedByNovaos: Bool {
         switch self {
-        case .budgetExceeded, .projectBudgetExceeded, .timeout, .interrupted, .agentPaused, .agentKilled, .databaseUnavailable, .diskFull: true
+        case .budgetExceeded, .projectBudgetExceeded, .timeout, .interrupted, .agentPaused, .agentKilled, .projectExpired, .databaseUnavailable,
+             .diskFull: true
         case .exited, .signaled, .failedToStart, .lost: false
         }
     }

@@ -137,3 +137,6 @@ func dateArgument(_ text: String) throws -> Date { try usageValue { try parseUse
 
 /// A duration given on the command line (`30s`, `5m`).
 func durationArgument(_ text: String) throws -> TimeInterval { try usageValue { try parseDuration(text) } }
+
+/// A project's lifetime (`--expires-in`, `extend`): a duration of at most 366 days.
+func lifetimeArgument(_ text: String) throws -> TimeInterval { try usageValue { try parseDuration(text, maximumDays: 366) } }

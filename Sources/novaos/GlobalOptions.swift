@@ -47,13 +47,23 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the sandbox. Only commands that create something pass `create: true`, so that
     /// reading a fresh home leaves no file behind.
-    func sandbox(in context: CommandContext, create: Bool = false) throws -> Sandbox {
-        try Sandbox(
+    ///
+    /// Opening applies expiries: each project it killed is said on stderr, unless
+    /// `reportingExpiries` is false (`sweep`, which lists them as its result).
+    func sandbox(in context: CommandContext, create: Bool = false, reportingExpiries: Bool = true) throws -> Sandbox {
+        let sandbox = try Sandbox(
             paths: paths(in: context), create: create, clock: context.clock,
             busyTimeoutMilliseconds: context.busyTimeoutMilliseconds,
             maximumPageCount: context.environment["NOVAOS_TEST_MAX_PAGE_COUNT"].flatMap(Int.init),
             priceFile: priceFile(in: context)
         )
+        if reportingExpiries {
+            for project in sandbox.expiredOnOpening {
+                context.warn("project \(project.projectID) expired at \(Timestamp.text(project.expiresAt)) and was killed"
+                    + (project.workspaceDeleted ? ", its workspace deleted" : ""))
+            }
+        }
+        return sandbox
     }
 }
 

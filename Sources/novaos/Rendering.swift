@@ -15,6 +15,8 @@ extension Project: TextRenderable {
             ("status", status.rawValue), ("workspace", workspace), ("created", formatDate(createdAt)),
         ]
         if let budget { pairs.append(("budget", budget.description)) }
+        if let expiresAt { pairs.append(("expires", formatDate(expiresAt) + (deleteOnExpiry ? ", deleting its workspace" : ""))) }
+        if let killReason { pairs.append(("kill reason", killReason.rawValue)) }
         return style.bold("Project \(id)") + "\n" + keyValues(pairs)
     }
 }
@@ -89,18 +91,18 @@ extension ProjectList: TextRenderable {
     static let empty = "No projects."
 
     static let table = TextTable(
-        headers: ["ID", "NAME", "STATUS", "AGENTS", "TOKENS", "COST", "CAP USED", "REVENUE", "ROI", "CREATED"],
+        headers: ["ID", "NAME", "STATUS", "AGENTS", "TOKENS", "COST", "CAP USED", "REVENUE", "ROI", "CREATED", "EXPIRES"],
         rightAligned: [3, 4, 5, 6, 7, 8]
     )
 
     static func cells(_ project: ProjectSummary) -> [String] {
         let metrics = project.metrics
         return [
-            project.id.rawValue, cell(project.name), project.status.rawValue,
+            project.id.rawValue, cell(project.name), project.status.rawValue + (project.killReason == .expired ? " (expired)" : ""),
             "\(metrics.activeAgents)/\(metrics.totalAgents)", formatTokens(metrics.tokensUsed),
             metrics.totalCost.description,
             project.budget.map { budgetUsed(project.budgetUsedPercent ?? 0, over: metrics.totalCost >= $0) } ?? "-", metrics.totalRevenue.description,
-            formatPercent(metrics.roi), formatDate(project.createdAt),
+            formatPercent(metrics.roi), formatDate(project.createdAt), formatDate(project.expiresAt),
         ]
     }
 }
@@ -119,7 +121,10 @@ extension ProjectDetail: TextRenderable {
             ("name", cell(name, limit: 200)), ("description", cell(description, limit: 200)), ("status", status.rawValue),
             ("workspace", workspace), ("created", formatDate(createdAt)), ("promoted", formatDate(promotedAt)),
         ]
-        if let killedAt { pairs.append(("killed", formatDate(killedAt))) }
+        if let killedAt { pairs.append(("killed", formatDate(killedAt) + (killReason.map { " (\($0.rawValue))" } ?? ""))) }
+        if let expiresAt, status == .active {
+            pairs.append(("expires", formatDate(expiresAt) + (deleteOnExpiry ? ", deleting its workspace" : "")))
+        }
         if let budget { pairs.append(("budget", "\(budget), \(budgetUsed(budgetUsedPercent ?? 0, over: metrics.totalCost >= budget)) used")) }
         pairs += metricPairs(metrics)
         if let lastEvaluation {
@@ -211,6 +216,16 @@ extension PromotionResult: TextRenderable {
             text += "\n" + table.render(style) + "\n"
         }
         return text
+    }
+}
+
+extension SweepResult: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        guard !expired.isEmpty else { return "No project has expired." }
+        return expired.map {
+            "Expired \($0.projectID) (\(cell($0.name, limit: 200))) at \(formatDate($0.expiresAt)): \($0.agentsKilled) agent(s) killed"
+                + ($0.workspaceDeleted ? ", workspace deleted" : "")
+        }.joined(separator: "\n")
     }
 }
 

@@ -44,7 +44,7 @@ extension SandboxCommand {
         static func exitCode(of run: RunRecord) -> Int32? {
             switch run.stopReason {
             case .budgetExceeded?, .projectBudgetExceeded?: return 3
-            case .agentPaused?, .agentKilled?: return 4
+            case .agentPaused?, .agentKilled?, .projectExpired?: return 4
             case .timeout?: return 124
             case .interrupted?: return 130
             case .diskFull?: return 74

@@ -16,7 +16,7 @@ struct SandboxCommand: ParsableCommand {
         subcommands: [
             Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Pause.self, Resume.self, Budget.self, Reprice.self,
             ExperimentCommand.self, List.self,
-            ProjectShow.self, Status.self, Eval.self, Compare.self, Promote.self, Kill.self, Backup.self,
+            ProjectShow.self, Status.self, Eval.self, Compare.self, Promote.self, Kill.self, Extend.self, Sweep.self, Backup.self,
         ]
     )
 }
@@ -28,11 +28,15 @@ extension SandboxCommand {
         @Argument(help: "The project's name.") var name: String
         @Option(help: "What the project is for.") var description: String = ""
         @Option(parsing: .unconditional, help: ArgumentHelp("A cost cap for the whole project, in dollars.", valueName: "usd"), transform: moneyArgument) var budget: Money?
+        @OptionGroup var lifetime: LifetimeFlags
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws { try lifetime.check() }
 
         func execute(in context: CommandContext) throws {
             let sandbox = try global.sandbox(in: context, create: true)
-            try context.emit(try sandbox.createProject(name: name, description: description, budget: budget), json: global.json)
+            let expiry = lifetime.expiry(now: context.clock())
+            try context.emit(try sandbox.createProject(name: name, description: description, budget: budget, expiry: expiry), json: global.json)
         }
     }
 

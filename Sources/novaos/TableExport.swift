@@ -87,13 +87,14 @@ func plain(_ value: Double) -> String { plainDecimal(value) }
 
 extension ProjectList: TableExportable {
     static let exportHeaders = ["id", "name", "status", "active_agents", "total_agents", "tokens_used", "total_cost", "budget", "budget_used_percent",
-                                "total_revenue", "profit", "roi", "created_at"]
+                                "total_revenue", "profit", "roi", "created_at", "expires_at", "kill_reason"]
 
     static func exportCells(_ project: ProjectSummary) -> [String] {
         let metrics = project.metrics
         return [project.id.rawValue, project.name, project.status.rawValue, String(metrics.activeAgents), String(metrics.totalAgents),
                 String(metrics.tokensUsed), plain(metrics.totalCost), plain(project.budget), project.budgetUsedPercent.map(plain) ?? "",
-                plain(metrics.totalRevenue), plain(metrics.profit), plain(metrics.roi), plain(project.createdAt)]
+                plain(metrics.totalRevenue), plain(metrics.profit), plain(metrics.roi), plain(project.createdAt), plain(project.expiresAt),
+                project.killReason?.rawValue ?? ""]
     }
 
     var exportTable: ExportTable { ExportTable(headers: Self.exportHeaders, rows: projects.map(Self.exportCells), textColumns: [1]) }

@@ -95,7 +95,7 @@ import Testing
         let list = try nova("sandbox", "list", "--json")
         #expect(try list.decode(ProjectList.self).projects.count == 2)
         let projects = try #require(try list.json()["projects"] as? [[String: Any]])
-        #expect(Set(projects[0].keys) == ["id", "name", "description", "status", "created_at", "metrics", "budget", "budget_used_percent"])
+        #expect(Set(projects[0].keys) == ["id", "name", "description", "status", "created_at", "metrics", "budget", "budget_used_percent", "expires_at", "kill_reason"])
         let metrics = try #require(projects[0]["metrics"] as? [String: Any])
         #expect(Set(metrics.keys) == ["total_agents", "active_agents", "tokens_used", "total_cost", "total_revenue", "profit", "roi"])
         #expect(try nova("sandbox", "list", "--status", "killed", "--json").decode(ProjectList.self).projects.map(\.id) == [other.id])

@@ -63,7 +63,7 @@ import Testing
         let csv = try runBinary(["sandbox", "list", "--csv"], home: home)
         #expect(csv.exitCode == 0)
         let lines = csv.stdout.components(separatedBy: "\r\n")
-        #expect(lines[0] == "id,name,status,active_agents,total_agents,tokens_used,total_cost,budget,budget_used_percent,total_revenue,profit,roi,created_at")
+        #expect(lines[0] == "id,name,status,active_agents,total_agents,tokens_used,total_cost,budget,budget_used_percent,total_revenue,profit,roi,created_at,expires_at,kill_reason")
         // RFC 4180 quoting, exact text, plain numbers; a formula is defused with a leading quote.
         #expect(csv.stdout.contains("\(project),\"'=HYPERLINK(\"\"x\"\"), a | b\nsecond line\",active,1,1,0,0,,,1.5,1.5,0,"))
         let md = try runBinary(["sandbox", "list", "--md"], home: home).stdout

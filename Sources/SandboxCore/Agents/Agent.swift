@@ -70,6 +70,8 @@ public enum AgentTypes {
     ]
     /// The normal budget of a type not in the table.
     public static let defaultNormalBudget: Int64 = 1_000
+    /// The largest normal budget an agent may be given (`--budget-tokens`, templates).
+    public static let maximumNormalBudget: Int64 = 100_000_000_000
     /// The sandbox gives an agent this many times its normal budget.
     public static let sandboxMultiplier: Int64 = 10
 

@@ -30,8 +30,8 @@ extension Sandbox {
             guard config["token_budget"] == nil else {
                 throw SandboxError.invalidInput("give the budget once: --budget-tokens or token_budget in --config, not both")
             }
-            guard normalBudget > 0, normalBudget <= 100_000_000_000 else {
-                throw SandboxError.invalidInput("--budget-tokens must be a whole number from 1 to 100000000000")
+            guard normalBudget > 0, normalBudget <= AgentTypes.maximumNormalBudget else {
+                throw SandboxError.invalidInput("--budget-tokens must be a whole number from 1 to \(AgentTypes.maximumNormalBudget)")
             }
             budget = AgentBudget(sandbox: normalBudget * AgentTypes.sandboxMultiplier, normal: normalBudget)
         }

@@ -12,6 +12,14 @@ public enum ProjectStatus: String, Codable, Sendable, CaseIterable {
     case active, promoted, killed
 }
 
+/// Why a project was killed.
+public enum KillReason: String, Codable, Sendable, CaseIterable {
+    /// `sandbox kill`.
+    case manual
+    /// It reached its expiry time (`create --expires-in` / `--expires-at`).
+    case expired
+}
+
 /// A sandbox project: a named experiment space with its own workspace folder.
 public struct Project: Codable, Sendable, Equatable {
     public var id: ProjectID
@@ -25,10 +33,17 @@ public struct Project: Codable, Sendable, Equatable {
     @NullEncoded public var killedAt: Date?
     /// The project's cost cap, if it has one.
     @NullEncoded public var budget: Money?
+    /// When the project is killed by itself, if ever.
+    @NullEncoded public var expiresAt: Date?
+    /// True when its expiry also deletes its workspace.
+    public var deleteOnExpiry: Bool
+    /// Why it was killed; null unless it was.
+    @NullEncoded public var killReason: KillReason?
 
     enum CodingKeys: String, CodingKey {
         case id, name, description, status, workspace, budget
         case createdAt = "created_at", promotedAt = "promoted_at", killedAt = "killed_at"
+        case expiresAt = "expires_at", deleteOnExpiry = "delete_on_expiry", killReason = "kill_reason"
     }
 }
 
@@ -83,10 +98,15 @@ public struct ProjectSummary: Codable, Sendable, Equatable {
     /// The project's cost cap, and its cost as a percentage of it (both null without a cap).
     @NullEncoded public var budget: Money?
     @NullEncoded public var budgetUsedPercent: Double?
+    /// When the project expires, if it does.
+    @NullEncoded public var expiresAt: Date?
+    /// Why it was killed; null unless it was.
+    @NullEncoded public var killReason: KillReason?
 
     enum CodingKeys: String, CodingKey {
         case id, name, description, status, metrics, budget
         case createdAt = "created_at", budgetUsedPercent = "budget_used_percent"
+        case expiresAt = "expires_at", killReason = "kill_reason"
     }
 }
 
@@ -108,6 +128,9 @@ public struct ProjectDetail: Codable, Sendable, Equatable {
     @NullEncoded public var budget: Money?
     /// The project's cost as a percentage of its cap (null without a cap).
     @NullEncoded public var budgetUsedPercent: Double?
+    @NullEncoded public var expiresAt: Date?
+    public var deleteOnExpiry: Bool
+    @NullEncoded public var killReason: KillReason?
     public var metrics: Metrics
     public var agents: [Agent]
     public var experiments: [Experiment]
@@ -124,6 +147,7 @@ public struct ProjectDetail: Codable, Sendable, Equatable {
         case id, name, description, status, workspace, budget, metrics, agents, experiments, runs, repositories
         case createdAt = "created_at", promotedAt = "promoted_at", killedAt = "killed_at"
         case lastEvaluation = "last_evaluation", promotionPending = "promotion_pending", budgetUsedPercent = "budget_used_percent"
+        case expiresAt = "expires_at", deleteOnExpiry = "delete_on_expiry", killReason = "kill_reason"
     }
 }
 
@@ -176,7 +200,9 @@ extension ProjectSummary: JSONObjectWritable {
         try object.member("budget_used_percent", budgetUsedPercent)
         object.member("created_at", createdAt)
         object.member("description", description)
+        object.member("expires_at", expiresAt)
         object.member("id", id.rawValue)
+        object.member("kill_reason", killReason?.rawValue)
         try object.member("metrics", object: metrics.writeMembers)
         object.member("name", name)
         object.member("status", status.rawValue)

@@ -17,9 +17,12 @@ extension Sandbox {
 
     /// Creates an active project and its workspace folder.
     ///
-    /// - Parameter budget: an optional cost cap for the project.
+    /// - Parameters:
+    ///   - budget: an optional cost cap for the project.
+    ///   - expiry: when the project is killed by itself (`kill_reason: expired`), and whether
+    ///     that also deletes its workspace; it must lie in the future.
     /// - Returns: the new project, with an ID of the form `prj_` + 8 hex digits.
-    public func createProject(name: String, description: String = "", budget: Money? = nil) throws -> Project {
+    public func createProject(name: String, description: String = "", budget: Money? = nil, expiry: ProjectExpiry? = nil) throws -> Project {
         try validateText(name, field: "project name", maximumLength: Self.maximumNameLength)
         try validateText(description, field: "description", maximumLength: Self.maximumDescriptionLength, allowEmpty: true)
         if let budget, budget.micros <= 0 {
@@ -29,6 +32,7 @@ extension Sandbox {
             throw SandboxError.invalidState("the sandbox was opened without create: true; nothing can be created")
         }
         let createdAt = now()
+        if let expiry { try expiry.check(now: createdAt) }
         return try write {
             var id = ProjectID.random()
             // Eight hex digits collide now and then once there are tens of thousands of
@@ -37,8 +41,12 @@ extension Sandbox {
                 id = ProjectID.random()
             }
             try db.run(
-                "INSERT INTO projects (id, name, description, status, budget_micros, created_at) VALUES (?, ?, ?, 'active', ?, ?)",
-                id.rawValue, name, description, budget?.micros, Timestamp.string(from: createdAt)
+                """
+                INSERT INTO projects (id, name, description, status, budget_micros, created_at, expires_at, delete_on_expiry)
+                VALUES (?, ?, ?, 'active', ?, ?, ?, ?)
+                """,
+                id.rawValue, name, description, budget?.micros, Timestamp.string(from: createdAt),
+                expiry.map { Timestamp.string(from: $0.at) }, (expiry?.deleteWorkspace ?? false) ? 1 : 0
             )
             // Made inside the transaction: if the folder cannot be made, the project is not
             // recorded either. A crash after this line leaves an empty folder, nothing else.
@@ -50,7 +58,8 @@ extension Sandbox {
             }
             return Project(
                 id: id, name: name, description: description, status: .active, workspace: workspace.path,
-                createdAt: createdAt, promotedAt: nil, killedAt: nil, budget: budget
+                createdAt: createdAt, promotedAt: nil, killedAt: nil, budget: budget,
+                expiresAt: expiry.map { wholeSeconds($0.at) }, deleteOnExpiry: expiry?.deleteWorkspace ?? false, killReason: nil
             )
         }
     }
@@ -62,14 +71,19 @@ extension Sandbox {
 
     func loadProject(_ id: ProjectID) throws -> Project {
         let project = try db.queryFirst(
-            "SELECT id, name, description, status, created_at, promoted_at, killed_at, budget_micros FROM projects WHERE id = ?",
+            """
+            SELECT id, name, description, status, created_at, promoted_at, killed_at, budget_micros, expires_at, delete_on_expiry, kill_reason
+            FROM projects WHERE id = ?
+            """,
             [id.rawValue]
         ) { row in
             Project(
                 id: ProjectID(unchecked: row.text(0)), name: row.text(1), description: row.text(2),
-                status: ProjectStatus(rawValue: row.text(3)) ?? .killed, workspace: paths.workspace(for: id).path,
+                status: try decode(ProjectStatus.self, row.text(3)), workspace: paths.workspace(for: id).path,
                 createdAt: Timestamp.date(from: row.text(4)), promotedAt: Timestamp.date(from: row.optionalText(5)),
-                killedAt: Timestamp.date(from: row.optionalText(6)), budget: row.optionalInt64(7).map(Money.init(micros:))
+                killedAt: Timestamp.date(from: row.optionalText(6)), budget: row.optionalInt64(7).map(Money.init(micros:)),
+                expiresAt: Timestamp.date(from: row.optionalText(8)), deleteOnExpiry: row.int64(9) != 0,
+                killReason: try row.optionalText(10).map { try decode(KillReason.self, $0) }
             )
         }
         guard let project else { throw SandboxError.notFound(kind: "project", id: id.rawValue) }
@@ -118,7 +132,7 @@ extension Sandbox {
             try db.forEachRow(
                 """
                 SELECT id, name, description, status, created_at,
-                       total_agents, active_agents, tokens_used, cost_micros, revenue_micros, budget_micros
+                       total_agents, active_agents, tokens_used, cost_micros, revenue_micros, budget_micros, expires_at, kill_reason
                 FROM projects
                 WHERE ?1 IS NULL OR status = ?1
                 ORDER BY created_at, rowid
@@ -127,13 +141,15 @@ extension Sandbox {
             ) { row in
                 try body(ProjectSummary(
                     id: ProjectID(unchecked: row.text(0)), name: row.text(1), description: row.text(2),
-                    status: ProjectStatus(rawValue: row.text(3)) ?? .killed, createdAt: Timestamp.date(from: row.text(4)),
+                    status: try decode(ProjectStatus.self, row.text(3)), createdAt: Timestamp.date(from: row.text(4)),
                     metrics: Metrics(
                         totalAgents: row.int(5), activeAgents: row.int(6), tokensUsed: row.int64(7),
                         totalCost: Money(micros: row.int64(8)), totalRevenue: Money(micros: row.int64(9))
                     ),
                     budget: row.optionalInt64(10).map(Money.init(micros:)),
-                    budgetUsedPercent: row.optionalInt64(10).map { Budgets.percent(row.int64(8), of: $0) }
+                    budgetUsedPercent: row.optionalInt64(10).map { Budgets.percent(row.int64(8), of: $0) },
+                    expiresAt: Timestamp.date(from: row.optionalText(11)),
+                    killReason: try row.optionalText(12).map { try decode(KillReason.self, $0) }
                 ))
             }
         }
@@ -148,7 +164,8 @@ extension Sandbox {
                 id: project.id, name: project.name, description: project.description, status: project.status,
                 workspace: project.workspace, createdAt: project.createdAt, promotedAt: project.promotedAt,
                 killedAt: project.killedAt, budget: project.budget,
-                budgetUsedPercent: project.budget.map { Budgets.percent(metrics.totalCost.micros, of: $0.micros) }, metrics: metrics,
+                budgetUsedPercent: project.budget.map { Budgets.percent(metrics.totalCost.micros, of: $0.micros) },
+                expiresAt: project.expiresAt, deleteOnExpiry: project.deleteOnExpiry, killReason: project.killReason, metrics: metrics,
                 agents: try loadAgents(project: id), experiments: try loadExperiments(project: id),
                 lastEvaluation: try loadLastEvaluation(id), runs: try loadLatestRuns(project: id),
                 repositories: try loadRepositories(project: id),
@@ -191,7 +208,7 @@ extension Sandbox {
             try db.run("UPDATE agents SET status = 'killed' WHERE project_id = ? AND status <> 'killed'", id.rawValue)
             let count = db.changes
             try db.run(
-                "UPDATE projects SET status = 'killed', killed_at = ? WHERE id = ?",
+                "UPDATE projects SET status = 'killed', killed_at = ?, kill_reason = 'manual' WHERE id = ?",
                 Timestamp.string(from: now()), id.rawValue
             )
             return count
@@ -235,10 +252,18 @@ extension Sandbox {
         return lstat(url.path, &info) == 0
     }
 
+    /// A stored value of an enumeration, or an error naming it: never silently another value.
+    func decode<T: RawRepresentable>(_ type: T.Type, _ text: String) throws -> T where T.RawValue == String {
+        guard let value = T(rawValue: text) else {
+            throw SandboxError.database(path: paths.sandboxDatabase.path, message: "unknown \(T.self) \(quoted(text)) in the database")
+        }
+        return value
+    }
+
     /// Deletes the workspace through directory descriptors (`FileTree.remove`): a symbolic
     /// link, there or inside, is removed as a link; a mount point inside is left alone. What
     /// cannot be deleted is named in the error, and a re-run of kill --delete finishes.
-    private func removeWorkspace(_ workspace: URL) throws -> Bool {
+    func removeWorkspace(_ workspace: URL) throws -> Bool {
         precondition(workspace.deletingLastPathComponent().path == paths.projectsFolder.path)
         guard Self.entryExists(at: workspace) else { return false }
         let rerun = "the project is killed, run 'novaos sandbox kill \(workspace.lastPathComponent) --delete' again to finish"

@@ -101,8 +101,8 @@ public struct RunOptions {
     }
 }
 
-/// Parses a duration: `90`, `90s`, `500ms`, `5m`, `1h`, `1.5h`.
-public func parseDuration(_ text: String) throws -> TimeInterval {
+/// Parses a duration: `90`, `90s`, `500ms`, `5m`, `1h`, `1.5h`, `7d`, at most `maximumDays` days.
+public func parseDuration(_ text: String, maximumDays: Int = 30) throws -> TimeInterval {
     let units: [(String, Double)] = [("ms", 0.001), ("s", 1), ("m", 60), ("h", 3600), ("d", 86_400)]
     var number = text
     var scale = 1.0
@@ -111,8 +111,8 @@ public func parseDuration(_ text: String) throws -> TimeInterval {
         scale = factor
         break
     }
-    guard let value = Double(number), value.isFinite, value > 0, value * scale <= 30 * 24 * 3600 else {
-        throw SandboxError.invalidInput("invalid duration \(quoted(text)): use a positive number with s, ms, m, h or d, like 30s, 5m or 7d, at most 30d")
+    guard let value = Double(number), value.isFinite, value > 0, value * scale <= Double(maximumDays) * 24 * 3600 else {
+        throw SandboxError.invalidInput("invalid duration \(quoted(text)): use a positive number with s, ms, m, h or d, like 30s, 5m or 7d, at most \(maximumDays)d")
     }
     return value * scale
 }

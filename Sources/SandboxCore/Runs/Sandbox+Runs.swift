@@ -33,7 +33,7 @@ extension Sandbox {
     ///   entry, or isolation that cannot be had; after the run is recorded, for a command that
     ///   cannot start (the run is then closed as `failed_to_start`).
     public func runAgent(_ id: AgentID, command: [String], options: RunOptions = RunOptions()) throws -> RunRecord {
-        try superviseRun(command: command, options: options, paths: paths, open: { start in
+        let record = try superviseRun(command: command, options: options, paths: paths, open: { start in
             try write {
                 let agent = try loadAgent(id)
                 guard agent.status == .active else {
@@ -63,6 +63,10 @@ extension Sandbox {
         }, recordingBook: {
             try Sandbox(paths: paths, create: false, clock: clock, busyTimeoutMilliseconds: 50, maximumPageCount: maximumPageCount)
         })
+        // The agent stopped at its project's expiry: the project ends with the run, not at the
+        // next command. Best effort; any later opening does it otherwise.
+        if record.stopReason == .projectExpired { _ = try? applyExpiry(at: now()) }
+        return record
     }
 
     /// The folders of the program and of every file its arguments name (relative ones taken
@@ -209,14 +213,23 @@ extension Sandbox: RunBook {
         guard let row = try db.queryFirst(
             """
             SELECT a.status, a.pause_reason, p.status, a.tokens_used, a.token_budget, p.budget_micros,
-                   (SELECT coalesce(sum(cost_micros), 0) FROM agents WHERE project_id = a.project_id), a.project_id
+                   (SELECT coalesce(sum(cost_micros), 0) FROM agents WHERE project_id = a.project_id), a.project_id,
+                   p.expires_at, p.kill_reason
             FROM agents AS a JOIN projects AS p ON p.id = a.project_id WHERE a.id = ?
             """,
-            [agentID.rawValue], { ($0.text(0), $0.optionalText(1), $0.text(2), $0.int64(3), $0.int64(4), $0.optionalInt64(5), $0.int64(6), $0.text(7)) }
+            [agentID.rawValue], {
+                ($0.text(0), $0.optionalText(1), $0.text(2), $0.int64(3), $0.int64(4), $0.optionalInt64(5), $0.int64(6), $0.text(7),
+                 $0.optionalText(8), $0.optionalText(9))
+            }
         ) else {
             return .drop(.agentKilled, "stopped: agent \(agentID) is gone")
         }
-        let (agentStatus, pauseReason, projectStatus, tokensUsed, budget, cap, projectCost, projectID) = row
+        let (agentStatus, pauseReason, projectStatus, tokensUsed, budget, cap, projectCost, projectID, expiresAt, killReason) = row
+        // At its expiry the run stops, whether or not a command has killed the project yet
+        // (`run` applies the expiry when the agent is gone).
+        if let expiresAt, projectStatus == ProjectStatus.active.rawValue ? expiresAt <= Timestamp.string(from: now()) : killReason == KillReason.expired.rawValue {
+            return .drop(.projectExpired, "stopped: project \(projectID) expired at \(expiresAt)")
+        }
         if projectStatus != ProjectStatus.active.rawValue {
             return .drop(.agentKilled, "stopped: project \(projectID) was \(projectStatus)")
         }

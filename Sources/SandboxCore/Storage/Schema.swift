@@ -368,9 +368,73 @@ enum Schema {
         ALTER TABLE promotions ADD COLUMN guardrails TEXT NOT NULL DEFAULT '[]' CHECK (json_valid(guardrails));
         """
 
+    /// Sandbox version 11: time-limited projects, templates and snapshots.
+    ///
+    /// - A project may expire (`expires_at`); the partial index makes "has anything expired?"
+    ///   one index probe that finds nothing when nothing has, which every opening of the
+    ///   sandbox asks. A killed project says why (`kill_reason`); a workspace still to delete
+    ///   after an expiry is flagged until it is gone, so a crash in between is finished later.
+    /// - Runs gain the stop reason `project_expired`: the CHECK is rebuilt as in version 5.
+    /// - An in-place restore deletes agents (of the project it rolls back), so the totals
+    ///   triggers learn deletions; `workspace_swaps` holds a restore's workspace change until
+    ///   it is done, so a crash between the database and the folders is finished by the next
+    ///   command.
+    static let timeLimits = """
+        ALTER TABLE projects ADD COLUMN expires_at TEXT;
+        ALTER TABLE projects ADD COLUMN delete_on_expiry INTEGER NOT NULL DEFAULT 0 CHECK (delete_on_expiry IN (0, 1));
+        ALTER TABLE projects ADD COLUMN kill_reason TEXT CHECK (kill_reason IN ('manual', 'expired'));
+        ALTER TABLE projects ADD COLUMN workspace_deletion_pending INTEGER NOT NULL DEFAULT 0
+            CHECK (workspace_deletion_pending IN (0, 1));
+        UPDATE projects SET kill_reason = 'manual' WHERE status = 'killed';
+        CREATE INDEX projects_expiring ON projects (expires_at) WHERE status = 'active' AND expires_at IS NOT NULL;
+        CREATE INDEX projects_deleting ON projects (id) WHERE workspace_deletion_pending = 1;
+
+        CREATE TABLE runs_v11 (
+        \(runColumnsV11),
+            reserved_tokens  INTEGER NOT NULL DEFAULT 0 CHECK (reserved_tokens >= 0)
+        ) STRICT;
+        INSERT INTO runs_v11 SELECT * FROM runs;
+        DROP TABLE runs;
+        ALTER TABLE runs_v11 RENAME TO runs;
+        CREATE INDEX runs_by_agent ON runs (agent_id, id);
+        CREATE INDEX runs_open ON runs (id) WHERE ended_at IS NULL;
+
+        CREATE TRIGGER sandbox_totals_agent_delete AFTER DELETE ON agents BEGIN
+            UPDATE sandbox_totals SET
+                total_agents = total_agents - 1,
+                active_agents = active_agents - (OLD.status = 'active'),
+                cost_micros = cost_micros - OLD.cost_micros,
+                revenue_micros = revenue_micros - OLD.revenue_micros;
+        END;
+        CREATE TRIGGER project_totals_agent_delete AFTER DELETE ON agents BEGIN
+            UPDATE projects SET
+                total_agents = total_agents - 1,
+                active_agents = active_agents - (OLD.status = 'active'),
+                tokens_used = tokens_used - OLD.tokens_used,
+                cost_micros = cost_micros - OLD.cost_micros,
+                revenue_micros = revenue_micros - OLD.revenue_micros
+            WHERE id = OLD.project_id;
+        END;
+
+        CREATE TABLE templates (
+            name       TEXT PRIMARY KEY,
+            document   TEXT NOT NULL CHECK (json_valid(document)),
+            created_at TEXT NOT NULL
+        ) STRICT;
+
+        CREATE TABLE workspace_swaps (
+            project_id TEXT PRIMARY KEY REFERENCES projects (id),
+            staging    TEXT NOT NULL,
+            started_at TEXT NOT NULL
+        ) STRICT;
+        """
+
+    /// The columns of sandbox runs as of version 11: version 5's, with `project_expired`.
+    static let runColumnsV11 = runColumns.replacing("'agent_killed',", with: "'agent_killed', 'project_expired',")
+
     static let sandboxMigrations: [String] = [
         ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing, projectTotals, promotionSlots,
-        promotionGuardrails,
+        promotionGuardrails, timeLimits,
     ]
     /// Production version 4: slots and their versions, and the append-only history of every
     /// change to production; each row names the slot's live version after it

@@ -272,6 +272,13 @@ extension JSONWriter {
             JSONWriter.appendString(value, to: &output)
         }
 
+        /// nil as `null`.
+        public mutating func member(_ key: StaticString, _ value: String?) {
+            self.key(key)
+            guard let value else { return literal("null") }
+            JSONWriter.appendString(value, to: &output)
+        }
+
         public mutating func member(_ key: StaticString, _ value: Int64) {
             self.key(key)
             literal(String(value))
@@ -298,6 +305,13 @@ extension JSONWriter {
         /// A date as `SandboxJSON` writes dates: ISO 8601 in UTC, whole seconds.
         public mutating func member(_ key: StaticString, _ value: Date) {
             self.key(key)
+            JSONWriter.appendString(Timestamp.text(value), to: &output)
+        }
+
+        /// nil as `null`.
+        public mutating func member(_ key: StaticString, _ value: Date?) {
+            self.key(key)
+            guard let value else { return literal("null") }
             JSONWriter.appendString(Timestamp.text(value), to: &output)
         }
 

@@ -193,3 +193,40 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: outside.appendingPathComponent("file.txt").path))
     }
 }
+
+@Suite struct ExpiryTests {
+    @Test func findingNothingExpiredIsOneProbeOfTwoPartialIndexes() throws {
+        let sandbox = try makeSandbox()
+        for index in 0..<50 {
+            _ = try sandbox.createProject(name: "p\(index)", expiry: index % 2 == 0 ? ProjectExpiry(after: 3600, from: fixedDate) : nil)
+        }
+        let plan = try sandbox.db.query("EXPLAIN QUERY PLAN " + Sandbox.dueForExpiry, ["2026-01-01T00:00:00Z"]) { $0.text(3) }
+        #expect(plan.contains { $0.contains("USING INDEX projects_expiring") || $0.contains("USING COVERING INDEX projects_expiring") }, "\(plan)")
+        #expect(plan.contains { $0.contains("projects_deleting") }, "\(plan)")
+        #expect(!plan.contains { $0.hasPrefix("SCAN projects") && !$0.contains("projects_deleting") }, "\(plan)")
+        #expect(try sandbox.sweep().expired.isEmpty)
+    }
+
+    @Test func anExpiredProjectIsKilledAtItsExpiryOnce() throws {
+        let home = try makeHome()
+        var clock = fixedDate
+        let sandbox = try Sandbox(paths: SandboxPaths(home: home), clock: { clock })
+        let project = try sandbox.createProject(name: "p", expiry: ProjectExpiry(after: 60, from: fixedDate, deleteWorkspace: true))
+        let agent = try sandbox.deployAgent(project: project.id, type: "assistant")
+        #expect(throws: SandboxError.invalidInput("the expiry \(Timestamp.text(fixedDate)) is not in the future (now is \(Timestamp.text(fixedDate)))")) {
+            try sandbox.createProject(name: "past", expiry: ProjectExpiry(at: fixedDate))
+        }
+        clock = fixedDate.addingTimeInterval(3600)
+        let reopened = try Sandbox(paths: SandboxPaths(home: home), clock: { clock })
+        #expect(reopened.expiredOnOpening.map(\.projectID) == [project.id])
+        #expect(reopened.expiredOnOpening[0].agentsKilled == 1 && reopened.expiredOnOpening[0].workspaceDeleted)
+        let killed = try reopened.project(project.id)
+        #expect(killed.status == .killed && killed.killReason == .expired && killed.killedAt == fixedDate.addingTimeInterval(60))
+        #expect(try reopened.agent(agent.id).status == .killed)
+        #expect(!FileManager.default.fileExists(atPath: project.workspace))
+        // The first sweep reports what the opening expired; nothing expires twice.
+        #expect(try reopened.sweep().expired.map(\.projectID) == [project.id])
+        #expect(try reopened.sweep().expired.isEmpty)
+        #expect(try reopened.status().killedProjects == 1)
+    }
+}
