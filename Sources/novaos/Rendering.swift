@@ -434,3 +434,49 @@ extension ExperimentResult: TextRenderable {
 func budgetUsed(_ percent: Double, over: Bool) -> String {
     (over ? "! " : "") + fixedDigits(percent, 1) + "%"
 }
+
+extension ProjectTemplate: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        var pairs = [("name", cell(name)), ("description", cell(description, limit: 200))]
+        if let budget { pairs.append(("budget", budget.description)) }
+        if let expiresInSeconds {
+            pairs.append(("expires in", GuardrailPolicy.duration(expiresInSeconds) + (deleteOnExpiry ? ", deleting the workspace" : "")))
+        }
+        var text = style.bold("Template \(cell(name))") + "\n" + keyValues(pairs) + "\n\n"
+        if agents.isEmpty {
+            text += "No agents."
+        } else {
+            var table = TextTable(headers: ["AGENT", "TYPE", "BUDGET", "CONFIG"], rightAligned: [2])
+            table.rows = agents.map { [cell($0.name), $0.type, formatTokens($0.budgetTokens), cell($0.config.jsonText, limit: 120)] }
+            text += table.render(style)
+        }
+        if !experiments.isEmpty {
+            var table = TextTable(headers: ["EXPERIMENT", "HYPOTHESIS"])
+            table.rows = experiments.map { [cell($0.name), cell($0.hypothesis, limit: 200)] }
+            text += "\n\n" + table.render(style)
+        }
+        return text
+    }
+}
+
+extension TemplateList: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        var table = TextTable(headers: ["TEMPLATE", "KIND", "AGENTS", "EXPERIMENTS", "DESCRIPTION"], rightAligned: [2, 3])
+        table.rows = templates.map {
+            [cell($0.name), $0.builtIn ? "built-in" : "saved", $0.agents.map(String.init) ?? "-", $0.experiments.map(String.init) ?? "-",
+             cell($0.description, limit: 100)]
+        }
+        return table.render(style)
+    }
+}
+
+extension TemplateDetail: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        if let template { return template.renderText(style) }
+        return style.bold("Template \(cell(name)) (built-in)") + "\n" + keyValues([("description", description), ("usage", usage ?? "")])
+    }
+}
+
+extension TemplateDeletion: TextRenderable {
+    func renderText(_ style: TextStyle) -> String { "Deleted template \(cell(name))" }
+}

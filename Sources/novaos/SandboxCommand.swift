@@ -15,7 +15,7 @@ struct SandboxCommand: ParsableCommand {
         abstract: "Create sandbox projects, deploy agents, record usage, evaluate, promote and kill.",
         subcommands: [
             Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Pause.self, Resume.self, Budget.self, Reprice.self,
-            ExperimentCommand.self, List.self,
+            ExperimentCommand.self, TemplateCommand.self, List.self,
             ProjectShow.self, Status.self, Eval.self, Compare.self, Promote.self, Kill.self, Extend.self, Sweep.self, Backup.self,
         ]
     )
@@ -29,14 +29,29 @@ extension SandboxCommand {
         @Option(help: "What the project is for.") var description: String = ""
         @Option(parsing: .unconditional, help: ArgumentHelp("A cost cap for the whole project, in dollars.", valueName: "usd"), transform: moneyArgument) var budget: Money?
         @OptionGroup var lifetime: LifetimeFlags
+        @Option(help: ArgumentHelp("Create it from a template: its agents deployed, its experiments started (see 'sandbox template list').", valueName: "name"))
+        var template: String?
+        @Option(name: .customLong("set"), help: ArgumentHelp("A built-in template's setting (ab-test: KEY=A,B; model-sweep: model=M1,M2).", valueName: "key=value"))
+        var settings: [String] = []
         @OptionGroup var global: GlobalOptions
 
-        func validate() throws { try lifetime.check() }
+        func validate() throws {
+            try lifetime.check()
+            if !settings.isEmpty, template == nil { throw ValidationError("--set goes with --template") }
+        }
 
         func execute(in context: CommandContext) throws {
             let sandbox = try global.sandbox(in: context, create: true)
             let expiry = lifetime.expiry(now: context.clock())
-            try context.emit(try sandbox.createProject(name: name, description: description, budget: budget, expiry: expiry), json: global.json)
+            guard let template else {
+                try context.emit(try sandbox.createProject(name: name, description: description, budget: budget, expiry: expiry), json: global.json)
+                return
+            }
+            let shape = try sandbox.resolveTemplate(template, settings: settings, projectName: name)
+            let created = try sandbox.createProject(
+                name: name, from: shape, description: description.isEmpty ? nil : description, budget: budget, expiry: expiry
+            )
+            try context.emit(created, json: global.json)
         }
     }
 

@@ -86,9 +86,35 @@ enum DatabaseBackup {
     }
 }
 
+/// A new file written whole or not at all, never replacing one: the bytes go to a partial
+/// file beside it (as a backup's copy does), are flushed, and the file is then linked into
+/// place; a crash leaves at most a `.partial-…` file, never a truncated `destination`.
+enum NewFile {
+    static func write(_ bytes: [UInt8], to destination: URL, what: String) throws {
+        let path = destination.standardizedFileURL.path
+        if Sandbox.entryExists(at: destination) {
+            throw SandboxError.fileSystem(path: path, message: "already exists; \(what) never overwrites a file, choose a new path")
+        }
+        let folderPath = destination.standardizedFileURL.deletingLastPathComponent().path
+        let folder: Directory
+        do {
+            folder = try Directory.open(resolvedPath(folderPath) ?? folderPath)
+        } catch {
+            throw SandboxError.fileSystem(path: folderPath, message: "no such folder")
+        }
+        let name = destination.lastPathComponent
+        let partial = try PartialFile(in: folder, for: name)
+        defer { partial.removeLeftovers() }
+        try partial.writeAll(bytes, destination: path)
+        guard linkat(folder.fd, partial.name, folder.fd, name, 0) == 0 else {
+            throw SandboxError.fileSystem(path: path, message: "cannot create it: \(String(cString: strerror(errno)))")
+        }
+    }
+}
+
 /// The new file a backup is written to before it is linked into place, with what is needed
 /// to tell it apart from anything someone else puts beside it.
-private final class PartialFile {
+final class PartialFile {
     /// SQLite's side files of a database, which it makes beside it (with `O_NOFOLLOW`).
     static let sideFileSuffixes = ["-journal", "-wal", "-shm"]
 
@@ -123,6 +149,22 @@ private final class PartialFile {
     }
 
     deinit { close(descriptor) }
+
+    /// Writes all of `bytes` through the descriptor from the creation and flushes them to disk.
+    func writeAll(_ bytes: [UInt8], destination: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            guard written > 0 else {
+                throw SandboxError.fileSystem(path: destination, message: "cannot write it: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+        guard fsync(descriptor) == 0 else {
+            throw SandboxError.fileSystem(path: destination, message: "cannot flush it: \(String(cString: strerror(errno)))")
+        }
+    }
 
     /// The size of the file created, whatever its name now leads to.
     var size: Int64 {

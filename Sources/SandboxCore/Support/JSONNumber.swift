@@ -14,6 +14,17 @@ enum JSONNumber {
         }
     }
 
+    /// True when `text` is exactly one JSON number (`0.2`, `-3`, `1e3`; not `.5`, `01` or `nan`).
+    static func isNumber(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard let first = bytes.first, first == UInt8(ascii: "-") || (first >= UInt8(ascii: "0") && first <= UInt8(ascii: "9")) else {
+            return false
+        }
+        var index = 0
+        guard (try? scan(bytes, &index)) != nil else { return false }
+        return index == bytes.count
+    }
+
     /// Advances `index` over the number starting there (at a `-` or a digit).
     ///
     /// - Returns: whether it has an exponent (only such a number, or a very long one, can be

@@ -230,3 +230,19 @@ import Testing
         #expect(try reopened.status().killedProjects == 1)
     }
 }
+
+@Suite struct TemplateTests {
+    @Test func aProjectFromATemplateIsAllOrNothing() throws {
+        let home = try makeHome()
+        let sandbox = try makeSandbox(home: home)
+        _ = try sandbox.createProject(name: "first")
+        let agents = (0..<1_000).map { ProjectTemplate.Agent(type: "assistant", name: "agent-\($0)", config: .object(["padding": .string(String(repeating: "x", count: 2_000))])) }
+        let template = ProjectTemplate(name: "big", agents: agents)
+        // A database that fills up halfway through the agents.
+        let full = try Sandbox(paths: SandboxPaths(home: home), clock: { fixedDate }, maximumPageCount: 200)
+        #expect(throws: (any Error).self) { try full.createProject(name: "too big", from: template) }
+        #expect(try full.listProjects().projects.map(\.name) == ["first"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: full.paths.projectsFolder.path).count == 1)
+        #expect(try full.status().totalAgents == 0)
+    }
+}
