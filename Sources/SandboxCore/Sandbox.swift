@@ -95,6 +95,7 @@ public final class Sandbox {
         // Best effort, as closing lost runs is: a busy database or a workspace that cannot be
         // deleted leaves the work to the next opening, or to `sweep`, which reports errors.
         expiredOnOpening = (try? applyExpiry(at: now())) ?? []
+        try? finishWorkspaceSwaps()
     }
 
     /// The price table usage is charged by: the built-in table with `priceFile` (or

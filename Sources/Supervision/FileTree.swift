@@ -117,7 +117,7 @@ private struct FileIdentity: Equatable {
 
 /// Which mount a descriptor is on. On Linux the mount ID tells a bind mount of the same file
 /// system apart, which `st_dev` cannot; elsewhere only the device is compared.
-private struct MountIdentity: Equatable {
+struct MountIdentity: Equatable {
     var device: dev_t
     /// Nil when it cannot be read (Linux without /proc, or another system).
     var mountID: Int?

@@ -480,3 +480,36 @@ extension TemplateDetail: TextRenderable {
 extension TemplateDeletion: TextRenderable {
     func renderText(_ style: TextStyle) -> String { "Deleted template \(cell(name))" }
 }
+
+extension SnapshotInfo: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        style.bold("Snapshot \(id)") + "\n" + keyValues([
+            ("name", name.map { cell($0, limit: 200) } ?? "-"), ("project", "\(projectID) (\(cell(projectName, limit: 200)))"),
+            ("taken", formatDate(takenAt)), ("file", path), ("size", groupedDigits(bytes) + " bytes"),
+            ("contents", "\(agents) agent(s), \(usageEvents) usage and \(revenueEvents) revenue record(s), \(runs) run(s), "
+                + "\(experiments) experiment(s), \(evaluations) evaluation(s), \(workspaceEntries) workspace entr\(workspaceEntries == 1 ? "y" : "ies")"
+                + (skippedEntries > 0 ? " (\(skippedEntries) skipped: special files, other mounts or unreadable)" : "")),
+        ])
+    }
+}
+
+extension SnapshotList: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        guard !snapshots.isEmpty else { return "No snapshots." }
+        var table = TextTable(headers: ["SNAPSHOT", "NAME", "PROJECT", "PROJECT NAME", "TAKEN", "AGENTS", "EVENTS", "FILES", "BYTES"], rightAligned: [5, 6, 7, 8])
+        table.rows = snapshots.map {
+            [$0.id, $0.name.map { cell($0) } ?? "-", $0.projectID.rawValue, cell($0.projectName), formatDate($0.takenAt), String($0.agents),
+             String($0.usageEvents + $0.revenueEvents), String($0.workspaceEntries), groupedDigits($0.bytes)]
+        }
+        return table.render(style)
+    }
+}
+
+extension RestoreResult: TextRenderable {
+    func renderText(_ style: TextStyle) -> String {
+        switch mode {
+        case .copy: "Restored snapshot \(snapshotID) as project \(projectID) (\(cell(name, limit: 200))) with \(agents.count) agent(s)"
+        case .inPlace: "Rolled project \(projectID) (\(cell(name, limit: 200))) back to snapshot \(snapshotID)"
+        }
+    }
+}

@@ -217,3 +217,18 @@ extension PriceList: TableExportable {
         )
     }
 }
+
+extension SnapshotList: TableExportable {
+    var exportTable: ExportTable {
+        ExportTable(
+            headers: ["id", "name", "project_id", "project_name", "taken_at", "agents", "usage_events", "revenue_events", "runs", "experiments",
+                      "evaluations", "workspace_entries", "skipped_entries", "bytes", "path"],
+            rows: snapshots.map {
+                [$0.id, $0.name ?? "", $0.projectID.rawValue, $0.projectName, plain($0.takenAt), String($0.agents), String($0.usageEvents),
+                 String($0.revenueEvents), String($0.runs), String($0.experiments), String($0.evaluations), String($0.workspaceEntries),
+                 String($0.skippedEntries), String($0.bytes), $0.path]
+            },
+            textColumns: [1, 3, 14]
+        )
+    }
+}

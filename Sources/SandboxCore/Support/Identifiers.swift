@@ -73,7 +73,7 @@ private func isPrefixedHex(_ text: String, prefix: String, digits: Int) -> Bool 
     return utf8.dropFirst(prefix.utf8.count).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) || (UInt8(ascii: "a")...UInt8(ascii: "f")).contains($0) }
 }
 
-private func randomHex(digits: Int) -> String {
+func randomHex(digits: Int) -> String {
     var generator = SystemRandomNumberGenerator()
     let alphabet = Array("0123456789abcdef")
     return String((0..<digits).map { _ in alphabet[Int(generator.next(upperBound: UInt8(16)))] })
