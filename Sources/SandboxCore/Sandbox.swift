@@ -37,6 +37,10 @@ public final class Sandbox {
     private var loadedPrices: PriceCatalog?
     /// The projects whose expiry this opening applied (see `sweep()`): a command can say so.
     public internal(set) var expiredOnOpening: [ExpiredProject] = []
+    /// When expiries were last applied without error; nil: not yet.
+    var expiriesAppliedAt: Date?
+    /// True while `applyExpiry` writes, so its own transactions do not start it again.
+    var applyingExpiry = false
 
     /// Opens (and, when `create` is true, creates) the sandbox under `paths.home`.
     ///
@@ -116,9 +120,14 @@ public final class Sandbox {
     /// messages that name the database.
     /// Inside a write transaction already, it joins it as a savepoint, so an operation made of
     /// several (a project created from a template with its agents) is all or nothing.
+    ///
+    /// Before an outer transaction, the expiries due this second are applied (once a second:
+    /// the opening did it already for a command's first write), so that no write acts on a
+    /// project whose time is up even when the opening could not apply it (a busy database).
     func write<T>(_ body: () throws -> T) throws -> T {
         try requireWritable()
         if db.isInTransaction { return try mappingErrors { try db.inSavepoint("novaos_write", body) } }
+        if !applyingExpiry, expiriesAppliedAt != now() { expiredOnOpening += try applyExpiry(at: now()) }
         return try mappingErrors { try db.inTransaction(.immediate, body) }
     }
 

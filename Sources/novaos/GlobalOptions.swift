@@ -58,7 +58,7 @@ struct GlobalOptions: ParsableArguments {
             priceFile: priceFile(in: context)
         )
         if reportingExpiries {
-            for project in sandbox.expiredOnOpening {
+            for project in sandbox.expiredOnOpening where project.killedNow {
                 context.warn("project \(project.projectID) expired at \(Timestamp.text(project.expiresAt)) and was killed"
                     + (project.workspaceDeleted ? ", its workspace deleted" : ""))
             }

@@ -20,11 +20,12 @@ struct LifetimeFlags: ParsableArguments {
     ) var expiresAt: Date?
     @Flag(name: .customLong("delete-on-expiry"), help: "When it expires, also delete its workspace folder.") var deleteOnExpiry = false
 
-    func check() throws {
+    /// With a template, `--delete-on-expiry` may apply to the template's expiry.
+    func check(templateGiven: Bool = false) throws {
         if expiresIn != nil, expiresAt != nil {
             throw ValidationError("give --expires-in or --expires-at, not both")
         }
-        if deleteOnExpiry, expiresIn == nil, expiresAt == nil {
+        if deleteOnExpiry, expiresIn == nil, expiresAt == nil, !templateGiven {
             throw ValidationError("--delete-on-expiry needs --expires-in or --expires-at")
         }
     }

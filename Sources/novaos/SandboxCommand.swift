@@ -36,20 +36,32 @@ extension SandboxCommand {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            try lifetime.check()
+            try lifetime.check(templateGiven: template != nil)
             if !settings.isEmpty, template == nil { throw ValidationError("--set goes with --template") }
+            do {
+                _ = try BuiltInTemplate.parseSettings(settings)
+            } catch let error as SandboxError {
+                throw ValidationError(error.description)
+            }
         }
 
         func execute(in context: CommandContext) throws {
-            let sandbox = try global.sandbox(in: context, create: true)
+            // Everything that can be refused is checked before the sandbox is opened to create:
+            // a refused create leaves a fresh home as it was.
             let expiry = lifetime.expiry(now: context.clock())
-            guard let template else {
+            try Sandbox.checkNewProject(name: name, description: description, budget: budget, expiry: expiry, now: context.clock())
+            let shape = try template.map { try global.sandbox(in: context).resolveTemplate($0, settings: settings, projectName: name) }
+            if let shape, lifetime.deleteOnExpiry, expiry == nil, shape.expiresInSeconds == nil {
+                throw ValidationError("--delete-on-expiry needs --expires-in or --expires-at (template \(shape.name) has no expiry)")
+            }
+            let sandbox = try global.sandbox(in: context, create: true)
+            guard let shape else {
                 try context.emit(try sandbox.createProject(name: name, description: description, budget: budget, expiry: expiry), json: global.json)
                 return
             }
-            let shape = try sandbox.resolveTemplate(template, settings: settings, projectName: name)
             let created = try sandbox.createProject(
-                name: name, from: shape, description: description.isEmpty ? nil : description, budget: budget, expiry: expiry
+                name: name, from: shape, description: description.isEmpty ? nil : description, budget: budget,
+                expiry: expiry, deleteOnExpiry: lifetime.deleteOnExpiry
             )
             try context.emit(created, json: global.json)
         }

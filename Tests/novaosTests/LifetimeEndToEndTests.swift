@@ -20,13 +20,13 @@ import Testing
         try "notes".write(to: home.appendingPathComponent("sandbox/projects/\(project.id)/notes.txt"), atomically: true, encoding: .utf8)
 
         // Before the expiry nothing happens, and the list shows when it comes.
-        let before = try runBinary(["sandbox", "list", "--json"], home: home, environment: at("10:59:59"))
+        let before = try runBinary(["sandbox", "list", "--json"], home: home, environment: at("11:00:00"))
         #expect(before.stderr.isEmpty)
         #expect(try before.decode(ProjectList.self).projects.map(\.status) == [.active, .active])
         #expect(before.stdout.contains(#""expires_at" : "2026-11-23T11:00:00Z""#))
 
         // After it, a read says so on stderr and shows the project killed at its expiry, its workspace kept.
-        let after = try runBinary(["sandbox", "list", "--json"], home: home, environment: at("11:00:00"))
+        let after = try runBinary(["sandbox", "list", "--json"], home: home, environment: at("11:00:01"))
         #expect(after.stderr == "warning: project \(project.id) expired at 2026-11-23T11:00:00Z and was killed\n")
         let listed = try after.decode(ProjectList.self).projects
         #expect(listed.map(\.status) == [.killed, .active] && listed[0].killReason == .expired)
@@ -58,7 +58,7 @@ import Testing
         try "keep".write(to: outside, atomically: true, encoding: .utf8)
         try FileManager.default.createSymbolicLink(atPath: workspace.appendingPathComponent("deep/link").path, withDestinationPath: outside.path)
 
-        let early = try runBinary(["sandbox", "sweep", "--json"], home: home, environment: at("10:29:59"))
+        let early = try runBinary(["sandbox", "sweep", "--json"], home: home, environment: at("10:30:00"))
         #expect(early.exitCode == 0 && early.stdout.contains(#""expired" : ["#) && early.stderr.isEmpty)
         #expect(try early.decode(SweepResult.self).expired.isEmpty)
 
@@ -83,7 +83,7 @@ import Testing
             .decode(Project.self).id.rawValue
         let extended = try runBinary(["sandbox", "extend", project, "2h", "--json"], home: home, environment: at("10:30:00"))
         #expect(try extended.decode(Project.self).expiresAt == Timestamp.date(from: "2026-11-23T13:00:00Z"))
-        #expect(try runBinary(["sandbox", "list", "--json"], home: home, environment: at("12:59:59")).decode(ProjectList.self).projects[0].status == .active)
+        #expect(try runBinary(["sandbox", "list", "--json"], home: home, environment: at("13:00:00")).decode(ProjectList.self).projects[0].status == .active)
         // A project without an expiry gets one, from now.
         let open = try runBinary(["sandbox", "create", "q", "--json"], home: home, environment: at("10:00:00")).decode(Project.self)
         #expect(open.expiresAt == nil)

@@ -29,7 +29,8 @@ import Testing
             (["--template", "ab-test", "--set", "temperature=0.2,0.2"], 1, "two different values"),
             (["--template", "ab-test"], 1, "one key to vary"),
             (["--template", "ab-test", "--set", "a=1,2", "--set", "b=1,2"], 1, "one key to vary"),
-            (["--template", "ab-test", "--set", "noequals"], 1, "KEY=VALUE"),
+            (["--template", "ab-test", "--set", "noequals"], 64, "KEY=VALUE"),
+            (["--template", "ab-test", "--set", "a=1,2", "--set", "a=3,4"], 64, "given twice"),
             (["--template", "model-sweep", "--set", "model=gpt-4o,gtp-5"], 1, "gtp-5"),
             (["--template", "model-sweep", "--set", "temperature=1"], 1, "the models to sweep"),
             (["--template", "ab-test", "--set", "type=Bad Type", "--set", "x=1,2"], 1, "invalid agent type"),
@@ -42,6 +43,13 @@ import Testing
         }
         #expect(try runBinary(["sandbox", "list", "--json"], home: home).decode(ProjectList.self).projects.count == 2)
         #expect(try FileManager.default.contentsOfDirectory(atPath: home.appendingPathComponent("sandbox/projects").path).count == 2)
+        // A refused create on a fresh home leaves it empty.
+        let fresh = try makeHome()
+        for arguments in [["--template", "no-such"], ["--template", "model-sweep", "--set", "model=nope"], ["--expires-at", "2020-01-01"], ["--budget", "0"]] {
+            #expect(try runBinary(["sandbox", "create", "x"] + arguments, home: fresh).exitCode != 0)
+        }
+        #expect(try runBinary(["sandbox", "create", ""], home: fresh).exitCode == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: fresh.path).isEmpty)
     }
 
     @Test func aSavedTemplateTravelsAsAFileAndMakesTheSameProject() throws {
@@ -132,7 +140,10 @@ import Testing
             (#"{"format":"novaos-template/1","name":"t"}"#, "exists"),
             (#"{"format":"novaos-template/1","name":"t2","experiments":[{"name":"a\u0000b"}]}"#, "NUL"),
             (#"[1,2]"#, "must be a JSON object"),
-            (#"{"format": "#, "not valid JSON"),
+            (#"{"format": "#, "line 1"),
+            (#"{"format":"novaos-template/1","name":"t2","agents":[],"agents":[{"type":"assistant"}]}"#, "duplicate"),
+            (#"{"format":"novaos-template/1","name":"t2","budget":9223372036854.775807}"#, "at most $1000000000"),
+            (#"{"format":"novaos-template/1","name":"t2","expires_in_seconds":9223372036854775808}"#, "out of range"),
         ] {
             let file = home.appendingPathComponent("bad.json")
             try document.write(to: file, atomically: true, encoding: .utf8)

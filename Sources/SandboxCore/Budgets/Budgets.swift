@@ -189,11 +189,14 @@ public struct BudgetChange: Codable, Sendable, Equatable {
 }
 
 extension Sandbox {
+    /// The largest sandbox token budget an agent may be given.
+    public static let maximumTokenBudget: Int64 = 1_000_000_000_000
+
     /// Sets an agent's sandbox token budget; recorded with its time. Raising a budget resumes
     /// nothing by itself (`resume` does, once the agent is under it).
     public func setTokenBudget(agent id: AgentID, tokens: Int64) throws -> BudgetChange {
-        guard tokens > 0, tokens <= 1_000_000_000_000 else {
-            throw SandboxError.invalidInput("--tokens must be a whole number from 1 to 1000000000000")
+        guard tokens > 0, tokens <= Self.maximumTokenBudget else {
+            throw SandboxError.invalidInput("--tokens must be a whole number from 1 to \(Self.maximumTokenBudget)")
         }
         let changedAt = now()
         return try write {

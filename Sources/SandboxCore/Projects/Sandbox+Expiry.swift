@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import SQLiteDB
+import Supervision
 
 /// When a time-limited project ends, and what its end does.
 public struct ProjectExpiry: Sendable, Equatable {
@@ -20,13 +21,16 @@ public struct ProjectExpiry: Sendable, Equatable {
         self.deleteWorkspace = deleteWorkspace
     }
 
-    /// An expiry `duration` after `now`, rounded up to whole seconds.
+    /// An expiry `duration` (rounded up to whole seconds) after `now`'s whole second, so a
+    /// project created with `--expires-in 7d` lives exactly 7 days by its timestamps. A project
+    /// is over once its expiry second has passed (`expires_at < now`), so it never ends before
+    /// the time asked for, at most a second after.
     public init(after duration: TimeInterval, from now: Date, deleteWorkspace: Bool = false) {
         self.init(at: wholeSeconds(now).addingTimeInterval(duration.rounded(.up)), deleteWorkspace: deleteWorkspace)
     }
 
-    /// Refuses an expiry that is not in the future, or further away than a year.
-    func check(now: Date) throws {
+    /// Refuses an expiry that is not in the future, or further away than 366 days.
+    public func check(now: Date) throws {
         guard wholeSeconds(at) > now else {
             throw SandboxError.invalidInput("the expiry \(Timestamp.text(at)) is not in the future (now is \(Timestamp.text(now)))")
         }
@@ -42,8 +46,11 @@ public struct ExpiredProject: Codable, Sendable, Equatable {
     public var name: String
     public var expiresAt: Date
     public var agentsKilled: Int
-    /// True when its workspace was deleted (`--delete-on-expiry`), now or on an earlier try.
+    /// True when its workspace was deleted (`--delete-on-expiry`); false also while a deletion
+    /// that failed waits for the next pass.
     public var workspaceDeleted: Bool
+    /// True when this pass killed it (not only finished deleting its workspace).
+    public var killedNow = false
 
     enum CodingKeys: String, CodingKey {
         case name
@@ -72,6 +79,7 @@ extension Sandbox {
     /// Cheap when nothing expired: one probe of a partial index, no write. The projects this
     /// opening expired are reported by the first sweep only.
     public func sweep() throws -> SweepResult {
+        try requireWritable()
         let sweptAt = now()
         let expired = try applyExpiry(at: sweptAt)
         defer { expiredOnOpening = [] }
@@ -101,43 +109,54 @@ extension Sandbox {
         }
     }
 
-    /// The projects whose expiry has come by `?1`, and those whose workspace deletion a crash
+    /// The projects whose expiry second is over by `?1`, and those whose workspace deletion a crash
     /// interrupted: one statement over two partial indexes (named, so the planner cannot take
     /// the status index and read every active project instead). A project with a promotion in
     /// progress is left to `promote`, which finishes it.
     static let dueForExpiry = """
         SELECT id FROM projects INDEXED BY projects_expiring
-        WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at <= ?1
+        WHERE status = 'active' AND expires_at IS NOT NULL AND expires_at < ?1
           AND NOT EXISTS (SELECT 1 FROM promotions WHERE project_id = projects.id)
         UNION
         SELECT id FROM projects INDEXED BY projects_deleting WHERE workspace_deletion_pending = 1
         """
 
-    /// The expiry pass of `sweep`, at `time`. Returns the projects it killed (and those whose
-    /// workspace it finished deleting).
+    /// The expiry pass of `sweep`, at `time`. Returns the projects it killed and those whose
+    /// workspace it finished deleting. A workspace that cannot be deleted yet is not an error
+    /// here: its project is killed all the same (the commit comes first), it is reported with
+    /// `workspace_deleted: false`, and the deletion is tried again by the next pass.
     func applyExpiry(at time: Date) throws -> [ExpiredProject] {
         guard !isEphemeral, !db.isReadOnly else { return [] }
+        applyingExpiry = true
+        defer { applyingExpiry = false }
         let stamp = Timestamp.string(from: time)
         // Nothing else runs when this finds nothing.
         let due = try mappingErrors { try db.query(Self.dueForExpiry, [stamp]) { $0.text(0) } }
-        guard !due.isEmpty else { return [] }
+        guard !due.isEmpty else {
+            expiriesAppliedAt = time
+            return []
+        }
         var results: [ExpiredProject] = try write {
             var killed: [ExpiredProject] = []
             for id in due {
                 guard let project = try db.queryFirst(
                     """
-                    SELECT name, status, expires_at, delete_on_expiry, workspace_deletion_pending FROM projects
-                    WHERE id = ? AND ((status = 'active' AND expires_at IS NOT NULL AND expires_at <= ?
+                    SELECT name, status, expires_at, delete_on_expiry FROM projects
+                    WHERE id = ? AND ((status = 'active' AND expires_at IS NOT NULL AND expires_at < ?
                                        AND NOT EXISTS (SELECT 1 FROM promotions WHERE project_id = projects.id))
                                       OR workspace_deletion_pending = 1)
                     """,
                     [id, stamp], { ($0.text(0), $0.text(1), $0.text(2), $0.int64(3) != 0) }
                 ) else { continue }
                 let (name, status, expiresAt, deleteWorkspace) = project
-                var agentsKilled = 0
+                var result = ExpiredProject(
+                    projectID: ProjectID(unchecked: id), name: name, expiresAt: Timestamp.date(from: expiresAt),
+                    agentsKilled: 0, workspaceDeleted: deleteWorkspace
+                )
                 if status == ProjectStatus.active.rawValue {
                     try db.run("UPDATE agents SET status = 'killed' WHERE project_id = ? AND status <> 'killed'", id)
-                    agentsKilled = db.changes
+                    result.agentsKilled = db.changes
+                    result.killedNow = true
                     // Killed at its expiry, not at the moment someone noticed.
                     try db.run(
                         """
@@ -148,24 +167,21 @@ extension Sandbox {
                         id
                     )
                 }
-                killed.append(ExpiredProject(
-                    projectID: ProjectID(unchecked: id), name: name, expiresAt: Timestamp.date(from: expiresAt),
-                    agentsKilled: agentsKilled, workspaceDeleted: deleteWorkspace
-                ))
+                killed.append(result)
             }
             return killed
         }
+        expiriesAppliedAt = time
         // The deletions come after the commit (a folder cannot be put back by a rollback); the
-        // flag stays until each is done, so a crash here is finished by the next opening.
+        // flag stays until each is done, so a crash or a failure here is finished later.
         for index in results.indices where results[index].workspaceDeleted {
             let id = results[index].projectID
-            do {
-                _ = try removeWorkspace(paths.workspace(for: id))
-                try write { try db.run("UPDATE projects SET workspace_deletion_pending = 0 WHERE id = ?", id.rawValue) }
-            } catch {
+            let removal = try? FileTree.remove(id.rawValue, in: paths.projectsFolder.path)
+            guard let removal, removal.complete else {
                 results[index].workspaceDeleted = false
-                throw error
+                continue
             }
+            _ = try? write { try db.run("UPDATE projects SET workspace_deletion_pending = 0 WHERE id = ?", id.rawValue) }
         }
         return results
     }

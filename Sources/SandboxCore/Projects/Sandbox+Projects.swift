@@ -23,16 +23,11 @@ extension Sandbox {
     ///     that also deletes its workspace; it must lie in the future.
     /// - Returns: the new project, with an ID of the form `prj_` + 8 hex digits.
     public func createProject(name: String, description: String = "", budget: Money? = nil, expiry: ProjectExpiry? = nil) throws -> Project {
-        try validateText(name, field: "project name", maximumLength: Self.maximumNameLength)
-        try validateText(description, field: "description", maximumLength: Self.maximumDescriptionLength, allowEmpty: true)
-        if let budget, budget.micros <= 0 {
-            throw SandboxError.invalidInput("budget must be greater than zero")
-        }
+        let createdAt = now()
+        try Self.checkNewProject(name: name, description: description, budget: budget, expiry: expiry, now: createdAt)
         guard !isEphemeral else {
             throw SandboxError.invalidState("the sandbox was opened without create: true; nothing can be created")
         }
-        let createdAt = now()
-        if let expiry { try expiry.check(now: createdAt) }
         return try write {
             var id = ProjectID.random()
             // Eight hex digits collide now and then once there are tens of thousands of
@@ -62,6 +57,18 @@ extension Sandbox {
                 expiresAt: expiry.map { wholeSeconds($0.at) }, deleteOnExpiry: expiry?.deleteWorkspace ?? false, killReason: nil
             )
         }
+    }
+
+    /// What `createProject` refuses, checked without a sandbox (so a command can refuse before
+    /// it creates one): a name or description that is empty, too long or holds NUL, a budget
+    /// that is not positive, an expiry not in the future or more than 366 days away.
+    public static func checkNewProject(name: String, description: String, budget: Money?, expiry: ProjectExpiry?, now: Date) throws {
+        try validateText(name, field: "project name", maximumLength: maximumNameLength)
+        try validateText(description, field: "description", maximumLength: maximumDescriptionLength, allowEmpty: true)
+        if let budget, budget.micros <= 0 {
+            throw SandboxError.invalidInput("budget must be greater than zero")
+        }
+        if let expiry { try expiry.check(now: wholeSeconds(now)) }
     }
 
     /// The project with this ID.

@@ -111,7 +111,9 @@ public func parseDuration(_ text: String, maximumDays: Int = 30) throws -> TimeI
         scale = factor
         break
     }
-    guard let value = Double(number), value.isFinite, value > 0, value * scale <= Double(maximumDays) * 24 * 3600 else {
+    // Plain decimal digits only: `Double` would also read `0x10`, `1e3` and `inf`.
+    let plain = !number.isEmpty && number.utf8.allSatisfy { (48...57).contains($0) || $0 == 46 } && number.utf8.first != 46
+    guard plain, let value = Double(number), value.isFinite, value > 0, value * scale <= Double(maximumDays) * 24 * 3600 else {
         throw SandboxError.invalidInput("invalid duration \(quoted(text)): use a positive number with s, ms, m, h or d, like 30s, 5m or 7d, at most \(maximumDays)d")
     }
     return value * scale

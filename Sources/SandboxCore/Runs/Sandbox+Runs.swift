@@ -214,20 +214,24 @@ extension Sandbox: RunBook {
             """
             SELECT a.status, a.pause_reason, p.status, a.tokens_used, a.token_budget, p.budget_micros,
                    (SELECT coalesce(sum(cost_micros), 0) FROM agents WHERE project_id = a.project_id), a.project_id,
-                   p.expires_at, p.kill_reason
+                   p.expires_at, p.kill_reason, EXISTS (SELECT 1 FROM promotions WHERE project_id = p.id)
             FROM agents AS a JOIN projects AS p ON p.id = a.project_id WHERE a.id = ?
             """,
             [agentID.rawValue], {
                 ($0.text(0), $0.optionalText(1), $0.text(2), $0.int64(3), $0.int64(4), $0.optionalInt64(5), $0.int64(6), $0.text(7),
-                 $0.optionalText(8), $0.optionalText(9))
+                 $0.optionalText(8), $0.optionalText(9), $0.int64(10) != 0)
             }
         ) else {
             return .drop(.agentKilled, "stopped: agent \(agentID) is gone")
         }
-        let (agentStatus, pauseReason, projectStatus, tokensUsed, budget, cap, projectCost, projectID, expiresAt, killReason) = row
+        let (agentStatus, pauseReason, projectStatus, tokensUsed, budget, cap, projectCost, projectID, expiresAt, killReason, promoting) = row
         // At its expiry the run stops, whether or not a command has killed the project yet
-        // (`run` applies the expiry when the agent is gone).
-        if let expiresAt, projectStatus == ProjectStatus.active.rawValue ? expiresAt <= Timestamp.string(from: now()) : killReason == KillReason.expired.rawValue {
+        // (`run` applies the expiry when the agent is gone); a project being promoted does not
+        // expire (`promote` finishes first), as `applyExpiry` sees it.
+        let expired = projectStatus == ProjectStatus.active.rawValue
+            ? !promoting && expiresAt.map { $0 < Timestamp.string(from: now()) } == true
+            : killReason == KillReason.expired.rawValue
+        if expired, let expiresAt {
             return .drop(.projectExpired, "stopped: project \(projectID) expired at \(expiresAt)")
         }
         if projectStatus != ProjectStatus.active.rawValue {

@@ -25,8 +25,12 @@ public enum JSONValue: Hashable, Sendable {
     ///
     /// - Parameter what: how to name the document in an error message (`--config`, say).
     public static func parseObject(_ text: String, what: String) throws -> [String: JSONValue] {
-        guard text.utf8.count <= maximumDocumentBytes else {
-            throw SandboxError.invalidInput("\(what) is too large: \(text.utf8.count) bytes, at most \(maximumDocumentBytes) (1 MiB)")
+        try parseObject(text, what: what, maximumBytes: maximumDocumentBytes)
+    }
+
+    static func parseObject(_ text: String, what: String, maximumBytes: Int) throws -> [String: JSONValue] {
+        guard text.utf8.count <= maximumBytes else {
+            throw SandboxError.invalidInput("\(what) is too large: \(text.utf8.count) bytes, at most \(maximumBytes) (\(maximumBytes >> 20) MiB)")
         }
         let value: JSONValue
         do {

@@ -26,15 +26,7 @@ public enum BuiltInTemplate: String, CaseIterable, Sendable {
     /// The template for these settings (each `KEY=VALUE` as given), for a project called
     /// `projectName`. Models are checked against `prices`.
     public func template(projectName: String, settings: [String], prices: PriceCatalog) throws -> ProjectTemplate {
-        var values: [(key: String, value: String)] = []
-        for setting in settings {
-            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
-                throw SandboxError.invalidInput("--set takes KEY=VALUE, got \(quoted(setting))")
-            }
-            let key = String(setting[..<equals])
-            guard !values.contains(where: { $0.key == key }) else { throw SandboxError.invalidInput("--set \(key) is given twice") }
-            values.append((key, String(setting[setting.index(after: equals)...])))
-        }
+        let values = try Self.parseSettings(settings)
         let type = values.first { $0.key == "type" }?.value ?? "assistant"
         try AgentTypes.validate(type)
         let varying = values.filter { $0.key != "type" }
@@ -44,7 +36,7 @@ public enum BuiltInTemplate: String, CaseIterable, Sendable {
                 throw SandboxError.invalidInput("ab-test takes one key to vary: \(usage)")
             }
             let options = list.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
-            guard options.count == 2, !options[0].isEmpty, !options[1].isEmpty, options[0] != options[1] else {
+            guard options.count == 2, !options[0].isEmpty, !options[1].isEmpty, !Self.sameValue(options[0], options[1]) else {
                 throw SandboxError.invalidInput("ab-test needs two different values for \(key), like --set \(key)=A,B; got \(quoted(list))")
             }
             let agents = options.map { option in
@@ -62,10 +54,15 @@ public enum BuiltInTemplate: String, CaseIterable, Sendable {
                 throw SandboxError.invalidInput("model-sweep takes the models to sweep: \(usage)")
             }
             var models: [String] = []
+            var canonical: [String: String] = [:]
             for model in list.split(separator: ",", omittingEmptySubsequences: false).map(String.init) {
                 guard !model.isEmpty else { throw SandboxError.invalidInput("model-sweep: an empty model name in \(quoted(list))") }
-                guard prices.canonicalName(model) != nil else { throw SandboxError.unknownModel(model) }
-                guard !models.contains(model) else { throw SandboxError.invalidInput("model-sweep: \(model) is listed twice") }
+                guard let name = prices.canonicalName(model) else { throw SandboxError.unknownModel(model) }
+                // Aliases and case name the same model: one agent each would measure it twice.
+                if let first = canonical[name] {
+                    throw SandboxError.invalidInput("model-sweep: \(quoted(model)) is the same model as \(quoted(first)) (\(name))")
+                }
+                canonical[name] = model
                 models.append(model)
             }
             guard (1...ProjectTemplate.maximumEntries).contains(models.count) else {
@@ -80,6 +77,29 @@ public enum BuiltInTemplate: String, CaseIterable, Sendable {
                 )]
             )
         }
+    }
+
+    /// True when two settings are the same value in a configuration (`1` and `1.0` too).
+    static func sameValue(_ first: String, _ second: String) -> Bool {
+        switch (configValue(first), configValue(second)) {
+        case (.integer(let a), .number(let b)), (.number(let b), .integer(let a)): Double(a) == b
+        case (.number(let a), .number(let b)): a == b
+        case (let a, let b): a == b
+        }
+    }
+
+    /// The `--set` values as pairs, checked: `KEY=VALUE` with a key, each key once.
+    public static func parseSettings(_ settings: [String]) throws -> [(key: String, value: String)] {
+        var values: [(key: String, value: String)] = []
+        for setting in settings {
+            guard let equals = setting.firstIndex(of: "="), equals != setting.startIndex else {
+                throw SandboxError.invalidInput("--set takes KEY=VALUE, got \(quoted(setting))")
+            }
+            let key = String(setting[..<equals])
+            guard !values.contains(where: { $0.key == key }) else { throw SandboxError.invalidInput("--set \(key) is given twice") }
+            values.append((key, String(setting[setting.index(after: equals)...])))
+        }
+        return values
     }
 
     /// A setting's value in a configuration: a JSON number, `true`, `false` or `null` as that,

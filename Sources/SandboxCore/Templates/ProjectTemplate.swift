@@ -12,6 +12,10 @@ public struct ProjectTemplate: Codable, Sendable, Equatable {
     public static let currentFormat = "novaos-template/1"
     /// The most agents or experiments a template holds.
     public static let maximumEntries = 1_000
+    /// The largest template kept in the sandbox, as compact JSON.
+    public static let maximumStoredBytes = 1 << 20
+    /// The largest template file read (an export is pretty-printed, so larger than what is kept).
+    public static let maximumFileBytes = 4 << 20
 
     public var format: String
     public var name: String
@@ -32,12 +36,16 @@ public struct ProjectTemplate: Codable, Sendable, Equatable {
         public var config: JSONValue
         /// Its normal token budget (the sandbox gives 10×); ignored when `config` has `token_budget`.
         public var budgetTokens: Int64
+        /// Its sandbox token budget when it was set apart from the 10× rule (`sandbox budget
+        /// AGENT --tokens N`); null: 10 × `budget_tokens`.
+        @NullEncoded public var sandboxBudgetTokens: Int64?
 
-        public init(type: String, name: String, config: JSONValue = .object([:]), budgetTokens: Int64? = nil) {
+        public init(type: String, name: String, config: JSONValue = .object([:]), budgetTokens: Int64? = nil, sandboxBudgetTokens: Int64? = nil) {
             self.type = type
             self.name = name
             self.config = config
             self.budgetTokens = budgetTokens ?? AgentTypes.normalBudget(for: type)
+            self.sandboxBudgetTokens = sandboxBudgetTokens
         }
 
         public init(from decoder: any Decoder) throws {
@@ -46,11 +54,12 @@ public struct ProjectTemplate: Codable, Sendable, Equatable {
             name = try container.decodeIfPresent(String.self, forKey: .name) ?? type
             config = try container.decodeIfPresent(JSONValue.self, forKey: .config) ?? .object([:])
             budgetTokens = try container.decodeIfPresent(Int64.self, forKey: .budgetTokens) ?? AgentTypes.normalBudget(for: type)
+            sandboxBudgetTokens = try container.decodeIfPresent(Int64.self, forKey: .sandboxBudgetTokens)
         }
 
         enum CodingKeys: String, CodingKey {
             case type, name, config
-            case budgetTokens = "budget_tokens"
+            case budgetTokens = "budget_tokens", sandboxBudgetTokens = "sandbox_budget_tokens"
         }
     }
 
@@ -133,7 +142,9 @@ public struct ProjectTemplate: Codable, Sendable, Equatable {
         } catch let error as SandboxError {
             throw fail(error.description)
         }
-        if let budget, budget.micros <= 0 { throw fail("budget must be greater than zero") }
+        if let budget, budget.micros <= 0 || budget > Money.recordLimit {
+            throw fail("budget must be greater than zero and at most \(Money.recordLimit)")
+        }
         if let seconds = expiresInSeconds, seconds <= 0 || Double(seconds) > ProjectExpiry.maximumDuration {
             throw fail("expires_in_seconds must be from 1 to \(Int64(ProjectExpiry.maximumDuration)) (366 days)")
         }
@@ -148,6 +159,9 @@ public struct ProjectTemplate: Codable, Sendable, Equatable {
                 guard case .object = agent.config else { throw SandboxError.invalidInput("config must be a JSON object") }
                 guard agent.budgetTokens > 0, agent.budgetTokens <= AgentTypes.maximumNormalBudget else {
                     throw SandboxError.invalidInput("budget_tokens must be a whole number from 1 to \(AgentTypes.maximumNormalBudget)")
+                }
+                if let tokens = agent.sandboxBudgetTokens, tokens <= 0 || tokens > Sandbox.maximumTokenBudget {
+                    throw SandboxError.invalidInput("sandbox_budget_tokens must be a whole number from 1 to \(Sandbox.maximumTokenBudget)")
                 }
                 _ = try AgentBudget.resolve(type: agent.type, config: agent.configObject)
             } catch let error as SandboxError {
@@ -172,11 +186,18 @@ public struct ProjectTemplate: Codable, Sendable, Equatable {
     /// - Parameter source: the file's name, for messages.
     public static func parse(_ data: [UInt8], source: String) throws -> ProjectTemplate {
         func fail(_ message: String) -> SandboxError { .invalidInput("template \(source): \(message)") }
-        guard data.count <= JSONValue.maximumDocumentBytes else {
-            throw fail("too large: \(data.count) bytes, at most \(JSONValue.maximumDocumentBytes) (1 MiB)")
+        guard data.count <= maximumFileBytes else {
+            throw fail("too large: \(data.count) bytes, at most \(maximumFileBytes) (4 MiB)")
         }
         guard let text = String(validating: data, as: UTF8.self) else { throw fail("not UTF-8 text") }
-        let object = try JSONValue.parseObject(text, what: "template \(source)")
+        // The strict reader first: it refuses what `JSONDecoder` lets by, a key given twice
+        // (the second would be dropped in silence) above all.
+        do {
+            _ = try PositionedJSON.parse(data)
+        } catch {
+            throw fail("line \(error.line): \(error.message)")
+        }
+        let object = try JSONValue.parseObject(text, what: "template \(source)", maximumBytes: maximumFileBytes)
         if let unknown = object.keys.sorted().first(where: { !CodingKeys.allNames.contains($0) }) {
             throw fail("unknown key \(quoted(unknown)) (known: \(CodingKeys.allNames.sorted().joined(separator: ", ")))")
         }
@@ -213,7 +234,8 @@ public struct ProjectTemplate: Codable, Sendable, Equatable {
         case .typeMismatch(let type, let context), .valueNotFound(let type, let context):
             return "\(path(context)) must be \(typeName(type))"
         case .dataCorrupted(let context):
-            return "\(path(context)): \(context.debugDescription)"
+            let at = path(context)
+            return at.isEmpty ? "a number out of range" : "\(at): \(context.debugDescription)"
         @unknown default:
             return "\(error)"
         }
@@ -231,6 +253,12 @@ public struct ProjectTemplate: Codable, Sendable, Equatable {
 }
 
 extension ProjectTemplate.Agent {
+    /// The sandbox budget `deploy` gives it: `token_budget` in its config, else 10 × its normal budget.
+    var deployedSandboxBudget: Int64 {
+        if case .integer(let tokens)? = configObject["token_budget"] { return tokens }
+        return budgetTokens * AgentTypes.sandboxMultiplier
+    }
+
     /// The configuration as an object (`validate` makes sure it is one).
     var configObject: [String: JSONValue] {
         if case .object(let object) = config { return object }

@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import SQLiteDB
+import Supervision
 
 /// One row of `sandbox template list`.
 public struct TemplateSummary: Codable, Sendable, Equatable {
@@ -62,9 +63,12 @@ extension Sandbox {
         return try write {
             let project = try loadProject(id)
             let agents = try db.query(
-                "SELECT type, name, config, normal_token_budget FROM agents WHERE project_id = ? ORDER BY deployed_at, rowid", [id.rawValue]
+                "SELECT type, name, config, normal_token_budget, token_budget FROM agents WHERE project_id = ? ORDER BY deployed_at, rowid", [id.rawValue]
             ) { row in
-                ProjectTemplate.Agent(type: row.text(0), name: row.text(1), config: JSONValue.decodeStored(row.text(2)), budgetTokens: row.int64(3))
+                var agent = ProjectTemplate.Agent(type: row.text(0), name: row.text(1), config: JSONValue.decodeStored(row.text(2)), budgetTokens: row.int64(3))
+                // A budget changed since deployment (`sandbox budget AGENT --tokens N`) is kept as such.
+                if agent.deployedSandboxBudget != row.int64(4) { agent.sandboxBudgetTokens = row.int64(4) }
+                return agent
             }
             let experiments = try db.query(
                 "SELECT name, hypothesis, config FROM experiments WHERE project_id = ? ORDER BY id", [id.rawValue]
@@ -168,15 +172,20 @@ extension Sandbox {
     /// Creates a project from a template, with its agents deployed and its experiments started,
     /// all in one transaction: either all of it exists afterwards or none. `description`,
     /// `budget` and `expiry` replace the template's when given.
+    ///
+    /// - Parameter deleteOnExpiry: delete the workspace at the template's expiry even if the
+    ///   template does not say so (`expiry`, when given, says it itself).
     public func createProject(
-        name: String, from template: ProjectTemplate, description: String? = nil, budget: Money? = nil, expiry: ProjectExpiry? = nil
+        name: String, from template: ProjectTemplate, description: String? = nil, budget: Money? = nil, expiry: ProjectExpiry? = nil,
+        deleteOnExpiry: Bool = false
     ) throws -> ProjectDetail {
         try template.validate(where: template.name)
         let now = now()
         let lifetime = expiry ?? template.expiresInSeconds.map {
-            ProjectExpiry(after: TimeInterval($0), from: now, deleteWorkspace: template.deleteOnExpiry)
+            ProjectExpiry(after: TimeInterval($0), from: now, deleteWorkspace: template.deleteOnExpiry || deleteOnExpiry)
         }
         var workspace: URL?
+        var committed = false
         do {
             let id: ProjectID = try write {
                 let project = try createProject(
@@ -186,18 +195,22 @@ extension Sandbox {
                 for agent in template.agents {
                     // A token_budget in the config decides the budget, as it does for deploy.
                     let normal = agent.configObject["token_budget"] == nil ? agent.budgetTokens : nil
-                    _ = try deployAgent(project: project.id, type: agent.type, name: agent.name, configJSON: agent.config.jsonText, normalBudget: normal)
+                    let deployed = try deployAgent(project: project.id, type: agent.type, name: agent.name, configJSON: agent.config.jsonText, normalBudget: normal)
+                    if let tokens = agent.sandboxBudgetTokens, tokens != deployed.tokenBudget {
+                        _ = try setTokenBudget(agent: deployed.id, tokens: tokens)
+                    }
                 }
                 for experiment in template.experiments {
                     _ = try startExperiment(project: project.id, name: experiment.name, hypothesis: experiment.hypothesis, configJSON: experiment.config.jsonText)
                 }
                 return project.id
             }
+            committed = true
             return try projectDetail(id)
         } catch {
             // The project was rolled back; its workspace folder, made inside, goes too.
-            if let workspace, (try? read({ try loadProject(ProjectID(unchecked: workspace.lastPathComponent)) })) == nil {
-                try? FileManager.default.removeItem(at: workspace)
+            if !committed, let workspace {
+                _ = try? FileTree.remove(workspace.lastPathComponent, in: paths.projectsFolder.path)
             }
             throw error
         }
@@ -208,6 +221,11 @@ extension Sandbox {
             throw SandboxError.invalidState("a template named \(template.name) exists; delete it first or pass --replace")
         }
         let document = String(decoding: try JSONWriter(pretty: false).encode(template), as: UTF8.self)
+        guard document.utf8.count <= ProjectTemplate.maximumStoredBytes else {
+            throw SandboxError.invalidInput(
+                "template \(template.name) is too large: \(document.utf8.count) bytes as JSON, at most \(ProjectTemplate.maximumStoredBytes) (1 MiB)"
+            )
+        }
         try db.run(
             "INSERT INTO templates (name, document, created_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET document = excluded.document, created_at = excluded.created_at",
             template.name, document, Timestamp.string(from: now())

@@ -231,7 +231,45 @@ import Testing
     }
 }
 
+extension ExpiryTests {
+    @Test func aWriteAppliesAnExpiryTheOpeningCouldNotForABusyDatabase() throws {
+        let home = try makeHome()
+        var clock = fixedDate
+        let sandbox = try Sandbox(paths: SandboxPaths(home: home), clock: { clock })
+        let project = try sandbox.createProject(name: "p", expiry: ProjectExpiry(after: 60, from: fixedDate))
+        let agent = try sandbox.deployAgent(project: project.id, type: "assistant")
+        clock = fixedDate.addingTimeInterval(120)
+        // Another process holds the write lock while this one opens: the opening cannot expire it.
+        let blocker = try Connection(path: sandbox.paths.sandboxDatabase.path)
+        try blocker.execute("BEGIN IMMEDIATE")
+        let late = try Sandbox(paths: SandboxPaths(home: home), clock: { clock }, busyTimeoutMilliseconds: 50)
+        #expect(late.expiredOnOpening.isEmpty)
+        try blocker.execute("COMMIT")
+        // Its first write does, before anything else: nothing is recorded for the expired project.
+        #expect(throws: SandboxError.self) { try late.recordRevenue(agent: agent.id, amount: dollars("5")) }
+        let killed = try late.project(project.id)
+        #expect(killed.status == .killed && killed.killReason == .expired)
+        #expect(try late.agent(agent.id).totalRevenue == .zero)
+    }
+}
+
 @Suite struct TemplateTests {
+    @Test func aChangedBudgetAndAnAliasedModelAreTakenAsMeant() throws {
+        let sandbox = try makeSandbox()
+        let project = try sandbox.createProject(name: "p")
+        let agent = try sandbox.deployAgent(project: project.id, type: "assistant")
+        _ = try sandbox.setTokenBudget(agent: agent.id, tokens: 12_345)
+        let template = try sandbox.saveTemplate(project: project.id, name: "t")
+        #expect(template.agents[0].budgetTokens == 10_000 && template.agents[0].sandboxBudgetTokens == 12_345)
+        let made = try sandbox.createProject(name: "q", from: template)
+        #expect(made.agents[0].tokenBudget == 12_345)
+        #expect(throws: SandboxError.self) { try sandbox.resolveTemplate("model-sweep", settings: ["model=gpt-4o,GPT-4o"], projectName: "x") }
+        #expect(throws: SandboxError.self) { try sandbox.resolveTemplate("ab-test", settings: ["temperature=1,1.0"], projectName: "x") }
+        #expect(throws: SandboxError.self) {
+            try ProjectTemplate.parse(Array(#"{"format":"novaos-template/1","name":"t","agents":[],"agents":[{"type":"x"}]}"#.utf8), source: "dup.json")
+        }
+    }
+
     @Test func aProjectFromATemplateIsAllOrNothing() throws {
         let home = try makeHome()
         let sandbox = try makeSandbox(home: home)
