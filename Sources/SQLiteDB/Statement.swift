@@ -147,6 +147,9 @@ public final class Statement {
         try run()
     }
 
+    /// The row `step()` just reached; valid until the next step.
+    public var currentRow: Row { Row(statement: self) }
+
     /// Steps through every row, decoding each, then resets the statement.
     public func map<T>(_ decode: (Row) throws -> T) throws -> [T] {
         var rows: [T] = []

@@ -17,6 +17,8 @@ import Glibc
 public enum FileTreeArchive {
     /// How deep a tree may go; deeper folders are skipped and counted.
     public static let maximumDepth = 256
+    /// The largest file kept (SQLite holds a value of at most 1 GB); larger ones are skipped.
+    public static let maximumFileBytes = 512 << 20
 
     public enum Kind: String, Sendable {
         case file, folder, link
@@ -50,8 +52,10 @@ public enum FileTreeArchive {
         public var tooDeep = 0
         /// Entries that could not be read (gone meanwhile, no permission).
         public var unreadable = 0
+        /// Files larger than `maximumFileBytes`.
+        public var tooLarge = 0
 
-        public var total: Int { special + mounts + tooDeep + unreadable }
+        public var total: Int { special + mounts + tooDeep + unreadable + tooLarge }
     }
 
     /// Hands every entry under the folder `name` in `parent` to `visit`, each folder before
@@ -106,6 +110,10 @@ public enum FileTreeArchive {
                 try visit(Entry(path: path, kind: .folder, mode: mode))
                 try walk(child, prefix: path, depth: depth + 1, mount: mount, skipped: &skipped, visit: visit)
             case S_IFREG:
+                guard info.st_size <= maximumFileBytes else {
+                    skipped.tooLarge += 1
+                    continue
+                }
                 guard let bytes = readFile(cName, in: folder) else {
                     skipped.unreadable += 1
                     continue
@@ -150,6 +158,7 @@ public enum FileTreeArchive {
         defer { close(file) }
         var info = stat()
         guard fstat(file, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { return nil }
+        guard info.st_size <= maximumFileBytes else { return nil }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(Int(info.st_size))
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
@@ -159,6 +168,8 @@ public enum FileTreeArchive {
             guard count >= 0 else { return nil }
             if count == 0 { return bytes }
             bytes += buffer[0..<count]
+            // Grown since it was looked at: not kept whole, so not kept.
+            if bytes.count > maximumFileBytes { return nil }
         }
     }
 

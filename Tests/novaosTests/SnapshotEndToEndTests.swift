@@ -244,4 +244,84 @@ import Testing
             #expect(answer.hasPrefix("1|"), "\(info.id): \(answer)")
         }
     }
+
+    @Test func restoresKeepTheLifetimeRunOnAndRefuseWhatIsNotTheirs() throws {
+        let home = try makeHome()
+        let (project, agents) = try busyProject(home)
+        let info = try runBinary(["sandbox", "snapshot", project, "--json"], home: home).decode(SnapshotInfo.self)
+        // The lifetime given since stays; a run after the restore starts (run IDs are never reused).
+        _ = try runBinary(["sandbox", "extend", project, "2d"], home: home)
+        let expires = try runBinary(["sandbox", "project", project, "--json"], home: home).decode(ProjectDetail.self).expiresAt
+        #expect(try runBinary(["sandbox", "run", agents[0], "--isolation", "none", "--", "true"], home: home).exitCode == 0)
+        #expect(try runBinary(["sandbox", "restore", info.id, "--in-place", "--yes"], home: home).exitCode == 0)
+        let restored = try runBinary(["sandbox", "project", project, "--json"], home: home).decode(ProjectDetail.self)
+        #expect(restored.expiresAt == expires && restored.expiresAt != nil && restored.runs.count == 1)
+        let run = try runBinary(["sandbox", "run", agents[0], "--isolation", "none", "--json", "--", "true"], home: home)
+        #expect(run.exitCode == 0, "\(run.stderr)")
+        #expect(try run.decode(RunRecord.self).stopReason == .exited)
+
+        // An event recorded for another project since: refused in place, with the reason.
+        let other = try runBinary(["sandbox", "create", "other", "--json"], home: home).decode(Project.self).id.rawValue
+        let otherAgent = try runBinary(["sandbox", "deploy", other, "assistant", "--json"], home: home).decode(Agent.self).id.rawValue
+        let conflicting = try runBinary(["sandbox", "snapshot", project, "--json"], home: home).decode(SnapshotInfo.self)
+        let fresh = home.appendingPathComponent("fresh.jsonl")
+        try #"{"type":"revenue","id":"later","agent_id":"\#(agents[0])","amount":1}"#.write(to: fresh, atomically: true, encoding: .utf8)
+        _ = try runBinary(["sandbox", "import", fresh.path], home: home)
+        let later = try runBinary(["sandbox", "snapshot", project, "--json"], home: home).decode(SnapshotInfo.self)
+        _ = try runBinary(["sandbox", "restore", conflicting.id, "--in-place", "--yes"], home: home)
+        try #"{"type":"revenue","id":"later","agent_id":"\#(otherAgent)","amount":1}"#.write(to: fresh, atomically: true, encoding: .utf8)
+        _ = try runBinary(["sandbox", "import", fresh.path], home: home)
+        let refused = try runBinary(["sandbox", "restore", later.id, "--in-place", "--yes"], home: home)
+        #expect(refused.exitCode == 1 && refused.stderr.contains("event 'later'") && refused.stderr.contains("--as NAME"), "\(refused.stderr)")
+
+        // A copy of a killed project's snapshot runs again.
+        _ = try runBinary(["sandbox", "kill", project, "--yes"], home: home)
+        let killedSnapshot = try runBinary(["sandbox", "snapshot", project, "--json"], home: home).decode(SnapshotInfo.self)
+        let copy = try runBinary(["sandbox", "restore", killedSnapshot.id, "--as", "revived", "--json"], home: home).decode(RestoreResult.self)
+        let revived = try runBinary(["sandbox", "project", copy.projectID.rawValue, "--json"], home: home).decode(ProjectDetail.self)
+        #expect(revived.status == .active && revived.agents.allSatisfy { $0.status == .active })
+        // A name that looks like an ID is refused; an unknown name is named as a name.
+        #expect(try runBinary(["sandbox", "snapshot", other, "--name", "snp_deadbeef"], home: home).exitCode == 1)
+        #expect(try runBinary(["sandbox", "restore", "nope", "--as", "x"], home: home).stderr.contains("no snapshot named 'nope'"))
+    }
+
+    @Test func hostileFilesAndFoldersAreNeverFollowedOrTrusted() throws {
+        let home = try makeHome()
+        let (project, _) = try busyProject(home)
+        let workspace = home.appendingPathComponent("sandbox/projects/\(project)")
+        // A sparse file of a terabyte is skipped, not read.
+        #expect(shell(["truncate", "-s", "1T", workspace.appendingPathComponent("huge").path]) == 0)
+        let taken = try runBinary(["sandbox", "snapshot", project, "--json"], home: home)
+        #expect(taken.exitCode == 0, "\(taken.stderr)")
+        let info = try taken.decode(SnapshotInfo.self)
+        #expect(info.skippedEntries == 1 && info.workspaceEntries == 5)
+
+        // HOME/sandbox/restoring as a link to a folder outside: never listed, emptied or written.
+        let outside = try makeHome()
+        let precious = outside.appendingPathComponent("prj_00000000.0000abcd")
+        try FileManager.default.createDirectory(at: precious, withIntermediateDirectories: true)
+        #expect(shell(["touch", "-d", "2020-01-01", precious.path]) == 0)
+        let restoring = home.appendingPathComponent("sandbox/restoring")
+        try FileManager.default.createSymbolicLink(atPath: restoring.path, withDestinationPath: outside.path)
+        #expect(try runBinary(["sandbox", "list"], home: home).exitCode == 0)
+        let refused = try runBinary(["sandbox", "restore", info.id, "--as", "copy"], home: home)
+        #expect(refused.exitCode == 1 && refused.stderr.contains("symbolic link"), "\(refused.stderr)")
+        #expect(FileManager.default.fileExists(atPath: precious.path))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: outside.path) == ["prj_00000000.0000abcd"])
+        try FileManager.default.removeItem(at: restoring)
+
+        // A snapshot edited by hand to hold rows of nothing, or totals no record explains, is refused.
+        let before = try snapshot(home)
+        for edit in ["DELETE FROM projects", "UPDATE agents SET cost_micros = cost_micros + 1", "UPDATE experiments SET id = 9223372036854775807",
+                     "UPDATE api_costs SET agent_id = 'agt_000000000000'"] {
+            let copy = home.appendingPathComponent("sandbox/snapshots/snp_0000beef.db")
+            try? FileManager.default.removeItem(at: copy)
+            try FileManager.default.copyItem(atPath: info.path, toPath: copy.path)
+            #expect(shell(["sqlite3", copy.path, "UPDATE snapshot_info SET id = 'snp_0000beef'; \(edit)"]) == 0)
+            let output = try runBinary(["sandbox", "restore", "snp_0000beef", "--as", "edited"], home: home)
+            #expect(output.exitCode == 1 && output.stderr.contains("is damaged"), "\(edit): \(output.stderr)")
+            try FileManager.default.removeItem(at: copy)
+        }
+        #expect(try snapshot(home) == before)
+    }
 }

@@ -23,12 +23,12 @@ extension Sandbox {
         try requireWritable()
         let file = try snapshotFile(reference)
         let info = try readSnapshotInfo(file)
-        return try withSnapshotAttached(file) {
+        let result: RestoreResult = try withSnapshotAttached(file) {
+            try checkAttachedSnapshot(info)
             let staging = try unpackWorkspace(for: info.projectID)
-            var moved: URL?
             do {
                 try hook(.afterUnpacking)
-                let result: RestoreResult = try write {
+                return try write {
                     var project = ProjectID.random()
                     while try db.scalarInt("SELECT count(*) FROM projects WHERE id = ?", [project.rawValue]) > 0
                         || Self.entryExists(at: paths.workspace(for: project)) {
@@ -45,17 +45,22 @@ extension Sandbox {
                         mapping.append(.init(snapshotAgentID: agent, agentID: fresh))
                     }
                     try copyRows(into: project, name: name, mapping: mapping, takenAt: info.takenAt)
-                    try moveIntoPlace(staging, as: project)
-                    moved = paths.workspace(for: project)
+                    // The unpacked folder becomes the workspace right after the commit (or at the
+                    // next opening, if this process dies first): never a folder without its rows.
+                    try db.run(
+                        "INSERT INTO workspace_swaps (project_id, staging, started_at) VALUES (?, ?, ?)",
+                        project.rawValue, staging, Timestamp.string(from: now())
+                    )
                     return RestoreResult(snapshotID: info.id, mode: .copy, projectID: project, name: name, agents: mapping)
                 }
-                return result
             } catch {
-                if let moved { _ = try? FileTree.remove(moved.lastPathComponent, in: paths.projectsFolder.path) }
-                _ = try? FileTree.remove(staging, in: paths.restoringFolder.path)
+                removeStaging(staging)
                 throw error
             }
         }
+        try hook(.afterCommit)
+        try finishWorkspaceSwaps()
+        return result
     }
 
     /// Rolls an active project back to a snapshot of it: its rows become exactly the
@@ -73,6 +78,7 @@ extension Sandbox {
         let id = info.projectID
         _ = try checkInPlaceRestore(id)
         let result: RestoreResult = try withSnapshotAttached(file) {
+            try checkAttachedSnapshot(info)
             guard try db.scalarText("SELECT status FROM snap.projects WHERE id = ?", [id.rawValue]) == ProjectStatus.active.rawValue else {
                 throw SandboxError.invalidState("snapshot \(info.id) holds project \(id) as it was once promoted or killed; restore it with --as NAME instead")
             }
@@ -81,12 +87,30 @@ extension Sandbox {
                 try hook(.afterUnpacking)
                 return try write {
                     let project = try checkInPlaceRestore(id)
+                    for table in ["api_costs", "revenue"] {
+                        if let taken = try db.scalarText(
+                            """
+                            SELECT s.event_id FROM snap.\(table) AS s JOIN main.\(table) AS m ON m.event_id = s.event_id
+                            WHERE m.agent_id NOT IN (SELECT id FROM main.agents WHERE project_id = ?) LIMIT 1
+                            """,
+                            [id.rawValue]
+                        ) {
+                            throw SandboxError.invalidState(
+                                "event \(quoted(taken)) of snapshot \(info.id) has since been recorded for another project; restore it with --as NAME instead"
+                            )
+                        }
+                    }
                     // Rows of the project point at each other while both go; checked at commit.
                     try db.execute("PRAGMA defer_foreign_keys = ON")
                     for (table, filter) in SnapshotFile.projectRows.reversed() where table != "projects" {
                         try db.run("DELETE FROM main.\(table) WHERE \(filter)", id.rawValue)
                     }
-                    let columns = try columnNames("projects").filter { $0 != "id" }
+                    // Its lifetime and state stay as they are now: a snapshot rolls back data,
+                    // not the time the project was given (an extension is kept).
+                    let kept: Set<String> = [
+                        "id", "status", "promoted_at", "killed_at", "kill_reason", "expires_at", "delete_on_expiry", "workspace_deletion_pending",
+                    ]
+                    let columns = try columnNames("projects").filter { !kept.contains($0) }
                     try db.run(
                         "UPDATE main.projects SET (\(columns.joined(separator: ", "))) = (SELECT \(columns.joined(separator: ", ")) FROM snap.projects WHERE id = ?1) WHERE id = ?1",
                         id.rawValue
@@ -108,7 +132,7 @@ extension Sandbox {
                     )
                 }
             } catch {
-                _ = try? FileTree.remove(staging, in: paths.restoringFolder.path)
+                removeStaging(staging)
                 throw error
             }
         }
@@ -138,47 +162,126 @@ extension Sandbox {
             if going > 0 {
                 throw SandboxError.invalidState("project \(id) has \(going) run(s) going; wait for them or stop them, then restore")
             }
+            if try db.scalarInt("SELECT count(*) FROM workspace_swaps WHERE project_id = ?", [id.rawValue]) > 0 {
+                throw SandboxError.invalidState(
+                    "the workspace of project \(id) from an earlier restore is not in place yet (see \(paths.restoringFolder.path)); run any command to finish it, then restore"
+                )
+            }
             return project
         }
     }
 
-    /// Finishes the workspace swaps that restores committed: the restored folder takes the
-    /// workspace's place and the old one is deleted. Every opening of the sandbox calls this;
-    /// with no `restoring` folder (nothing was ever left there) it costs one `lstat`.
+    /// Finishes the workspace swaps that restores committed: the unpacked folder takes the
+    /// workspace's place (the old one, if any, is deleted after). Every opening of the sandbox
+    /// calls this; with no `restoring` folder (nothing was left there) it costs one `lstat`.
+    ///
+    /// Each swap happens under the sandbox's write lock, so two processes never move the same
+    /// folders at once, and a swap that fails (a folder that cannot be moved) is left for the
+    /// next opening without holding up the others. A `restoring` that is a symbolic link, or not
+    /// this user's folder, is never used.
     func finishWorkspaceSwaps() throws {
-        guard !isEphemeral, !db.isReadOnly, Self.entryExists(at: paths.restoringFolder) else { return }
-        let restoring = paths.restoringFolder.path
+        guard !isEphemeral, !db.isReadOnly, let restoring = try restoringFolder(create: false) else { return }
         let swaps = try mappingErrors {
             try db.query("SELECT project_id, staging FROM workspace_swaps") { (ProjectID(unchecked: $0.text(0)), $0.text(1)) }
         }
+        var failure: (any Error)?
         for (project, staging) in swaps {
-            let workspace = paths.workspace(for: project)
+            let workspace = paths.workspace(for: project).path
             let old = staging + ".old"
-            if Self.entryExists(at: paths.restoringFolder.appendingPathComponent(staging)) {
-                if Self.entryExists(at: workspace) {
-                    if Self.entryExists(at: paths.restoringFolder.appendingPathComponent(old)) { _ = try FileTree.remove(old, in: restoring) }
-                    try renameOrThrow(workspace.path, restoring + "/" + old)
+            do {
+                try write {
+                    guard try db.scalarInt("SELECT count(*) FROM workspace_swaps WHERE project_id = ? AND staging = ?", [project.rawValue, staging]) == 1 else {
+                        return // another process finished it
+                    }
+                    if Self.entryExists(at: URL(fileURLWithPath: restoring + "/" + staging)) {
+                        if Self.entryExists(at: URL(fileURLWithPath: workspace)) {
+                            try renameOrThrow(workspace, restoring + "/" + old)
+                        }
+                        try renameOrThrow(restoring + "/" + staging, workspace)
+                    }
+                    try db.run("DELETE FROM workspace_swaps WHERE project_id = ?", project.rawValue)
                 }
-                try renameOrThrow(restoring + "/" + staging, workspace.path)
+            } catch {
+                failure = failure ?? error
+                continue
             }
-            let removal = try FileTree.remove(old, in: restoring)
-            guard removal.complete else {
-                throw SandboxError.fileSystem(path: restoring + "/" + old, message: "could not delete the replaced workspace: \(removal)")
-            }
-            try write { try db.run("DELETE FROM workspace_swaps WHERE project_id = ?", project.rawValue) }
+            // The replaced workspace; what cannot be deleted now goes with the leftovers below.
+            _ = try? FileTree.remove(old, in: restoring)
         }
-        // Unpacked workspaces of restores that died before their commit, once they are an hour
-        // old (a restore going on in another process may be unpacking right now).
+        // Unpacked or replaced folders left by restores that died, once an hour old (a restore
+        // in another process may be unpacking right now). Only names restores make are touched.
         let pending = Set(try db.query("SELECT staging FROM workspace_swaps") { $0.text(0) })
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: restoring)) ?? [] where !pending.contains(name) {
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: restoring)) ?? [] where Self.isStagingName(name) {
+            let base = name.hasSuffix(".old") ? String(name.dropLast(4)) : name
             var info = stat()
-            guard lstat(restoring + "/" + name, &info) == 0, Double(info.st_mtim.tv_sec) < Date().timeIntervalSince1970 - 3600 else { continue }
+            guard !pending.contains(base), lstat(restoring + "/" + name, &info) == 0,
+                  Double(info.st_mtim.tv_sec) < Date().timeIntervalSince1970 - 3600 else { continue }
             _ = try? FileTree.remove(name, in: restoring)
         }
         rmdir(restoring)
+        if let failure { throw failure }
+    }
+
+    /// `prj_xxxxxxxx.yyyyyyyy`, with `.old` after it for a replaced workspace.
+    static func isStagingName(_ name: String) -> Bool {
+        let base = name.hasSuffix(".old") ? String(name.dropLast(4)) : name
+        let parts = base.split(separator: ".", omittingEmptySubsequences: false)
+        let hex = { (text: Substring) in text.utf8.allSatisfy { (48...57).contains($0) || (97...102).contains($0) } }
+        return parts.count == 2 && (try? ProjectID(String(parts[0]))) != nil && parts[1].utf8.count == 8 && hex(parts[1])
+    }
+
+    /// `HOME/sandbox/restoring` when it is a real folder of this user (created when asked);
+    /// nil when it does not exist. A link or someone else's folder there is refused.
+    func restoringFolder(create: Bool) throws -> String? {
+        let path = paths.restoringFolder.path
+        if create, mkdir(path, 0o700) != 0, errno != EEXIST {
+            throw SandboxError.fileSystem(path: path, message: "cannot create the folder: \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        guard (info.st_mode & S_IFMT) == S_IFDIR, info.st_uid == geteuid() else {
+            throw SandboxError.fileSystem(path: path, message: "not a folder of this user (a symbolic link?); refusing to use it for restores")
+        }
+        return path
     }
 
     // MARK: - Steps
+
+    /// Refuses a snapshot file whose rows are not one project's, consistent with themselves:
+    /// one project, its ID the one the snapshot names; every agent of it; every record, run,
+    /// experiment and evaluation of those; agents' totals the sums of their records and the
+    /// project's the sums of its agents; IDs in range. A file edited by hand could otherwise
+    /// put rows under other projects or totals no record explains.
+    func checkAttachedSnapshot(_ info: SnapshotInfo) throws {
+        let id = info.projectID.rawValue
+        let agents = "(SELECT id FROM snap.agents)"
+        let checks: [(String, String)] = [
+            ("SELECT (SELECT count(*) FROM snap.projects) <> 1 OR (SELECT count(*) FROM snap.projects WHERE id = ?1) <> 1", "it must hold exactly its project"),
+            ("SELECT count(*) FROM snap.agents WHERE project_id IS NOT ?1", "an agent belongs to another project"),
+            ("SELECT count(*) FROM snap.api_costs WHERE agent_id NOT IN \(agents) OR id > 4611686018427387903", "a usage record is not its agents'"),
+            ("SELECT count(*) FROM snap.revenue WHERE agent_id NOT IN \(agents) OR id > 4611686018427387903", "a revenue record is not its agents'"),
+            ("SELECT count(*) FROM snap.runs WHERE agent_id NOT IN \(agents) OR id > 4611686018427387903", "a run is not its agents'"),
+            ("SELECT count(*) FROM snap.experiments WHERE project_id IS NOT ?1 OR id > 4611686018427387903", "an experiment is not the project's"),
+            ("SELECT count(*) FROM snap.evaluations WHERE project_id IS NOT ?1 OR id > 4611686018427387903", "an evaluation is not the project's"),
+            ("SELECT count(*) FROM snap.budget_changes WHERE (target_id IS NOT ?1 AND target_id NOT IN \(agents)) OR id > 4611686018427387903",
+             "a budget change is not the project's"),
+            ("""
+             SELECT count(*) FROM snap.agents AS a
+             WHERE a.cost_micros <> (SELECT coalesce(sum(cost_micros), 0) FROM snap.api_costs WHERE agent_id = a.id)
+                OR a.revenue_micros <> (SELECT coalesce(sum(amount_micros), 0) FROM snap.revenue WHERE agent_id = a.id)
+             """, "an agent's totals are not the sums of its records"),
+            ("""
+             SELECT count(*) FROM snap.projects AS p
+             WHERE p.total_agents <> (SELECT count(*) FROM snap.agents)
+                OR p.cost_micros <> (SELECT coalesce(sum(cost_micros), 0) FROM snap.agents)
+                OR p.revenue_micros <> (SELECT coalesce(sum(revenue_micros), 0) FROM snap.agents)
+                OR p.tokens_used <> (SELECT coalesce(sum(tokens_used), 0) FROM snap.agents)
+             """, "the project's totals are not the sums of its agents"),
+        ]
+        for (sql, problem) in checks where try mappingErrors({ try db.scalarInt(sql, sql.contains("?1") ? [id] : []) }) != 0 {
+            throw SandboxError.invalidState("snapshot \(info.id) is damaged: \(problem); it cannot be restored")
+        }
+    }
 
     private func withSnapshotAttached<T>(_ file: URL, _ body: () throws -> T) throws -> T {
         try mappingErrors { try db.run("ATTACH DATABASE ? AS snap", file.path) }
@@ -187,35 +290,26 @@ extension Sandbox {
     }
 
     /// Unpacks the attached snapshot's workspace into a new folder in `HOME/sandbox/restoring`
-    /// and returns its name.
+    /// and returns its name. Entries are read one at a time, so memory holds one file at most.
     private func unpackWorkspace(for project: ProjectID) throws -> String {
-        let restoring = paths.restoringFolder
-        do {
-            try FileManager.default.createDirectory(at: restoring, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
-        } catch {
-            throw SandboxError.fileSystem(path: restoring.path, message: "cannot create the folder (\(firstLine(of: error)))")
+        guard let restoring = try restoringFolder(create: true) else {
+            throw SandboxError.fileSystem(path: paths.restoringFolder.path, message: "cannot create the folder")
         }
         let staging = project.rawValue + "." + randomHex(digits: 8)
-        let entries = try mappingErrors {
-            try db.query("SELECT path, kind, mode, contents FROM snap.workspace_entries ORDER BY seq") { row -> FileTreeArchive.Entry in
-                guard case .blob(let path) = row.value(0), let kind = FileTreeArchive.Kind(rawValue: row.text(1)) else {
-                    throw SandboxError.invalidState("the snapshot's workspace list is damaged")
-                }
-                let contents: [UInt8] = if case .blob(let bytes) = row.value(3) { bytes } else { [] }
-                return FileTreeArchive.Entry(path: path, kind: kind, mode: UInt32(truncatingIfNeeded: row.int64(2)), contents: contents)
-            }
-        }
         do {
-            try mappingLowerErrors { try FileTreeArchive.write(staging, in: restoring.path, entries: entries) }
+            let statement = try mappingErrors { try db.prepare("SELECT path, kind, mode, contents FROM snap.workspace_entries ORDER BY seq") }
+            let entries = SnapshotEntries(statement: statement)
+            try mappingLowerErrors { try FileTreeArchive.write(staging, in: restoring, entries: IteratorSequence(entries.iterator())) }
+            if let failure = entries.failure { throw failure }
         } catch {
-            _ = try? FileTree.remove(staging, in: restoring.path)
+            removeStaging(staging)
             throw error
         }
         return staging
     }
 
-    private func moveIntoPlace(_ staging: String, as project: ProjectID) throws {
-        try renameOrThrow(paths.restoringFolder.path + "/" + staging, paths.workspace(for: project).path)
+    private func removeStaging(_ staging: String) {
+        _ = try? FileTree.remove(staging, in: paths.restoringFolder.path)
     }
 
     private func renameOrThrow(_ from: String, _ to: String) throws {
@@ -248,10 +342,15 @@ extension Sandbox {
             for total in ["total_agents", "active_agents", "tokens_used", "cost_micros", "revenue_micros"] { overrides[total] = "0" }
             try copy("projects", overrides: overrides, values: [project.rawValue, name, Timestamp.string(from: now())])
         }
-        try copy("agents", overrides: [
+        var agentOverrides = [
             "id": "(SELECT new FROM temp.restore_agents WHERE old = s.id)", "project_id": "?1",
             "promoted_from_project_id": "NULL", "promoted_from_agent_id": "NULL",
-        ], values: [project.rawValue], inPlace: inPlace)
+        ]
+        if !inPlace {
+            // Agents are killed only with their project: in a new, active project they run again.
+            agentOverrides["status"] = "CASE WHEN s.status = 'killed' THEN 'active' ELSE s.status END"
+        }
+        try copy("agents", overrides: agentOverrides, values: [project.rawValue], inPlace: inPlace)
         let eventID = inPlace ? "s.event_id" : "NULL"
         try copy("api_costs", overrides: ["agent_id": newAgent, "event_id": eventID], values: [], inPlace: inPlace)
         try copy("revenue", overrides: ["agent_id": newAgent, "event_id": eventID], values: [], inPlace: inPlace)
@@ -321,5 +420,32 @@ extension Sandbox {
             "INSERT INTO main.\(table) (\(list)) SELECT \(select("NULL")) FROM snap.\(table) AS s WHERE s.id IN (SELECT id FROM temp.restore_taken) ORDER BY s.rowid"
         ).run(values)
         try db.execute("DROP TABLE temp.restore_taken")
+    }
+}
+
+/// The workspace entries of an attached snapshot, read one row at a time.
+private final class SnapshotEntries {
+    let statement: Statement
+    /// The first row that could not be read; the sequence ends there.
+    private(set) var failure: (any Error)?
+
+    init(statement: Statement) { self.statement = statement }
+
+    func iterator() -> AnyIterator<FileTreeArchive.Entry> {
+        AnyIterator { [self] in
+            guard failure == nil else { return nil }
+            do {
+                guard try statement.step() else { return nil }
+                let row = statement.currentRow
+                guard case .blob(let path) = row.value(0), let kind = FileTreeArchive.Kind(rawValue: row.text(1)) else {
+                    throw SandboxError.invalidState("the snapshot's list of workspace files is damaged")
+                }
+                let contents: [UInt8] = if case .blob(let bytes) = row.value(3) { bytes } else { [] }
+                return FileTreeArchive.Entry(path: path, kind: kind, mode: UInt32(truncatingIfNeeded: row.int64(2)), contents: contents)
+            } catch {
+                failure = error
+                return nil
+            }
+        }
     }
 }

@@ -69,7 +69,12 @@ extension Sandbox {
     /// transactions), without following links or crossing mounts. The file is written under a
     /// temporary name and renamed into place when complete.
     public func takeSnapshot(project id: ProjectID, name: String? = nil) throws -> SnapshotInfo {
-        if let name { try validateText(name, field: "snapshot name", maximumLength: Self.maximumNameLength) }
+        if let name {
+            try validateText(name, field: "snapshot name", maximumLength: Self.maximumNameLength)
+            guard !SnapshotFile.isID(name) else {
+                throw SandboxError.invalidInput("a snapshot name must not look like a snapshot ID (\(name)): restore would take it for one")
+            }
+        }
         try requireWritable()
         _ = try project(id)
         let folder = paths.snapshotsFolder
@@ -77,6 +82,15 @@ extension Sandbox {
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw SandboxError.fileSystem(path: folder.path, message: "cannot create the snapshots folder (\(firstLine(of: error)))")
+        }
+        // Partial files of snapshots whose process died, once an hour old.
+        for leftover in (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
+        where leftover.hasPrefix(".snp_") && (leftover.hasSuffix(".partial") || leftover.hasSuffix(".partial-journal")) {
+            var info = stat()
+            if lstat(folder.path + "/" + leftover, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG,
+               Double(info.st_mtim.tv_sec) < Date().timeIntervalSince1970 - 3600 {
+                unlink(folder.path + "/" + leftover)
+            }
         }
         var snapshotID = "snp_" + randomHex(digits: 8)
         while Self.entryExists(at: folder.appendingPathComponent(snapshotID + ".db")) { snapshotID = "snp_" + randomHex(digits: 8) }
@@ -146,7 +160,9 @@ extension Sandbox {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: folder.path)) ?? []
         var list: [SnapshotInfo] = []
         for name in names where name.hasSuffix(".db") && SnapshotFile.isID(String(name.dropLast(3))) {
-            guard let info = try? readSnapshotInfo(folder.appendingPathComponent(name)) else { continue }
+            // Listed whatever version took it (restoring checks that); a file that is not a
+            // snapshot at all is left out.
+            guard let info = try? readSnapshotInfo(folder.appendingPathComponent(name), restorable: false) else { continue }
             if let project, info.projectID != project { continue }
             list.append(info)
         }
@@ -166,7 +182,9 @@ extension Sandbox {
             return url
         }
         let matches = try snapshots().snapshots.filter { $0.name == reference }
-        guard let match = matches.first else { throw SandboxError.notFound(kind: "snapshot", id: reference) }
+        guard let match = matches.first else {
+            throw SandboxError.invalidInput("no snapshot named \(quoted(reference)) (see 'novaos sandbox snapshots')")
+        }
         guard matches.count == 1 else {
             throw SandboxError.invalidInput("\(matches.count) snapshots are named \(quoted(reference)): give an ID (\(matches.map(\.id).joined(separator: ", ")))")
         }
@@ -174,8 +192,8 @@ extension Sandbox {
     }
 
     /// Reads a snapshot file's description, refusing a file that is not one this novaos wrote
-    /// (a link, another format, another schema version).
-    func readSnapshotInfo(_ url: URL) throws -> SnapshotInfo {
+    /// (a link, another format) and, when `restorable`, one of another schema version.
+    func readSnapshotInfo(_ url: URL, restorable: Bool = true) throws -> SnapshotInfo {
         var info = stat()
         guard lstat(url.path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
             throw SandboxError.fileSystem(path: url.path, message: "not a snapshot file (not a regular file)")
@@ -183,7 +201,7 @@ extension Sandbox {
         do {
             let file = try Connection(path: url.path, mode: .readOnly, followSymbolicLinks: false)
             let version = try file.userVersion
-            guard version == Schema.sandboxMigrations.count else {
+            guard !restorable || version == Schema.sandboxMigrations.count else {
                 throw SandboxError.invalidState(
                     "snapshot \(url.lastPathComponent) was taken with sandbox schema version \(version); this novaos restores version \(Schema.sandboxMigrations.count)"
                 )
@@ -199,7 +217,7 @@ extension Sandbox {
                     ($0.text(0), $0.optionalText(1), $0.text(2), $0.text(3), $0.text(4), $0.text(5), $0.int(6),
                      [$0.int(7), $0.int(8), $0.int(9), $0.int(10), $0.int(11), $0.int(12), $0.int(13)])
                 }
-            ), row.5 == SnapshotFile.format else {
+            ), row.5 == SnapshotFile.format, url.lastPathComponent == row.0 + ".db" || url.lastPathComponent.hasPrefix(".") else {
                 throw SandboxError.invalidState("\(url.path) is not a novaos snapshot (\(SnapshotFile.format))")
             }
             let counts = row.7

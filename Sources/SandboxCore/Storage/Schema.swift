@@ -429,8 +429,12 @@ enum Schema {
         ) STRICT;
         """
 
-    /// The columns of sandbox runs as of version 11: version 5's, with `project_expired`.
-    static let runColumnsV11 = runColumns.replacing("'agent_killed',", with: "'agent_killed', 'project_expired',")
+    /// The columns of sandbox runs as of version 11: version 5's, with `project_expired`, and
+    /// IDs never used twice (AUTOINCREMENT): an in-place restore deletes the runs after its
+    /// snapshot, and a new run must not take one of their numbers, which name their log files.
+    static let runColumnsV11 = runColumns
+        .replacing("'agent_killed',", with: "'agent_killed', 'project_expired',")
+        .replacing("id               INTEGER PRIMARY KEY,", with: "id               INTEGER PRIMARY KEY AUTOINCREMENT,")
 
     static let sandboxMigrations: [String] = [
         ledger + "\n" + sandboxOnly, runs, totals, repositories, supervisedRuns, budgets, pricing, projectTotals, promotionSlots,
