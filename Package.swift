@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 import PackageDescription
 
 let package = Package(
@@ -7,9 +7,14 @@ let package = Package(
     products: [
         .library(name: "SandboxCore", targets: ["SandboxCore"]),
         .executable(name: "novaos", targets: ["novaos"]),
+        .executable(name: "novaos-server", targets: ["novaos-server"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // HTTP (`novaos serve`), in its own executable so no other command loads it. No traits:
+        // neither swift-configuration nor full Foundation is wanted.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
     ],
     targets: [
         .systemLibrary(
@@ -40,6 +45,17 @@ let package = Package(
             // cost). Debug builds and the test binaries link them dynamically as usual.
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization", "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release))]
         ),
+        // The HTTP API and dashboard over SandboxCore (Hummingbird), and the executable `novaos serve`
+        // hands over to, so that no other command's start-up pays for SwiftNIO.
+        .target(
+            name: "NovaServer",
+            dependencies: [
+                "SandboxCore", "ExperimentRepos",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]
+        ),
+        .executableTarget(name: "novaos-server", dependencies: ["NovaServer"]),
         // The benchmark: `swift build -c release && .build/release/novaos-bench` (see README).
         .executableTarget(name: "novaos-bench", dependencies: ["SandboxCore"]),
         // The fuzz target: `scripts/fuzz SECONDS` (libFuzzer); built plainly, it replays inputs.

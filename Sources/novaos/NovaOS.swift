@@ -22,7 +22,7 @@ struct NovaOS: ParsableCommand {
             1 refused or failed, 64 usage error; 3 and others for run, compare and production check (see README).
             """,
         version: "0.1.0",
-        subcommands: [SandboxCommand.self, ProductionCommand.self, RepoCommand.self, PricesCommand.self]
+        subcommands: [SandboxCommand.self, ProductionCommand.self, RepoCommand.self, PricesCommand.self, ServeCommand.self]
     )
 
     static func main() {

@@ -40,6 +40,7 @@ extension RepoCommand {
         @Option(help: "What it is for.") var description: String = ""
         @Option(help: "The branch (default: $EXPERIMENT_BRANCH, else main).") var branch: String?
         @Option(help: "The remote to push to, as origin.") var remote: String?
+        @Option(name: .customLong("agent-type"), help: "The type of agent its experiments are for.") var agentType: String?
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
@@ -47,7 +48,8 @@ extension RepoCommand {
             try Sandbox.validateRepositoryArguments(name: name, branch: branch, remote: remote)
             let sandbox = try global.sandbox(in: context, create: true)
             let repository = try sandbox.createRepository(
-                name: name, project: project, description: description, branch: branch, remote: remote, options: context.repositoryOptions
+                name: name, project: project, description: description, branch: branch, remote: remote, agentType: agentType,
+                options: context.repositoryOptions
             )
             try context.emit(repository, json: global.json)
         }

@@ -51,7 +51,7 @@ func pythonProject(in home: URL, printEnvironment: Bool = false) throws -> URL {
         try git(["init", "--quiet", "--bare"], in: remote)
         let created = try runBinary(["repo", "create", "--project", project, "--remote", remote.path, "--description", "tries", "--json"], home: home)
         #expect(created.exitCode == 0, "\(created.stderr)")
-        #expect(try created.jsonKeys() == ["id", "name", "path", "url", "description", "project_id", "repository_type", "is_private", "branch", "created_at"])
+        #expect(try created.jsonKeys() == ["id", "name", "path", "url", "description", "project_id", "repository_type", "is_private", "branch", "created_at", "agent_type", "created_by"])
         let repository = try created.decode(ExperimentRepository.self)
         #expect(repository.repositoryType == .remote && repository.url == remote.path && repository.branch == "main")
         #expect(repository.name.range(of: #"^ai-sandbox-experiments-\d{8}_\d{6}$"#, options: .regularExpression) != nil)

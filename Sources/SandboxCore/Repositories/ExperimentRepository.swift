@@ -33,10 +33,15 @@ public struct ExperimentRepository: Codable, Sendable, Equatable {
     public var isPrivate: Bool
     public var branch: String
     public var createdAt: Date
+    /// The type of agent its experiments are for, if given.
+    @NullEncoded public var agentType: String?
+    /// The login name of who created it ("" when the system has none).
+    public var createdBy: String
 
     enum CodingKeys: String, CodingKey {
         case id, name, path, url, description, branch
         case projectID = "project_id", repositoryType = "repository_type", isPrivate = "is_private", createdAt = "created_at"
+        case agentType = "agent_type", createdBy = "created_by"
     }
 }
 
@@ -56,11 +61,16 @@ public struct RepositorySummary: Codable, Sendable, Equatable {
     @NullEncoded public var lastActivity: Date?
     public var createdAt: Date
     @NullEncoded public var projectID: ProjectID?
+    public var description: String
+    @NullEncoded public var agentType: String?
+    public var isPrivate: Bool
+    public var createdBy: String
 
     enum CodingKeys: String, CodingKey {
-        case id, name, url, status, branch
+        case id, name, url, status, branch, description
         case repositoryType = "repository_type", experimentsCount = "experiments_count", totalCommits = "total_commits"
         case lastActivity = "last_activity", createdAt = "created_at", projectID = "project_id"
+        case agentType = "agent_type", isPrivate = "is_private", createdBy = "created_by"
     }
 }
 

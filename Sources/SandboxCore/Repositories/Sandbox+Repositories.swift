@@ -22,15 +22,22 @@ extension Sandbox {
     /// GitHub API (`GITHUB_API_URL` for GitHub Enterprise) and used as `origin`; if GitHub
     /// cannot be reached the repository stays local, with a warning. Commits are pushed
     /// unless `EXPERIMENT_AUTO_PUSH=false`. The token is sent only in HTTP headers.
+    ///
+    /// - Parameters:
+    ///   - agentType: the type of agent its experiments are for (checked like `deploy`'s).
+    ///   - createdBy: who creates it; nil: the login name of the user running novaos.
     public func createRepository(
         name: String? = nil, project: ProjectID? = nil, description: String = "", branch: String? = nil, remote: String? = nil,
-        options: RepositoryOptions = RepositoryOptions()
+        agentType: String? = nil, createdBy: String? = nil, options: RepositoryOptions = RepositoryOptions()
     ) throws -> ExperimentRepository {
         guard !isEphemeral else {
             throw SandboxError.invalidState("there is no sandbox yet at \(paths.sandboxDatabase.path): create a project first")
         }
         try requireWritable()
         try validateText(description, field: "description", maximumLength: Self.maximumDescriptionLength, allowEmpty: true)
+        if let agentType { try AgentTypes.validate(agentType) }
+        let createdBy = createdBy ?? ProductionStore.userName ?? ""
+        try validateText(createdBy, field: "created_by", maximumLength: Self.maximumNameLength, allowEmpty: true)
         let branch = branch ?? nonEmpty(options.environment["EXPERIMENT_BRANCH"]) ?? "main"
         try Self.validateGitName(branch, what: "branch")
         if let name { try Self.validateGitName(name, what: "repository name") }
@@ -98,7 +105,7 @@ extension Sandbox {
         }
         let repository = ExperimentRepository(
             id: id, name: chosen, path: folder.path, url: url, description: description, projectID: project,
-            repositoryType: type, isPrivate: type != .remote, branch: branch, createdAt: createdAt
+            repositoryType: type, isPrivate: type != .remote, branch: branch, createdAt: createdAt, agentType: agentType, createdBy: createdBy
         )
         try write {
             if let project {
@@ -106,11 +113,12 @@ extension Sandbox {
             }
             try db.run(
                 """
-                INSERT INTO repositories (id, name, path, url, description, project_id, repository_type, is_private, branch, created_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                INSERT INTO repositories (id, name, path, url, description, project_id, repository_type, is_private, branch, created_at,
+                                          agent_type, created_by)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
                 id, chosen, folder.path, url, description, project?.rawValue, type.rawValue, repository.isPrivate, branch,
-                Timestamp.string(from: createdAt)
+                Timestamp.string(from: createdAt), agentType, createdBy
             )
         }
         created = true
@@ -188,19 +196,21 @@ extension Sandbox {
             summaries.append(RepositorySummary(
                 id: repository.id, name: repository.name, url: repository.url, repositoryType: repository.repositoryType,
                 status: status, branch: repository.branch, experimentsCount: counts[repository.id] ?? 0, totalCommits: commits,
-                lastActivity: last, createdAt: repository.createdAt, projectID: repository.projectID
+                lastActivity: last, createdAt: repository.createdAt, projectID: repository.projectID,
+                description: repository.description, agentType: repository.agentType, isPrivate: repository.isPrivate, createdBy: repository.createdBy
             ))
         }
         return RepositoryList(repositories: summaries)
     }
 
-    static let repositoryColumns = "id, name, path, url, description, project_id, repository_type, is_private, branch, created_at"
+    static let repositoryColumns = "id, name, path, url, description, project_id, repository_type, is_private, branch, created_at, agent_type, created_by"
 
     static func decodeRepository(_ row: Row) -> ExperimentRepository {
         ExperimentRepository(
             id: row.text(0), name: row.text(1), path: row.text(2), url: row.optionalText(3), description: row.text(4),
             projectID: row.optionalText(5).map(ProjectID.init(unchecked:)), repositoryType: RepositoryType(rawValue: row.text(6)) ?? .local,
-            isPrivate: row.bool(7), branch: row.text(8), createdAt: Timestamp.date(from: row.text(9))
+            isPrivate: row.bool(7), branch: row.text(8), createdAt: Timestamp.date(from: row.text(9)),
+            agentType: row.optionalText(10), createdBy: row.text(11)
         )
     }
 

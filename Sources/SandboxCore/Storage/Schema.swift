@@ -375,6 +375,8 @@ enum Schema {
     ///   sandbox asks. A killed project says why (`kill_reason`); a workspace still to delete
     ///   after an expiry is flagged until it is gone, so a crash in between is finished later.
     /// - Runs gain the stop reason `project_expired`: the CHECK is rebuilt as in version 5.
+    /// - Experiment repositories say which agent type they hold experiments for, and who made
+    ///   them (the HTTP API's fields).
     /// - An in-place restore deletes agents (of the project it rolls back), so the totals
     ///   triggers learn deletions; `workspace_swaps` holds a restore's workspace change until
     ///   it is done, so a crash between the database and the folders is finished by the next
@@ -421,6 +423,9 @@ enum Schema {
             document   TEXT NOT NULL CHECK (json_valid(document)),
             created_at TEXT NOT NULL
         ) STRICT;
+
+        ALTER TABLE repositories ADD COLUMN agent_type TEXT;
+        ALTER TABLE repositories ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
 
         CREATE TABLE workspace_swaps (
             project_id TEXT PRIMARY KEY REFERENCES projects (id),
