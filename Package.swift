@@ -53,7 +53,9 @@ let package = Package(
                 "SandboxCore", "ExperimentRepos",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
-            ]
+            ],
+            // The OpenAPI document is served as committed (GET /openapi.json).
+            resources: [.embedInCode("openapi.json")]
         ),
         .executableTarget(name: "novaos-server", dependencies: ["NovaServer"]),
         // The benchmark: `swift build -c release && .build/release/novaos-bench` (see README).

@@ -14,6 +14,11 @@ enum APIResponse {
         try json(Envelope(status: "success", data: data), status: status)
     }
 
+    /// A document as the CLI's `--json` writes it, unwrapped (the `/api/v1/` routes).
+    static func document(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        try json(value, status: status)
+    }
+
     static func failure(_ failure: APIFailure) -> Response {
         let body = ErrorEnvelope(status: "error", error: .init(code: failure.code, message: failure.message))
         return (try? json(body, status: failure.status)) ?? Response(status: .internalServerError)

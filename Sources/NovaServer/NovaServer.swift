@@ -24,6 +24,12 @@ public enum NovaServer {
         let router = Router()
         router.add(middleware: GuardMiddleware(token: configuration.token, maximumBodyBytes: configuration.maximumBodyBytes, log: log))
         DesignRoutes(configuration: configuration).register(on: router)
+        V1Routes(configuration: configuration).register(on: router)
+        router.get("openapi.json") { _, _ in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json; charset=utf-8"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
+        }
         let app = Application(
             router: router,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "novaos"),

@@ -110,6 +110,18 @@ public struct ProjectSummary: Codable, Sendable, Equatable {
     }
 }
 
+/// One page of projects (`GET /api/v1/projects?limit=&cursor=`).
+public struct ProjectPage: Codable, Sendable, Equatable {
+    public var projects: [ProjectSummary]
+    /// The cursor of the next page; null on the last.
+    @NullEncoded public var nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case projects
+        case nextCursor = "next_cursor"
+    }
+}
+
 /// The projects that `sandbox list` shows.
 public struct ProjectList: Codable, Sendable, Equatable {
     public var projects: [ProjectSummary]

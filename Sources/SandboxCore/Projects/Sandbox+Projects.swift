@@ -138,27 +138,58 @@ extension Sandbox {
         try read {
             try db.forEachRow(
                 """
-                SELECT id, name, description, status, created_at,
-                       total_agents, active_agents, tokens_used, cost_micros, revenue_micros, budget_micros, expires_at, kill_reason
-                FROM projects
+                SELECT \(Self.summaryColumns) FROM projects
                 WHERE ?1 IS NULL OR status = ?1
                 ORDER BY created_at, rowid
                 """,
                 [status?.rawValue]
-            ) { row in
-                try body(ProjectSummary(
-                    id: ProjectID(unchecked: row.text(0)), name: row.text(1), description: row.text(2),
-                    status: try decode(ProjectStatus.self, row.text(3)), createdAt: Timestamp.date(from: row.text(4)),
-                    metrics: Metrics(
-                        totalAgents: row.int(5), activeAgents: row.int(6), tokensUsed: row.int64(7),
-                        totalCost: Money(micros: row.int64(8)), totalRevenue: Money(micros: row.int64(9))
-                    ),
-                    budget: row.optionalInt64(10).map(Money.init(micros:)),
-                    budgetUsedPercent: row.optionalInt64(10).map { Budgets.percent(row.int64(8), of: $0) },
-                    expiresAt: Timestamp.date(from: row.optionalText(11)),
-                    killReason: try row.optionalText(12).map { try decode(KillReason.self, $0) }
-                ))
-            }
+            ) { row in try body(try decodeSummary(row)) }
+        }
+    }
+
+    /// The columns `decodeSummary` reads, in its order.
+    static let summaryColumns = """
+        id, name, description, status, created_at,
+        total_agents, active_agents, tokens_used, cost_micros, revenue_micros, budget_micros, expires_at, kill_reason
+        """
+
+    /// A `ProjectSummary` from `summaryColumns`.
+    private func decodeSummary(_ row: Row) throws -> ProjectSummary {
+        ProjectSummary(
+            id: ProjectID(unchecked: row.text(0)), name: row.text(1), description: row.text(2),
+            status: try decode(ProjectStatus.self, row.text(3)), createdAt: Timestamp.date(from: row.text(4)),
+            metrics: Metrics(
+                totalAgents: row.int(5), activeAgents: row.int(6), tokensUsed: row.int64(7),
+                totalCost: Money(micros: row.int64(8)), totalRevenue: Money(micros: row.int64(9))
+            ),
+            budget: row.optionalInt64(10).map(Money.init(micros:)),
+            budgetUsedPercent: row.optionalInt64(10).map { Budgets.percent(row.int64(8), of: $0) },
+            expiresAt: Timestamp.date(from: row.optionalText(11)),
+            killReason: try row.optionalText(12).map { try decode(KillReason.self, $0) }
+        )
+    }
+
+    /// One page of `listProjects`: at most `limit` projects after the one with ID `after`
+    /// (nil: from the first), in the same order, and the cursor of the next page (nil at the end).
+    /// A cursor is a project ID, so pages stay right while projects are added.
+    public func listProjects(status: ProjectStatus? = nil, after cursor: ProjectID?, limit: Int) throws -> ProjectPage {
+        guard (1...1_000).contains(limit) else { throw SandboxError.invalidInput("limit must be from 1 to 1000, got \(limit)") }
+        return try read {
+            if let cursor { _ = try loadProject(cursor) }
+            var projects: [ProjectSummary] = []
+            try db.forEachRow(
+                """
+                SELECT \(Self.summaryColumns) FROM projects
+                WHERE (?1 IS NULL OR status = ?1)
+                  AND (?2 IS NULL OR (created_at, rowid) > (SELECT created_at, rowid FROM projects WHERE id = ?2))
+                ORDER BY created_at, rowid
+                LIMIT ?3
+                """,
+                [status?.rawValue, cursor?.rawValue, Int64(limit + 1)]
+            ) { row in projects.append(try decodeSummary(row)) }
+            let more = projects.count > limit
+            if more { projects.removeLast() }
+            return ProjectPage(projects: projects, nextCursor: more ? projects.last?.id.rawValue : nil)
         }
     }
 

@@ -1,0 +1,112 @@
+import Foundation
+import Testing
+@testable import SandboxCore
+
+/// The sandbox under `/api/v1/` through real HTTP (issue 14): the CLI's documents, paging, the
+/// confirmations, and eight clients writing usage at once with nothing lost.
+@Suite(.serialized) struct ServerV1EndToEndTests {
+    @Test func theSandboxOverRESTAnswersWithTheCLIsDocuments() throws {
+        let home = try makeHome()
+        let server = try RunningServer(home: home)
+        defer { server.stop() }
+
+        var ids: [String] = []
+        for index in 0..<5 {
+            let created = try server.request("POST", "/api/v1/projects", body: #"{"name":"p\#(index)","budget":50,"expires_in":"7d"}"#)
+            #expect(created.status == 201, "\(created.body)")
+            ids.append(try #require(created.json["id"] as? String))
+        }
+        // Pages of two, in creation order, the cursor the last ID of a page.
+        var seen: [String] = []
+        var cursor: String?
+        repeat {
+            let page = try server.request("GET", "/api/v1/projects?limit=2" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            #expect(page.status == 200)
+            seen += (page.json["projects"] as? [[String: Any]] ?? []).compactMap { $0["id"] as? String }
+            cursor = page.json["next_cursor"] as? String
+        } while cursor != nil && seen.count < 10
+        #expect(seen == ids)
+        #expect(try server.request("GET", "/api/v1/projects?limit=0").status == 400)
+        #expect(try server.request("GET", "/api/v1/projects?cursor=prj_00000000").status == 404)
+
+        let project = ids[0]
+        let agent = try server.request("POST", "/api/v1/projects/\(project)/agents", body: #"{"type":"customer_support","name":"helper","config":{"tone":"warm"}}"#)
+        #expect(agent.status == 201 && agent.json["token_budget"] as? Int == 200_000)
+        let agentID = try #require(agent.json["id"] as? String)
+        let usage = try server.request("POST", "/api/v1/usage", body: #"{"agent_id":"\#(project)/helper","model":"gpt-4o","input_tokens":1000,"output_tokens":200}"#)
+        #expect(usage.status == 201 && usage.json["cost"] as? Double == 0.0045, "\(usage.body)")
+        #expect(try server.request("POST", "/api/v1/revenue", body: #"{"agent_id":"\#(agentID)","amount":12.5}"#).status == 201)
+        let lines = """
+        {"type":"usage","id":"e-1","agent_id":"\(agentID)","model":"gpt-4o","input_tokens":10,"output_tokens":10}
+        {"type":"revenue","id":"e-2","agent_id":"\(agentID)","amount":1}
+        """
+        let imported = try server.request("POST", "/api/v1/events", body: lines)
+        #expect(imported.status == 200 && imported.json["new"] as? Int == 2, "\(imported.body)")
+        let again = try server.request("POST", "/api/v1/events", body: lines)
+        #expect(again.json["duplicate"] as? Int == 2)
+        let broken = try server.request("POST", "/api/v1/events", body: "{not json}")
+        #expect(broken.status == 422 && broken.json["committed"] as? Bool == false)
+
+        // The same document as the CLI's --json.
+        let detail = try server.request("GET", "/api/v1/projects/\(project)")
+        let cli = try runBinary(["sandbox", "project", project, "--json"], home: home)
+        #expect(detail.status == 200)
+        let decoded = try SandboxJSON.decoder().decode(ProjectDetail.self, from: Data(detail.body.utf8))
+        #expect(decoded == (try cli.decode(ProjectDetail.self)))
+        #expect(decoded.metrics.totalRevenue == Money(micros: 13_500_000))
+
+        #expect(try server.request("POST", "/api/v1/projects/\(project)/experiments", body: #"{"name":"tone","hypothesis":"warm wins"}"#).status == 201)
+        #expect((try server.request("GET", "/api/v1/projects/\(project)/experiments").json["experiments"] as? [Any])?.count == 1)
+        let evaluation = try server.request("POST", "/api/v1/projects/\(project)/eval")
+        #expect(evaluation.status == 200 && evaluation.json["recommendation"] as? String != nil)
+        let compared = try server.request("GET", "/api/v1/compare?projects=\(project),\(ids[1])")
+        #expect(compared.status == 200 && (compared.json["columns"] as? [Any])?.count == 2)
+        #expect((try server.request("GET", "/api/v1/prices").json["prices"] as? [Any])?.isEmpty == false)
+        #expect(try server.request("GET", "/api/v1/agents/\(agentID)/runs").json["runs"] is [Any])
+        #expect(try server.request("GET", "/api/v1/status").json["total_projects"] as? Int == 5)
+
+        // Promotion and kill need {"confirm": true}; refusals by state are 409.
+        let unconfirmed = try server.request("POST", "/api/v1/projects/\(project)/promote", body: "{}")
+        #expect(unconfirmed.status == 409 && unconfirmed.errorCode == "confirmation_required")
+        let promoted = try server.request("POST", "/api/v1/projects/\(project)/promote", body: #"{"confirm":true}"#)
+        #expect(promoted.status == 200 && promoted.json["status"] as? String == "promoted", "\(promoted.body)")
+        let killPromoted = try server.request("POST", "/api/v1/projects/\(project)/kill", body: #"{"confirm":true}"#)
+        #expect(killPromoted.status == 409 && killPromoted.errorCode == "conflict")
+        #expect(try server.request("POST", "/api/v1/projects/\(ids[1])/kill", body: #"{"confirm":true}"#).status == 200)
+        let production = try server.request("GET", "/api/v1/production/agents")
+        #expect((production.json["agents"] as? [[String: Any]])?.first?["slot"] as? String == "helper")
+        #expect(try server.request("GET", "/api/v1/production/slots/helper").json["live"] is String)
+        #expect((try server.request("GET", "/api/v1/production/history").json["events"] as? [Any])?.count == 1)
+        #expect(try server.request("POST", "/api/v1/production/check", body: #"{"dry_run":true}"#).json["dry_run"] as? Bool == true)
+
+        // Bad input.
+        #expect(try server.request("GET", "/api/v1/projects/nonsense").status == 400)
+        #expect(try server.request("GET", "/api/v1/projects/prj_00000000").status == 404)
+        #expect(try server.request("POST", "/api/v1/usage", body: #"{"agent_id":"\#(agentID)","model":"gpt-4o","input_tokens":-1,"output_tokens":0}"#).status == 400)
+        #expect(try server.request("POST", "/api/v1/revenue", body: #"{"agent_id":"\#(agentID)","amount":"ten"}"#).status == 400)
+    }
+
+    @Test func eightClientsWritingUsageAtOnceLoseNothing() throws {
+        let home = try makeHome()
+        let project = try runBinary(["sandbox", "create", "p", "--json"], home: home).decode(Project.self).id.rawValue
+        let agent = try runBinary(["sandbox", "deploy", project, "coder", "--budget-tokens", "100000000", "--json"], home: home).decode(Agent.self).id.rawValue
+        let server = try RunningServer(home: home)
+        defer { server.stop() }
+        let failures = NSLock()
+        nonisolated(unsafe) var statuses: [Int] = []
+        DispatchQueue.concurrentPerform(iterations: 8) { client in
+            for call in 0..<25 {
+                let reply = try? server.request(
+                    "POST", "/api/v1/usage",
+                    body: #"{"agent_id":"\#(agent)","model":"gpt-4o","input_tokens":\#(100 + client),"output_tokens":\#(call)}"#
+                )
+                failures.withLock { statuses.append(reply?.status ?? 0) }
+            }
+        }
+        #expect(statuses.count == 200 && statuses.allSatisfy { $0 == 201 }, "\(Set(statuses))")
+        let expectedTokens = (0..<8).reduce(0) { $0 + 25 * (100 + $1) } + 8 * (0..<25).reduce(0, +)
+        let detail = try runBinary(["sandbox", "project", project, "--json"], home: home).decode(ProjectDetail.self)
+        #expect(detail.metrics.tokensUsed == Int64(expectedTokens))
+        #expect(detail.agents[0].tokensUsed == Int64(expectedTokens))
+    }
+}
