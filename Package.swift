@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "novaos",
             dependencies: [
-                "SandboxCore",
+                "SandboxCore", "Dashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The release binary carries the Swift runtime and FoundationEssentials in itself:
@@ -45,12 +45,14 @@ let package = Package(
             // cost). Debug builds and the test binaries link them dynamically as usual.
             linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization", "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release))]
         ),
+        // The dashboard's pages (HTML, inline SVG): served by NovaServer, written by `sandbox report`.
+        .target(name: "Dashboard", dependencies: ["SandboxCore"]),
         // The HTTP API and dashboard over SandboxCore (Hummingbird), and the executable `novaos serve`
         // hands over to, so that no other command's start-up pays for SwiftNIO.
         .target(
             name: "NovaServer",
             dependencies: [
-                "SandboxCore", "ExperimentRepos",
+                "SandboxCore", "ExperimentRepos", "Dashboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],

@@ -10,6 +10,7 @@ import SandboxCore
 /// and field names. Request bodies take the options of the matching `repo` commands.
 struct DesignRoutes {
     let configuration: ServerConfiguration
+    let pool: SandboxPool
 
     func register(on router: Router<BasicRequestContext>) {
         let api = router.group("api/sandbox")
@@ -22,10 +23,10 @@ struct DesignRoutes {
     /// A sandbox for one request, its own connection, opened and closed on the blocking pool.
     private func withSandbox<T: Sendable>(create: Bool = false, _ body: @escaping @Sendable (Sandbox, RepositoryOptions) throws -> T) async throws -> T {
         let configuration = configuration
+        let pool = pool
         return try await blocking {
-            let sandbox = try Sandbox(paths: configuration.paths, create: create)
             let options = RepositoryOptions(environment: configuration.environment, currentDirectory: configuration.currentDirectory, warn: { _ in })
-            return try body(sandbox, options)
+            return try pool.with(create: create) { try body($0, options) }
         }
     }
 

@@ -13,9 +13,9 @@ import SandboxCore
 /// `novaos serve`: the experiment-repository endpoints over HTTP (more to come: the sandbox
 /// under `/api/v1/`, the dashboard).
 ///
-/// Each request opens its own `Sandbox` (one SQLite connection, closed when the request ends)
-/// on NIO's blocking thread pool, never on an event loop; SQLite's locking and busy timeout
-/// arbitrate between requests and other processes, as between commands.
+/// Each request has a `Sandbox` (one SQLite connection) of its own while it runs, taken from a
+/// small pool, on NIO's blocking thread pool, never on an event loop; SQLite's locking and busy
+/// timeout arbitrate between requests and other processes, as between commands.
 public enum NovaServer {
     /// Serves until SIGINT or SIGTERM, then finishes the requests in flight and returns.
     ///
@@ -23,8 +23,10 @@ public enum NovaServer {
     public static func run(_ configuration: ServerConfiguration, log: @escaping @Sendable (String) -> Void, ready: @escaping @Sendable (Int) -> Void) async throws {
         let router = Router()
         router.add(middleware: GuardMiddleware(token: configuration.token, maximumBodyBytes: configuration.maximumBodyBytes, log: log))
-        DesignRoutes(configuration: configuration).register(on: router)
-        V1Routes(configuration: configuration).register(on: router)
+        let pool = SandboxPool(paths: configuration.paths)
+        DesignRoutes(configuration: configuration, pool: pool).register(on: router)
+        V1Routes(configuration: configuration, pool: pool).register(on: router)
+        DashboardRoutes(configuration: configuration, pool: pool).register(on: router)
         router.get("openapi.json") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "application/json; charset=utf-8"

@@ -13,6 +13,7 @@ import SandboxCore
 /// CLI's `--json` (errors as the envelope's `error`). Lists are paged with `?limit=&cursor=`.
 struct V1Routes {
     let configuration: ServerConfiguration
+    let pool: SandboxPool
 
     func register(on router: Router<BasicRequestContext>) {
         let api = router.group("api/v1")
@@ -74,8 +75,8 @@ struct V1Routes {
     private func answer<T: Encodable & Sendable>(
         create: Bool = false, status: HTTPResponse.Status = .ok, _ body: @escaping @Sendable (Sandbox) throws -> T
     ) async throws -> Response {
-        let paths = configuration.paths
-        let value = try await blocking { try body(try Sandbox(paths: paths, create: create)) }
+        let pool = pool
+        let value = try await blocking { try pool.with(create: create, body) }
         return try APIResponse.document(value, status: status)
     }
 
@@ -254,7 +255,7 @@ struct V1Routes {
         let skipInvalid = request.uri.queryParameters.get("skip_invalid") == "true"
         let buffer = try await request.collectBody(upTo: 64 << 20)
         let bytes = Array(buffer.readableBytesView)
-        let paths = configuration.paths
+        let pool = pool
         let summary = try await blocking { () throws -> ImportSummary in
             // The import reads a descriptor: the body goes to an unlinked temporary file first.
             var template = Array("/tmp/novaos-events-XXXXXX".utf8CString)
@@ -270,9 +271,9 @@ struct V1Routes {
                 offset += written
             }
             lseek(file, 0, SEEK_SET)
-            return try Sandbox(paths: paths, create: true).importEvents(
-                fileDescriptor: file, source: "POST /api/v1/events", options: ImportOptions(skipInvalid: skipInvalid)
-            )
+            return try pool.with(create: true) { sandbox in
+                try sandbox.importEvents(fileDescriptor: file, source: "POST /api/v1/events", options: ImportOptions(skipInvalid: skipInvalid))
+            }
         }
         return try APIResponse.document(summary, status: summary.committed ? .ok : .unprocessableContent)
     }

@@ -10,7 +10,9 @@ import SQLiteDB
 
 /// The sandbox: projects, their agents and experiments, evaluation and promotion.
 ///
-/// One `Sandbox` holds one connection to `sandbox.db`; use it from one thread at a time.
+/// One `Sandbox` holds one connection to `sandbox.db`; use it from one thread at a time. It may
+/// be handed from one thread to another (a server's pool of connections), hence `Sendable`, but
+/// never used by two at once.
 /// Every write is one short `BEGIN IMMEDIATE` transaction, so several processes can share
 /// the same sandbox safely.
 ///
@@ -18,7 +20,7 @@ import SQLiteDB
 /// let sandbox = try Sandbox(paths: SandboxPaths(home: URL(fileURLWithPath: "/tmp/nova")))
 /// let project = try sandbox.createProject(name: "pricing-bot")
 /// ```
-public final class Sandbox {
+public final class Sandbox: @unchecked Sendable {
     /// Where the data lives.
     public let paths: SandboxPaths
     let db: Connection
@@ -41,6 +43,9 @@ public final class Sandbox {
     var expiriesAppliedAt: Date?
     /// True while `applyExpiry` writes, so its own transactions do not start it again.
     var applyingExpiry = false
+
+    /// True when no sandbox database existed at opening and this is an empty stand-in in memory.
+    public var isStandIn: Bool { isEphemeral }
 
     /// Opens (and, when `create` is true, creates) the sandbox under `paths.home`.
     ///

@@ -16,7 +16,7 @@ struct SandboxCommand: ParsableCommand {
         subcommands: [
             Create.self, Deploy.self, Usage.self, Revenue.self, Import.self, Run.self, Runs.self, Pause.self, Resume.self, Budget.self, Reprice.self,
             ExperimentCommand.self, TemplateCommand.self, List.self,
-            ProjectShow.self, Status.self, Eval.self, Compare.self, Promote.self, Kill.self, Extend.self, Sweep.self, Snapshot.self, Snapshots.self, Restore.self, Backup.self,
+            ProjectShow.self, Status.self, Eval.self, Compare.self, Promote.self, Kill.self, Extend.self, Sweep.self, Snapshot.self, Snapshots.self, Restore.self, Report.self, Backup.self,
         ]
     )
 }

@@ -8,6 +8,19 @@ import Glibc
 #endif
 import SQLiteDB
 
+/// An agent's latest guardrail check.
+public struct LatestCheck: Codable, Sendable, Equatable {
+    public var verdict: GuardrailVerdict
+    public var reason: String
+    public var checkedAt: Date
+    public var consecutiveFailures: Int
+
+    enum CodingKeys: String, CodingKey {
+        case verdict, reason
+        case checkedAt = "checked_at", consecutiveFailures = "consecutive_failures"
+    }
+}
+
 /// Production as it is (or was): agents, slots and the history, read-only. `Sandbox.promote`,
 /// `ProductionLedger` and `ProductionGuard` write it.
 public struct Production: Sendable {
@@ -101,6 +114,29 @@ public struct Production: Sendable {
         if let history { return history }
         if let subject { throw SandboxError.invalidInput("nothing in production is named \(quoted(subject)): there is no production database yet") }
         return ProductionHistory(events: [])
+    }
+
+    /// The latest guardrail check of each agent ever checked (`production check`), by agent;
+    /// empty before any check or before guardrails existed (version 5).
+    public func latestChecks() throws -> [AgentID: LatestCheck] {
+        try reading { connection, _ -> [AgentID: LatestCheck] in
+            guard try connection.userVersion >= 5 else { return [:] }
+            var verdicts: [AgentID: LatestCheck] = [:]
+            try connection.forEachRow(
+                """
+                SELECT agent_id, verdict, reason, checked_at, consecutive_failures FROM guardrail_checks
+                WHERE id IN (SELECT max(id) FROM guardrail_checks GROUP BY agent_id)
+                """
+            ) { row in
+                guard let verdict = GuardrailVerdict(rawValue: row.text(1)) else {
+                    throw SandboxError.database(path: paths.productionDatabase.path, message: "unknown guardrail verdict \(quoted(row.text(1)))")
+                }
+                verdicts[AgentID(unchecked: row.text(0))] = LatestCheck(
+                    verdict: verdict, reason: row.text(2), checkedAt: Timestamp.date(from: row.text(3)), consecutiveFailures: row.int(4)
+                )
+            }
+            return verdicts
+        } ?? [:]
     }
 
     /// Runs `body` on a read-only connection to `production.db`, in one read transaction;
