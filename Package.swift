@@ -54,6 +54,7 @@ let package = Package(
             dependencies: [
                 "SandboxCore", "ExperimentRepos", "Dashboard",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ],
             // The OpenAPI document is served as committed (GET /openapi.json).

@@ -13,7 +13,8 @@ def obj(props, required=None, extra=True):
 err = {"$ref": "#/components/schemas/Error"}
 def errors(*codes):
     names = {"400": "Invalid input", "401": "No valid token", "404": "Unknown ID or route", "409": "Refused by state",
-             "413": "Body too large", "422": "Nothing committed", "503": "Database busy past the timeout"}
+             "413": "Body too large", "422": "Nothing committed", "503": "Database busy past the timeout",
+             "403": "Refused: a cross-site request, or a run outside the sandbox the server does not allow", "415": "The body is not JSON"}
     return {c: {"description": names[c], "content": {"application/json": {"schema": err}}} for c in codes}
 def ok(schema, code="200", desc="Success"):
     return {code: {"description": desc, "content": {"application/json": {"schema": schema}}}}
@@ -142,7 +143,7 @@ paths["/api/v1/revenue"] = {"post": {"operationId": "recordRevenue",
     "responses": ok(ref("RevenueRecord"), "201", "Created") | errors("400", "404", "409", "413", "503")}}
 paths["/api/v1/events"] = {"post": {"operationId": "importEvents",
     "parameters": [{"name": "skip_invalid", "in": "query", "required": False, "schema": {"enum": ["true", "false"]}}],
-    "requestBody": {"required": True, "description": "JSON Lines: one event object per line, as sandbox import reads them", "content": {"text/plain": {"schema": {"type": "string"}}}},
+    "requestBody": {"required": True, "description": "JSON Lines: one event object per line, as sandbox import reads them (also accepted as application/x-ndjson or application/jsonl)", "content": {"text/plain": {"schema": {"type": "string"}}}},
     "responses": ok(ref("ImportSummary")) | {"422": {"description": "Nothing committed", "content": {"application/json": {"schema": ref("ImportSummary")}}}}
     | errors("400", "413", "503")}}
 paths["/api/v1/compare"] = {"get": {"operationId": "compare", "parameters": [
@@ -180,4 +181,10 @@ doc = {"openapi": "3.1.0",
                                   "SandboxStatus": status, "DesignRepository": designrepo, "ExperimentResult": result, "RunReport": runreport},
                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "Needed when novaos serve listens off loopback (--token-file)."}}},
        "paths": paths}
+# Every operation may be refused as cross-site (403); every body-taking one may get 415.
+for path in paths.values():
+    for method, operation in path.items():
+        operation["responses"].update(errors("403"))
+        if "requestBody" in operation:
+            operation["responses"].update(errors("415"))
 print(json.dumps(doc, indent=2, sort_keys=True))

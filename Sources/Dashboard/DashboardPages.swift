@@ -147,7 +147,7 @@ public enum DashboardPages {
         }
         var events = ""
         for event in history.events.suffix(100).reversed() {
-            events += "<tr><td>\(Timestamp.text(event.at))</td><td>\(event.kind)</td><td>\(text: event.slot ?? "-")</td><td>\(event.liveAgentID?.rawValue ?? "-")</td><td>\(text: event.actor)</td><td>\(text: event.reason)</td></tr>\n"
+            events += "<tr><td>\(Timestamp.text(event.at))</td><td>\(text: event.kind)</td><td>\(text: event.slot ?? "-")</td><td>\(text: event.liveAgentID?.rawValue ?? "-")</td><td>\(text: event.actor)</td><td>\(text: event.reason)</td></tr>\n"
         }
         let body = """
             <h1>Production</h1>

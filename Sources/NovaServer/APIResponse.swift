@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import Hummingbird
+import NIOCore
 import SandboxCore
 
 /// The experiment-repository design's envelope: `{"status":"success","data":{…}}`, or
@@ -79,11 +80,15 @@ struct APIFailure: Error {
             case .unreadableDatabase, .newerSchema, .database, .fileSystem:
                 self.init(status: .internalServerError, code: "internal", message: error.description)
             }
+        case let error as NIOTooManyBytesError:
+            self.init(status: .contentTooLarge, code: "too_large", message: "the request body is over \(error.maxBytes.map(String.init) ?? "the limit") bytes")
         case let error as HTTPError:
             let code = switch error.status {
             case .notFound: "not_found"
             case .methodNotAllowed: "method_not_allowed"
             case .contentTooLarge: "too_large"
+            case .unsupportedMediaType: "unsupported_media_type"
+            case .forbidden: "forbidden"
             case .unauthorized: "unauthorized"
             default: error.status.code < 500 ? "invalid_input" : "internal"
             }

@@ -21,10 +21,12 @@ struct DesignRoutes {
     }
 
     /// A sandbox for one request, its own connection, opened and closed on the blocking pool.
-    private func withSandbox<T: Sendable>(create: Bool = false, _ body: @escaping @Sendable (Sandbox, RepositoryOptions) throws -> T) async throws -> T {
+    private func withSandbox<T: Sendable>(
+        create: Bool = false, longWork: Bool = false, _ body: @escaping @Sendable (Sandbox, RepositoryOptions) throws -> T
+    ) async throws -> T {
         let configuration = configuration
         let pool = pool
-        return try await blocking {
+        return try await blocking(longWork: longWork) {
             let options = RepositoryOptions(environment: configuration.environment, currentDirectory: configuration.currentDirectory, warn: { _ in })
             return try pool.with(create: create) { try body($0, options) }
         }
@@ -117,7 +119,13 @@ struct DesignRoutes {
         guard let isolation = IsolationMode(rawValue: body.isolation ?? "namespace") else {
             throw APIFailure.badRequest("isolation must be namespace or none")
         }
-        let (summary, agent) = try await withSandbox { sandbox, options in
+        if isolation == .none || body.network == true, !configuration.allowUnisolatedRuns {
+            throw APIFailure(
+                status: .forbidden, code: "forbidden",
+                message: "isolation none and network are refused unless the server was started with --allow-unisolated-runs"
+            )
+        }
+        let (summary, agent) = try await withSandbox(longWork: true) { sandbox, options in
             var options = options
             options.isolation = isolation
             options.network = body.network ?? false

@@ -22,7 +22,9 @@ public enum NovaServer {
     /// - Parameter ready: called with the port once listening (the one chosen, for port 0).
     public static func run(_ configuration: ServerConfiguration, log: @escaping @Sendable (String) -> Void, ready: @escaping @Sendable (Int) -> Void) async throws {
         let router = Router()
-        router.add(middleware: GuardMiddleware(token: configuration.token, maximumBodyBytes: configuration.maximumBodyBytes, log: log))
+        router.add(middleware: GuardMiddleware(
+            token: configuration.token, maximumBodyBytes: configuration.maximumBodyBytes, log: log
+        ))
         let pool = SandboxPool(paths: configuration.paths)
         DesignRoutes(configuration: configuration, pool: pool).register(on: router)
         V1Routes(configuration: configuration, pool: pool).register(on: router)
@@ -41,10 +43,18 @@ public enum NovaServer {
     }
 }
 
-/// Runs blocking work (SQLite, git, test suites) on NIO's thread pool.
-func blocking<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await NIOThreadPool.singleton.runIfActive(work)
+/// Runs blocking work (SQLite, git) on NIO's thread pool; `longWork` (test suites that may
+/// run for minutes) on a pool of its own, so it never holds up the short requests.
+func blocking<T: Sendable>(longWork: Bool = false, _ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await (longWork ? longWorkPool : NIOThreadPool.singleton).runIfActive(work)
 }
+
+/// Four threads for long work: as many test runs at once, queued beyond.
+private let longWorkPool: NIOThreadPool = {
+    let pool = NIOThreadPool(numberOfThreads: 4)
+    pool.start()
+    return pool
+}()
 
 /// The outermost middleware: refuses requests without the token (when there is one), turns
 /// every error into the envelope with its status, and logs one line per request to stderr
@@ -57,12 +67,15 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         let started = ContinuousClock.now
         let response: Response
-        if let token, !Self.authorized(request.headers[.authorization], token: token) {
+        let limit = request.uri.path == "/api/v1/events" ? V1Routes.maximumEventBytes : maximumBodyBytes
+        if let refusal = Self.crossSiteRefusal(request, tokenRequired: token != nil) {
+            response = APIResponse.failure(APIFailure(status: .forbidden, code: "forbidden", message: refusal))
+        } else if let token, !Self.authorized(request.headers[.authorization], token: token) {
             var refusal = APIResponse.failure(APIFailure(status: .unauthorized, code: "unauthorized", message: "a valid 'Authorization: Bearer <token>' header is needed"))
             refusal.headers[.wwwAuthenticate] = "Bearer"
             response = refusal
-        } else if let length = request.headers[.contentLength].flatMap(Int.init), length > maximumBodyBytes {
-            response = APIResponse.failure(APIFailure(status: .contentTooLarge, code: "too_large", message: "the request body is over \(maximumBodyBytes) bytes"))
+        } else if let length = request.headers[.contentLength].flatMap(Int.init), length > limit {
+            response = APIResponse.failure(APIFailure(status: .contentTooLarge, code: "too_large", message: "the request body is over \(limit) bytes"))
         } else {
             do {
                 response = try await next(request, context)
@@ -76,9 +89,45 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
         return response
     }
 
-    /// `Bearer <token>`, compared in time that does not depend on where they differ.
+    /// Why a request that a web page in the user's browser could have made is refused, or nil.
+    ///
+    /// Without a token, anything that reaches the loopback port is trusted, so a page on any
+    /// site could post to it (a "simple" cross-site request needs no preflight) or read it after
+    /// pointing a name of its own at 127.0.0.1 (DNS rebinding). So then: the `Host` must be a
+    /// loopback name, an `Origin` (which browsers send with every cross-site POST) must be
+    /// this server. (A body must also be sent as JSON, `decodeJSON` checks, which no page can
+    /// send cross-site without a preflight this server never grants.) With a token, a page
+    /// cannot add the `Authorization` header without such a preflight either.
+    static func crossSiteRefusal(_ request: Request, tokenRequired: Bool) -> String? {
+        guard !tokenRequired else { return nil }
+        let host = request.head.authority ?? ""
+        guard Self.isLoopbackAuthority(host) else {
+            return "the Host \(host.debugDescription) is not a loopback address; without a token only loopback names are served"
+        }
+        if let origin = request.headers[.origin] {
+            // `null` (a sandboxed frame, a file) and every other site are refused alike.
+            guard origin == "http://" + host else {
+                return "a request from \(origin.debugDescription) is refused: only pages of this server may send requests"
+            }
+        }
+        return nil
+    }
+
+    /// `127.0.0.1:8080`, `localhost:8080`, `[::1]:8080` (any port).
+    static func isLoopbackAuthority(_ authority: String) -> Bool {
+        var host = Substring(authority)
+        if host.hasPrefix("["), let end = host.firstIndex(of: "]") {
+            host = host[host.index(after: host.startIndex)..<end]
+        } else if let colon = host.lastIndex(of: ":") {
+            host = host[..<colon]
+        }
+        return NetworkAddress.isLoopback(String(host))
+    }
+
+    /// `Bearer <token>` (the scheme in any case), compared in time that does not depend on
+    /// where they differ.
     static func authorized(_ header: String?, token: String) -> Bool {
-        guard let header, header.hasPrefix("Bearer ") else { return false }
+        guard let header, header.count > 7, header.prefix(7).lowercased() == "bearer " else { return false }
         let given = Array(header.dropFirst(7).utf8)
         let expected = Array(token.utf8)
         var difference = UInt8(given.count == expected.count ? 0 : 1)
@@ -95,9 +144,23 @@ struct GuardMiddleware<Context: RequestContext>: RouterMiddleware {
 }
 
 extension Request {
+    /// Refuses (415) a body sent as anything but one of `types` (an empty body may have none).
+    func requireContentType(_ types: [String]) throws {
+        let given = headers[.contentType]?.split(separator: ";").first.map { $0.filter { $0 != " " }.lowercased() }
+        let hasBody = headers[.contentLength].flatMap(Int.init).map { $0 > 0 } ?? (headers[.transferEncoding] != nil)
+        guard let given else {
+            if hasBody { throw APIFailure(status: .unsupportedMediaType, code: "unsupported_media_type", message: "send the body with Content-Type: \(types[0])") }
+            return
+        }
+        guard types.contains(given) else {
+            throw APIFailure(status: .unsupportedMediaType, code: "unsupported_media_type", message: "send the body as \(types[0]), not \(given)")
+        }
+    }
+
     /// The body as a JSON object decoded to `T` (an empty body is `{}`); malformed JSON, a wrong
     /// type or a field not in `fields` is a 400 naming it.
     mutating func decodeJSON<T: Decodable>(_ type: T.Type, fields: Set<String>, maximumBytes: Int) async throws -> T {
+        try requireContentType(["application/json"])
         let buffer = try await collectBody(upTo: maximumBytes)
         let bytes = buffer.readableBytesView
         let data = bytes.isEmpty ? Data("{}".utf8) : Data(bytes)

@@ -20,6 +20,9 @@ public struct ServerConfiguration: Sendable {
     public var currentDirectory: String
     /// The largest request body accepted (413 above).
     public var maximumBodyBytes = 1 << 20
+    /// Lets `run-sandbox-experiment` ask for `isolation: none` or `network: true`; off unless
+    /// `--allow-unisolated-runs`: a client must never choose to run code outside the sandbox.
+    public var allowUnisolatedRuns = false
 
     /// - Throws: `SandboxError.invalidInput` for a non-loopback host without a token, a port
     ///   out of range, or a token file that is not a private regular file holding a token of

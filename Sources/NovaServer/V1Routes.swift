@@ -15,6 +15,9 @@ struct V1Routes {
     let configuration: ServerConfiguration
     let pool: SandboxPool
 
+    /// The largest body `POST /api/v1/events` takes.
+    static let maximumEventBytes = 64 << 20
+
     func register(on router: Router<BasicRequestContext>) {
         let api = router.group("api/v1")
         api.get("status") { _, _ in try await answer { sandbox in try sandbox.status() } }
@@ -252,8 +255,9 @@ struct V1Routes {
     /// `?skip_invalid=true` records the valid lines. 422 when nothing was committed.
     private func events(_ request: Request) async throws -> Response {
         var request = request
+        try request.requireContentType(["application/x-ndjson", "application/jsonl", "text/plain"])
         let skipInvalid = request.uri.queryParameters.get("skip_invalid") == "true"
-        let buffer = try await request.collectBody(upTo: 64 << 20)
+        let buffer = try await request.collectBody(upTo: Self.maximumEventBytes)
         let bytes = Array(buffer.readableBytesView)
         let pool = pool
         let summary = try await blocking { () throws -> ImportSummary in

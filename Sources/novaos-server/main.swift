@@ -31,9 +31,9 @@ let paths = SandboxPaths(
     home: URL(fileURLWithPath: values["home"] ?? FileManager.default.currentDirectoryPath),
     productionDatabase: values["production-db"].map { URL(fileURLWithPath: $0) }
 )
-let configuration: ServerConfiguration
+var parsed: ServerConfiguration
 do {
-    configuration = try ServerConfiguration(
+    parsed = try ServerConfiguration(
         host: values["host"] ?? "127.0.0.1", port: Int(values["port"] ?? "8080") ?? -1, tokenFile: values["token-file"], paths: paths,
         environment: environment, currentDirectory: FileManager.default.currentDirectoryPath
     )
@@ -41,6 +41,8 @@ do {
     printError("Error: \(error)")
     exit(64)
 }
+parsed.allowUnisolatedRuns = values["allow-unisolated-runs"] == "true"
+let configuration = parsed
 let log: @Sendable (String) -> Void = { line in
     printError(Timestamp.text(Date()) + " " + line)
 }

@@ -26,6 +26,8 @@ struct ServeCommand: ContextCommand {
     @Option(help: "The port (0: any free one, printed on stderr).") var port: Int = 8080
     @Option(name: .customLong("token-file"), help: ArgumentHelp("A file (mode 600) whose first line is the bearer token.", valueName: "file"))
     var tokenFile: String?
+    @Flag(name: .customLong("allow-unisolated-runs"), help: "Let run-sandbox-experiment ask for isolation none or network (off: refused).")
+    var allowUnisolatedRuns = false
     @OptionGroup var global: GlobalOptions
 
     func validate() throws {
@@ -42,6 +44,7 @@ struct ServeCommand: ContextCommand {
             arguments += ["--production-db", paths.productionDatabase.path]
         }
         if let tokenFile { arguments += ["--token-file", context.url(forPath: tokenFile).path] }
+        if allowUnisolatedRuns { arguments += ["--allow-unisolated-runs", "true"] }
         let server = Self.serverExecutable()
         // Replaces this process: signals reach the server directly, and its exit status is ours.
         let argv = arguments.map { strdup($0) } + [nil]

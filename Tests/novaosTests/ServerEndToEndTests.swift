@@ -67,13 +67,14 @@ final class RunningServer: @unchecked Sendable {
         let curl = Process()
         curl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         var arguments = ["curl", "-s", "-X", method, "-w", "\n%{http_code}", "http://127.0.0.1:\(port)\(path)"]
-        for header in headers { arguments += ["-H", header] }
         if let body {
             // From a file: a large body does not fit on a command line.
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("novaos-body-\(UUID().uuidString)")
             try body.write(to: file, atomically: true, encoding: .utf8)
-            arguments += ["-H", "Content-Type: application/json", "--data-binary", "@" + file.path]
+            if !headers.contains(where: { $0.lowercased().hasPrefix("content-type:") }) { arguments += ["-H", "Content-Type: application/json"] }
+            arguments += ["--data-binary", "@" + file.path]
         }
+        for header in headers { arguments += ["-H", header] }
         curl.arguments = arguments
         let out = Pipe()
         curl.standardOutput = out
@@ -91,7 +92,7 @@ final class RunningServer: @unchecked Sendable {
     @Test func theFourDesignEndpointsAnswerWithTheirFields() throws {
         let home = try makeHome()
         let project = try runBinary(["sandbox", "create", "p", "--json"], home: home).decode(Project.self).id.rawValue
-        let server = try RunningServer(home: home)
+        let server = try RunningServer(["--allow-unisolated-runs"], home: home)
         defer { server.stop() }
 
         let created = try server.request("POST", "/api/sandbox/create-experiment-repository",
@@ -155,6 +156,20 @@ final class RunningServer: @unchecked Sendable {
             #expect(reply.status == status && reply.errorCode == code, "\(method) \(path): \(reply.status) \(reply.body.prefix(200))")
             #expect(reply.json["status"] as? String == "error" && ((reply.json["error"] as? [String: Any])?["message"] as? String)?.isEmpty == false)
         }
+        // A run outside the sandbox needs the server's consent.
+        let unisolated = try server.request("POST", "/api/sandbox/run-sandbox-experiment", body: #"{"repository":"x","isolation":"none"}"#)
+        #expect(unisolated.status == 403 && unisolated.errorCode == "forbidden")
+        // What a web page in the user's browser could send is refused: another site's Origin, a
+        // rebound Host, a body that is not JSON.
+        let body = #"{"name":"csrf"}"#
+        #expect(try server.request("POST", "/api/v1/projects", body: body, headers: ["Origin: http://evil.example"]).status == 403)
+        #expect(try server.request("POST", "/api/v1/projects", body: body, headers: ["Origin: null"]).status == 403)
+        #expect(try server.request("GET", "/api/v1/status", headers: ["Host: evil.example:\(server.port)"]).status == 403)
+        #expect(try server.request("POST", "/api/v1/projects", body: body, headers: ["Content-Type: text/plain"]).status == 415)
+        #expect(try server.request("POST", "/api/v1/projects", body: body, headers: ["Origin: http://127.0.0.1:\(server.port)"]).status == 201)
+        // A chunked body over the limit is 413 too.
+        let chunked = try server.request("POST", "/api/v1/projects", body: String(repeating: " ", count: 2 << 20), headers: ["Transfer-Encoding: chunked"])
+        #expect(chunked.status == 413 && chunked.errorCode == "too_large", "\(chunked.body.prefix(200))")
         // Nothing was created by the refusals.
         #expect(!FileManager.default.fileExists(atPath: home.appendingPathComponent("sandbox/repositories/evil").path))
         // One line per request on stderr: method, path, status, duration.
@@ -182,6 +197,7 @@ final class RunningServer: @unchecked Sendable {
         #expect(try server.request("GET", path, headers: ["Authorization: Bearer wrong"]).status == 401)
         #expect(try server.request("GET", path, headers: ["Authorization: Bearer \(token)x"]).status == 401)
         #expect(try server.request("GET", path, headers: ["Authorization: Basic \(token)"]).status == 401)
+        #expect(try server.request("GET", path, headers: ["Authorization: bearer \(token)"]).status == 200) // the scheme in any case
         let allowed = try server.request("GET", path, headers: ["Authorization: Bearer \(token)"])
         #expect(allowed.status == 200 && allowed.json["status"] as? String == "success")
         #expect(server.stop() == 0)

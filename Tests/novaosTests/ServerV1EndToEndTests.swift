@@ -40,11 +40,11 @@ import Testing
         {"type":"usage","id":"e-1","agent_id":"\(agentID)","model":"gpt-4o","input_tokens":10,"output_tokens":10}
         {"type":"revenue","id":"e-2","agent_id":"\(agentID)","amount":1}
         """
-        let imported = try server.request("POST", "/api/v1/events", body: lines)
+        let imported = try server.request("POST", "/api/v1/events", body: lines, headers: ["Content-Type: application/x-ndjson"])
         #expect(imported.status == 200 && imported.json["new"] as? Int == 2, "\(imported.body)")
-        let again = try server.request("POST", "/api/v1/events", body: lines)
+        let again = try server.request("POST", "/api/v1/events", body: lines, headers: ["Content-Type: application/x-ndjson"])
         #expect(again.json["duplicate"] as? Int == 2)
-        let broken = try server.request("POST", "/api/v1/events", body: "{not json}")
+        let broken = try server.request("POST", "/api/v1/events", body: "{not json}", headers: ["Content-Type: application/x-ndjson"])
         #expect(broken.status == 422 && broken.json["committed"] as? Bool == false)
 
         // The same document as the CLI's --json.
