@@ -166,7 +166,9 @@ func contents(of folder: String) -> String {
         let run = try runBinary(["sandbox", "run", agent, "--timeout", "3s", "--log-limit", "1MiB", "--json", "--", "python3", flood.path], home: home)
         let elapsed = Date().timeIntervalSince(started)
         #expect(run.exitCode == 124, "\(run.stderr.suffix(500))")
-        #expect(elapsed < 4.5, "took \(elapsed)s") // 4 s for the run, plus the process's own start and end
+        // 3 s, the grace, the process's own start and end: about 4 s, more while the other suites
+        // load both cores; a flood that held the supervisor would run on without end.
+        #expect(elapsed < 7, "took \(elapsed)s")
         let record = try run.decode(RunRecord.self)
         #expect(record.stopReason == .timeout && record.events > 0)
         let size = (try FileManager.default.attributesOfItem(atPath: record.log)[.size] as? NSNumber)?.intValue ?? 0
@@ -193,7 +195,8 @@ func contents(of folder: String) -> String {
         let afterKill = recorded()
         let stoppedAt = Date()
         #expect(background.wait(seconds: 5))
-        #expect(Date().timeIntervalSince(stoppedAt) < 1.5, "the agent was stopped within a second")
+        // A check every 0.25 s, then the stop: well under a second, under 3 s on a loaded machine.
+        #expect(Date().timeIntervalSince(stoppedAt) < 3, "the agent was stopped within a second or so")
         #expect(background.process.terminationStatus == 4)
         #expect(recorded() == afterKill, "events were recorded after the kill")
         let record = try SandboxJSON.decoder().decode(RunRecord.self, from: Data(background.output.utf8))
@@ -217,14 +220,16 @@ func contents(of folder: String) -> String {
         let (home, _, agent) = try setUp()
         let text = try bash("""
             start=$(date +%s%N)
-            "$0" sandbox run \(agent) --timeout 2s -- sh -c 'trap "" TERM; yes garbage >&3 & yes "bad event" & wait' > /dev/null 2> >(sleep 6 > /dev/null 2>&1)
+            "$0" sandbox run \(agent) --timeout 2s -- sh -c 'trap "" TERM; yes garbage >&3 & yes "bad event" & wait' > /dev/null 2> >(sleep 10 > /dev/null 2>&1)
             code=$?
             echo "$code $(( ($(date +%s%N) - start) / 1000000 ))"
             """, home: home)
         let parts = text.split(separator: " ").map { Int($0.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1 }
         #expect(parts.first == 124, "\(text)")
-        // 2 s, then at most 0.5 s of grace, 0.5 s for the stalled reader and the process's own start and end.
-        #expect((parts.last ?? 99_999) < 4_500, "the run took \(parts.last ?? -1) ms for a 2 s timeout")
+        // 2 s, then the grace, the process's own start and end: about 3 to 4.5 s, more while the
+        // other suites load both cores (a browser among them). Waiting on the reader would take
+        // its whole 10 s stall: the bound sits between the two.
+        #expect((parts.last ?? 99_999) < 8_000, "the run took \(parts.last ?? -1) ms for a 2 s timeout, with the reader stalled 10 s")
         let run = try #require(try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self).runs.first)
         #expect(run.stopReason == .timeout && run.rejectedEvents > 1_000)
     }
