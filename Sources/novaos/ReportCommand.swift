@@ -58,15 +58,9 @@ func writeReplacing(_ bytes: [UInt8], to destination: URL) throws {
     let temporary = template.withUnsafeBufferPointer { String(cString: $0.baseAddress!) }
     var ok = false
     defer { if !ok { unlink(temporary) } }
-    var offset = 0
-    while offset < bytes.count {
-        let written = bytes[offset...].withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
-        if written < 0, errno == EINTR { continue }
-        guard written > 0 else {
-            close(file)
-            throw SandboxError.fileSystem(path: destination.path, message: "cannot write it: \(String(cString: strerror(errno)))")
-        }
-        offset += written
+    guard writeAll(Data(bytes), to: file) else {
+        close(file)
+        throw SandboxError.fileSystem(path: destination.path, message: "cannot write it: \(String(cString: strerror(errno)))")
     }
     fchmod(file, 0o644)
     fsync(file)

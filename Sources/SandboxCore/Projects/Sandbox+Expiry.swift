@@ -138,15 +138,11 @@ extension Sandbox {
         }
         var results: [ExpiredProject] = try write {
             var killed: [ExpiredProject] = []
-            for id in due {
+            // Asked again under the lock: another process may have done some of it meanwhile.
+            for id in try db.query(Self.dueForExpiry, [stamp], { $0.text(0) }) {
                 guard let project = try db.queryFirst(
-                    """
-                    SELECT name, status, expires_at, delete_on_expiry FROM projects
-                    WHERE id = ? AND ((status = 'active' AND expires_at IS NOT NULL AND expires_at < ?
-                                       AND NOT EXISTS (SELECT 1 FROM promotions WHERE project_id = projects.id))
-                                      OR workspace_deletion_pending = 1)
-                    """,
-                    [id, stamp], { ($0.text(0), $0.text(1), $0.text(2), $0.int64(3) != 0) }
+                    "SELECT name, status, expires_at, delete_on_expiry FROM projects WHERE id = ?",
+                    [id], { ($0.text(0), $0.text(1), $0.text(2), $0.int64(3) != 0) }
                 ) else { continue }
                 let (name, status, expiresAt, deleteWorkspace) = project
                 var result = ExpiredProject(
