@@ -14,6 +14,7 @@ err = {"$ref": "#/components/schemas/Error"}
 def errors(*codes):
     names = {"400": "Invalid input", "401": "No valid token", "404": "Unknown ID or route", "409": "Refused by state",
              "413": "Body too large", "422": "Nothing committed", "503": "Database busy past the timeout",
+             "429": "Too many jobs queued or running",
              "403": "Refused: a cross-site request, or a run outside the sandbox the server does not allow", "415": "The body is not JSON"}
     return {c: {"description": names[c], "content": {"application/json": {"schema": err}}} for c in codes}
 def ok(schema, code="200", desc="Success"):
@@ -63,6 +64,12 @@ result = obj({"experiment_id": {"type": "string"}, "repository_id": {"type": "st
 runreport = obj({"status": {"enum": ["completed", "completed_with_failures"]}, "experiments_run": {"type": "integer"},
                  "successful_experiments": {"type": "integer"}, "tests_run": {"type": "integer"}, "proposals_created": {"type": "integer"},
                  "agent": nullable({"type": "string"}), "results": {"type": "array", "items": ref("ExperimentResult")}})
+JOB = {"type": "string", "pattern": "^job_[0-9a-f]{16}$"}
+job = obj({"id": JOB, "kind": {"enum": ["agent_run", "repository_run"]}, "subject": {"type": "string"},
+           "status": {"enum": ["queued", "running", "finished", "failed", "cancelled"]}, "cancel_requested": {"type": "boolean"},
+           "created_at": {"type": "string"}, "started_at": nullable({"type": "string"}), "finished_at": nullable({"type": "string"}),
+           "result": nullable({"type": "object"}), "error": nullable(obj({"code": {"type": "string"}, "message": {"type": "string"}})),
+           "notes": {"type": "array", "items": {"type": "string"}}})
 name = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._-]*$"}
 gitname = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"}
 agenttype = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9_.-]+$"}
@@ -70,6 +77,9 @@ text = {"type": "string", "maxLength": 1000, "pattern": "^[^\\u0000]*$"}
 tokens = {"type": "integer", "minimum": 0, "maximum": 10000000000}
 amount = {"type": "number", "exclusiveMinimum": 0, "maximum": 1000000000, "multipleOf": 0.01}
 projectid_param = {"name": "id", "in": "path", "required": True, "schema": PRJ}
+limit_param = {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
+ROWID = {"type": "string", "pattern": "^[0-9]{1,18}$"}
+def rowcursor(): return {"name": "cursor", "in": "query", "required": False, "schema": ROWID}
 agentid_param = {"name": "id", "in": "path", "required": True, "schema": AGT}
 
 paths = {}
@@ -114,8 +124,8 @@ paths["/api/v1/projects/{id}/agents"] = {"post": {"operationId": "deployAgent", 
                             required=["type"], extra=False)),
     "responses": ok(ref("Agent"), "201", "Created") | errors("400", "404", "409", "413", "503")}}
 paths["/api/v1/projects/{id}/experiments"] = {
-    "get": {"operationId": "listExperiments", "parameters": [projectid_param],
-            "responses": ok(obj({"experiments": {"type": "array", "items": ref("Experiment")}})) | errors("400", "404", "503")},
+    "get": {"operationId": "listExperiments", "parameters": [projectid_param, limit_param, rowcursor()],
+            "responses": ok(obj({"experiments": {"type": "array", "items": ref("Experiment")}, "next_cursor": nullable(ROWID)})) | errors("400", "404", "503")},
     "post": {"operationId": "startExperiment", "parameters": [projectid_param],
              "requestBody": body(obj({"name": name, "hypothesis": text, "config": {"type": "object"}}, required=["name"], extra=False)),
              "responses": ok(ref("Experiment"), "201", "Created") | errors("400", "404", "409", "413", "503")}}
@@ -129,8 +139,33 @@ paths["/api/v1/projects/{id}/kill"] = {"post": {"operationId": "kill", "paramete
     "responses": ok(obj({"project_id": PRJ, "status": {"type": "string"}, "agents_killed": {"type": "integer"}, "workspace_deleted": {"type": "boolean"}}))
     | errors("400", "404", "409", "413", "503")}}
 paths["/api/v1/agents/{id}"] = {"get": {"operationId": "getAgent", "parameters": [agentid_param], "responses": ok(ref("Agent")) | errors("400", "404", "503")}}
-paths["/api/v1/agents/{id}/runs"] = {"get": {"operationId": "agentRuns", "parameters": [agentid_param],
-                                            "responses": ok(obj({"runs": {"type": "array"}})) | errors("400", "404", "503")}}
+paths["/api/v1/agents/{id}/runs"] = {"get": {"operationId": "agentRuns", "summary": "An agent's runs, newest first",
+                                            "parameters": [agentid_param, limit_param, rowcursor()],
+                                            "responses": ok(obj({"runs": {"type": "array"}, "next_cursor": nullable(ROWID)})) | errors("400", "404", "503")}}
+paths["/api/v1/agents/{id}/run"] = {"post": {"operationId": "runAgent", "summary": "Run an agent program (as sandbox run) as a job",
+    "parameters": [agentid_param],
+    "requestBody": body(obj({"command": {"type": "array", "items": {"type": "string", "maxLength": 4096}, "minItems": 1, "maxItems": 1000},
+                             "timeout": {"type": "string", "pattern": "^[0-9]+(s|m|h)$"},
+                             "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                             "network": {"type": "boolean"}, "isolation": {"enum": ["namespace", "none"]}}, required=["command"], extra=False)),
+    "responses": ok(ref("Job"), "202", "Accepted: follow it at /api/v1/jobs/{id} (the Location header)") | errors("400", "404", "413", "429", "503")}}
+paths["/api/v1/repositories/{id}/run"] = {"post": {"operationId": "runRepository", "summary": "Test and analyse revisions (as repo run) as a job",
+    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 100}}],
+    "requestBody": body(obj({"source": {"type": "string", "maxLength": 1000},
+                             "revisions": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 20},
+                             "last": {"type": "integer", "minimum": 1, "maximum": 20}, "timeout": {"type": "string", "pattern": "^[0-9]+(s|m)$"},
+                             "experiment_id": {"type": "integer", "minimum": 1}, "network": {"type": "boolean"},
+                             "isolation": {"enum": ["namespace", "none"]}}, required=[], extra=False), required=False),
+    "responses": ok(ref("Job"), "202", "Accepted: follow it at /api/v1/jobs/{id} (the Location header)") | errors("400", "404", "413", "429", "503")}}
+paths["/api/v1/jobs"] = {"get": {"operationId": "listJobs", "summary": "Jobs, newest first", "parameters": [
+    {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
+    {"name": "cursor", "in": "query", "required": False, "schema": JOB}],
+    "responses": ok(obj({"jobs": {"type": "array", "items": ref("Job")}, "next_cursor": nullable(JOB)})) | errors("400")}}
+paths["/api/v1/jobs/{id}"] = {"get": {"operationId": "getJob", "parameters": [{"name": "id", "in": "path", "required": True, "schema": JOB}],
+                                      "responses": ok(ref("Job")) | errors("404")}}
+paths["/api/v1/jobs/{id}/cancel"] = {"post": {"operationId": "cancelJob", "summary": "Stop a job (a finished one is left as it is)",
+    "parameters": [{"name": "id", "in": "path", "required": True, "schema": JOB}],
+    "responses": ok(ref("Job"), "202", "Asked to stop") | errors("404")}}
 paths["/api/v1/usage"] = {"post": {"operationId": "recordUsage",
     "requestBody": body(obj({"agent_id": AGT, "model": {"type": "string", "minLength": 1, "maxLength": 100}, "input_tokens": tokens, "output_tokens": tokens,
                              "cache_read_tokens": tokens, "cache_write_tokens": tokens, "cache_ttl": {"enum": ["5m", "1h"]}, "batch": {"type": "boolean"},
@@ -151,13 +186,16 @@ paths["/api/v1/compare"] = {"get": {"operationId": "compare", "parameters": [
     {"name": "agents", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^agt_[0-9a-f]{12}(,agt_[0-9a-f]{12}){1,19}$"}}],
     "responses": ok({"type": "object", "required": ["kind", "columns"]}) | errors("400", "404", "503")}}
 paths["/api/v1/prices"] = {"get": {"operationId": "prices", "responses": ok(obj({"at": {"type": "string"}, "prices": {"type": "array"}})) | errors("400", "503")}}
-paths["/api/v1/production/agents"] = {"get": {"operationId": "productionAgents", "responses": ok(obj({"agents": {"type": "array"}})) | errors("503")}}
+paths["/api/v1/production/agents"] = {"get": {"operationId": "productionAgents", "parameters": [limit_param,
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^(agt_[0-9a-f]{12}|prd_[0-9a-f]{16})$"}}],
+    "responses": ok(obj({"agents": {"type": "array"}, "next_cursor": nullable({"type": "string"})})) | errors("400", "404", "503")}}
 paths["/api/v1/production/slots/{slot}"] = {"get": {"operationId": "productionSlot",
     "parameters": [{"name": "slot", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_.-]+$"}}],
     "responses": ok({"type": "object", "required": ["slot", "versions"]}) | errors("400", "404", "503")}}
 paths["/api/v1/production/history"] = {"get": {"operationId": "productionHistory",
-    "parameters": [{"name": "subject", "in": "query", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_.-]+$"}}],
-    "responses": ok(obj({"events": {"type": "array"}})) | errors("400", "404", "503")}}
+    "parameters": [{"name": "subject", "in": "query", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_.-]+$"}},
+                   limit_param, rowcursor()],
+    "responses": ok(obj({"events": {"type": "array"}, "next_cursor": nullable(ROWID)})) | errors("400", "404", "503")}}
 paths["/api/v1/production/check"] = {"post": {"operationId": "productionCheck",
     "requestBody": body(obj({"dry_run": {"type": "boolean"}}, required=[], extra=False), required=False),
     "responses": ok({"type": "object", "required": ["dry_run", "checks"]}) | errors("400", "409", "413", "503")}}
@@ -178,7 +216,8 @@ doc = {"openapi": "3.1.0",
        "components": {"schemas": {"Error": obj({"status": {"const": "error"}, "error": obj({"code": {"type": "string"}, "message": {"type": "string"}})}),
                                   "Metrics": metrics, "Agent": agent, "Project": project, "ProjectSummary": summary, "ProjectDetail": detail,
                                   "Experiment": experiment, "UsageRecord": usage, "RevenueRecord": revenue, "ImportSummary": importsum,
-                                  "SandboxStatus": status, "DesignRepository": designrepo, "ExperimentResult": result, "RunReport": runreport},
+                                  "SandboxStatus": status, "DesignRepository": designrepo, "ExperimentResult": result, "RunReport": runreport,
+                                  "Job": job},
                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "Needed when novaos serve listens off loopback (--token-file)."}}},
        "paths": paths}
 # Every operation may be refused as cross-site (403); every body-taking one may get 415.

@@ -16,7 +16,10 @@ public enum CodeAnalysis {
 
     /// Analyses the checkout at `folder`. Symbolic links are never followed: a link in the
     /// checkout may point anywhere on the machine.
-    public static func analyse(_ folder: String, environment: [String: String], containment: ProcessRunner.Containment? = nil) -> AnalysisResult {
+    public static func analyse(
+        _ folder: String, environment: [String: String], containment: ProcessRunner.Containment? = nil,
+        shouldStop: @escaping @Sendable () -> Bool = { false }
+    ) -> AnalysisResult {
         var other: [String: AnalysisResult.FileCount] = [:]
         countOtherLanguages(folder, into: &other)
         guard let python = ProcessRunner.which("python3", environment: environment) else {
@@ -26,7 +29,7 @@ public enum CodeAnalysis {
             )
         }
         do {
-            let outcome = try ProcessRunner(timeout: 120, outputLimit: 16 << 20).run(
+            let outcome = try ProcessRunner(timeout: 120, outputLimit: 16 << 20, shouldStop: shouldStop).run(
                 python, ["-I", "-c", script, folder] + skippedFolders.sorted(), environment: environment, directory: folder, containment: containment
             )
             guard outcome.succeeded, let data = outcome.output.data(using: .utf8) else {

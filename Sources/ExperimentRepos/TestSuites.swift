@@ -68,8 +68,9 @@ public enum TestSuites {
     }
 
     /// Runs one suite in `folder`, inside `containment` when given, with exactly `environment`.
+    /// `shouldStop` is polled while it runs: true stops it (status `interrupted`).
     public static func run(_ suite: Suite, in folder: String, environment: [String: String], timeout: TimeInterval,
-                           containment: ProcessRunner.Containment?) -> TestSuiteResult {
+                           containment: ProcessRunner.Containment?, shouldStop: @escaping @Sendable () -> Bool = { false }) -> TestSuiteResult {
         let command = ([suite.tool] + suite.arguments).joined(separator: " ")
         let isolation: IsolationMode = containment == nil ? .none : .namespace
         func skipped(_ reason: String) -> TestSuiteResult {
@@ -79,28 +80,29 @@ public enum TestSuites {
         guard let tool = ProcessRunner.which(suite.tool, environment: environment) else {
             return skipped("\(suite.tool) is not installed")
         }
-        if let probe = try? ProcessRunner(timeout: 30).run(tool, suite.probe, environment: environment, directory: folder, containment: containment),
+        if let probe = try? ProcessRunner(timeout: 30, shouldStop: shouldStop).run(tool, suite.probe, environment: environment, directory: folder, containment: containment),
            !probe.succeeded {
             return skipped("\(suite.type) is not available: \(probe.output.split(whereSeparator: \.isNewline).last.map(String.init) ?? "probe failed")")
         }
         let outcome: ProcessRunner.Outcome
         do {
-            outcome = try ProcessRunner(timeout: timeout).run(tool, suite.arguments, environment: environment, directory: folder, containment: containment)
+            outcome = try ProcessRunner(timeout: timeout, shouldStop: shouldStop).run(tool, suite.arguments, environment: environment, directory: folder, containment: containment)
         } catch {
             return skipped("cannot start \(suite.tool): \(error)")
         }
         var counts = parseCounts(type: suite.type, output: outcome.output)
         let success = outcome.succeeded
-        if !success && counts.failed == 0 && !outcome.timedOut {
+        if !success && counts.failed == 0 && !outcome.timedOut && !outcome.stopped {
             counts.failed = max(1, counts.failed) // a suite that failed to run at all (a syntax error, say)
         }
         var output = outcome.output
         if outcome.timedOut { output += "\n[novaos: killed after the timeout of \(Int(timeout))s]\n" }
+        if outcome.stopped { output += "\n[novaos: interrupted]\n" }
         return TestSuiteResult(
-            type: suite.type, status: outcome.timedOut ? "timeout" : (success ? "passed" : "failed"), success: success,
+            type: suite.type, status: outcome.timedOut ? "timeout" : outcome.stopped ? "interrupted" : (success ? "passed" : "failed"), success: success,
             passed: counts.passed, failed: counts.failed, skipped: counts.skipped,
             durationSeconds: (outcome.seconds * 1000).rounded() / 1000, command: command, exitCode: outcome.exitCode,
-            reason: outcome.timedOut ? "timed out after \(Int(timeout))s" : nil, output: output, isolation: isolation
+            reason: outcome.timedOut ? "timed out after \(Int(timeout))s" : outcome.stopped ? "interrupted" : nil, output: output, isolation: isolation
         )
     }
 

@@ -75,7 +75,7 @@ struct APIFailure: Error {
                 self.init(status: .conflict, code: "conflict", message: error.description)
             case .unavailable:
                 self.init(status: .serviceUnavailable, code: "unavailable", message: error.description)
-            case .database(_, let message) where message.contains("locked") || message.contains("busy"):
+            case .busy:
                 self.init(status: .serviceUnavailable, code: "database_busy", message: error.description)
             case .unreadableDatabase, .newerSchema, .database, .fileSystem:
                 self.init(status: .internalServerError, code: "internal", message: error.description)

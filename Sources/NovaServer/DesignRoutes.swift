@@ -92,49 +92,15 @@ struct DesignRoutes {
 
     // MARK: - POST /api/sandbox/run-sandbox-experiment
 
-    struct RunBody: Decodable, Sendable {
-        var repository: String
-        var source: String?
-        var revisions: [String]?
-        var last: Int?
-        var timeout: String?
-        var experimentID: Int64?
-        var network: Bool?
-        var isolation: String?
-
-        static let fields: Set<String> = ["repository", "source", "revisions", "last", "timeout", "experiment_id", "network", "isolation"]
-
-        enum CodingKeys: String, CodingKey {
-            case repository, source, revisions, last, timeout, network, isolation
-            case experimentID = "experiment_id"
-        }
-    }
-
     private func run(_ request: Request) async throws -> Response {
         var request = request
-        let body = try await request.decodeJSON(RunBody.self, fields: RunBody.fields, maximumBytes: configuration.maximumBodyBytes)
-        if !(body.revisions ?? []).isEmpty, body.last != nil { throw APIFailure.badRequest("give revisions or last, not both") }
-        if let last = body.last, last < 1 { throw APIFailure.badRequest("last must be at least 1") }
-        let timeout = try body.timeout.map { try parseDuration($0) } ?? 600
-        guard let isolation = IsolationMode(rawValue: body.isolation ?? "namespace") else {
-            throw APIFailure.badRequest("isolation must be namespace or none")
-        }
-        if isolation == .none || body.network == true, !configuration.allowUnisolatedRuns {
-            throw APIFailure(
-                status: .forbidden, code: "forbidden",
-                message: "isolation none and network are refused unless the server was started with --allow-unisolated-runs"
-            )
-        }
+        let body = try await request.decodeJSON(RepositoryRunRequest.self, fields: RepositoryRunRequest.fields, maximumBytes: configuration.maximumBodyBytes)
+        guard let repository = body.repository else { throw APIFailure.badRequest("the request body is not the JSON expected: missing repository") }
+        let run = try body.checked(configuration)
         let (summary, agent) = try await withSandbox(longWork: true) { sandbox, options in
-            var options = options
-            options.isolation = isolation
-            options.network = body.network ?? false
-            let summary = try sandbox.runRepository(
-                body.repository, source: body.source, revisions: body.revisions ?? [], last: body.last, timeout: timeout,
-                experiment: body.experimentID, options: options
-            )
+            let summary = try run(sandbox, repository, options)
             let agent = try sandbox.listRepositories(options: options).repositories.first {
-                $0.id == body.repository || $0.name == body.repository
+                $0.id == repository || $0.name == repository
             }?.agentType
             return (summary, agent)
         }
@@ -178,6 +144,54 @@ struct DesignRoutes {
             try container.encode(successfulExperiments, forKey: .successfulExperiments)
             try container.encode(testsRun, forKey: .testsRun)
             try container.encode(proposalsCreated, forKey: .proposalsCreated)
+        }
+    }
+}
+
+/// The options of `repo run`, as `POST /api/sandbox/run-sandbox-experiment` and
+/// `POST /api/v1/repositories/{id}/run` take them.
+struct RepositoryRunRequest: Decodable, Sendable {
+    var repository: String?
+    var source: String?
+    var revisions: [String]?
+    var last: Int?
+    var timeout: String?
+    var experimentID: Int64?
+    var network: Bool?
+    var isolation: String?
+
+    static let fields: Set<String> = ["repository", "source", "revisions", "last", "timeout", "experiment_id", "network", "isolation"]
+
+    enum CodingKeys: String, CodingKey {
+        case repository, source, revisions, last, timeout, network, isolation
+        case experimentID = "experiment_id"
+    }
+
+    /// The run these options ask for, checked (400, or 403 for isolation `none` or the network
+    /// on a server that does not allow them), ready to be started with a sandbox, the
+    /// repository and the server's options.
+    func checked(_ configuration: ServerConfiguration) throws -> @Sendable (Sandbox, String, RepositoryOptions) throws -> RepositoryRunSummary {
+        if !(revisions ?? []).isEmpty, last != nil { throw APIFailure.badRequest("give revisions or last, not both") }
+        if let last, last < 1 { throw APIFailure.badRequest("last must be at least 1") }
+        let timeout = try timeout.map { try parseDuration($0) } ?? 600
+        guard let isolation = IsolationMode(rawValue: isolation ?? "namespace") else {
+            throw APIFailure.badRequest("isolation must be namespace or none")
+        }
+        if isolation == .none || network == true, !configuration.allowUnisolatedRuns {
+            throw APIFailure(
+                status: .forbidden, code: "forbidden",
+                message: "isolation none and network are refused unless the server was started with --allow-unisolated-runs"
+            )
+        }
+        let request = self
+        return { sandbox, repository, options in
+            var options = options
+            options.isolation = isolation
+            options.network = request.network ?? false
+            return try sandbox.runRepository(
+                repository, source: request.source, revisions: request.revisions ?? [], last: request.last, timeout: timeout,
+                experiment: request.experimentID, options: options
+            )
         }
     }
 }

@@ -25,9 +25,10 @@ public enum NovaServer {
         router.add(middleware: GuardMiddleware(
             token: configuration.token, maximumBodyBytes: configuration.maximumBodyBytes, log: log
         ))
-        let pool = SandboxPool(paths: configuration.paths)
+        let pool = SandboxPool(paths: configuration.paths, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
+        let jobs = JobBoard()
         DesignRoutes(configuration: configuration, pool: pool).register(on: router)
-        V1Routes(configuration: configuration, pool: pool).register(on: router)
+        V1Routes(configuration: configuration, pool: pool, jobs: jobs).register(on: router)
         DashboardRoutes(configuration: configuration, pool: pool).register(on: router)
         router.get("openapi.json") { _, _ in
             var headers = HTTPFields()
@@ -40,6 +41,9 @@ public enum NovaServer {
             onServerRunning: { channel in ready(channel.localAddress?.port ?? configuration.port) }
         )
         try await app.runService()
+        // The requests in flight are done; the jobs are asked to stop (their runs end
+        // `interrupted`, as with Ctrl-C) and waited for, so nothing outlives the server.
+        await jobs.stopAll(waitingUpTo: .seconds(30))
     }
 }
 

@@ -14,17 +14,19 @@ import SandboxCore
 final class SandboxPool: Sendable {
     private let paths: SandboxPaths
     private let limit: Int
+    private let busyTimeoutMilliseconds: Int32
     private let idle = Mutex<[Sandbox]>([])
 
-    init(paths: SandboxPaths, limit: Int = 16) {
+    init(paths: SandboxPaths, limit: Int = 16, busyTimeoutMilliseconds: Int32 = 10_000) {
         self.paths = paths
         self.limit = limit
+        self.busyTimeoutMilliseconds = busyTimeoutMilliseconds
     }
 
     /// Runs `body` with a sandbox of the pool; `create` opens (and creates) the database when
     /// there is none yet.
     func with<T>(create: Bool, _ body: (Sandbox) throws -> T) throws -> T {
-        let sandbox = try idle.withLock { $0.popLast() } ?? Sandbox(paths: paths, create: create)
+        let sandbox = try idle.withLock { $0.popLast() } ?? Sandbox(paths: paths, create: create, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         defer {
             if !sandbox.isStandIn {
                 idle.withLock { if $0.count < limit { $0.append(sandbox) } }

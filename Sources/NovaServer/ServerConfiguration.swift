@@ -23,6 +23,9 @@ public struct ServerConfiguration: Sendable {
     /// Lets `run-sandbox-experiment` ask for `isolation: none` or `network: true`; off unless
     /// `--allow-unisolated-runs`: a client must never choose to run code outside the sandbox.
     public var allowUnisolatedRuns = false
+    /// How long a request waits for another process's write lock before it is a 503
+    /// (`NOVAOS_BUSY_TIMEOUT_MS`, as for the CLI; default 10 s).
+    public var busyTimeoutMilliseconds: Int32 = 10_000
 
     /// - Throws: `SandboxError.invalidInput` for a non-loopback host without a token, a port
     ///   out of range, or a token file that is not a private regular file holding a token of
@@ -37,6 +40,7 @@ public struct ServerConfiguration: Sendable {
         self.environment = environment
         self.currentDirectory = currentDirectory
         token = try tokenFile.map(Self.readToken)
+        if let timeout = environment["NOVAOS_BUSY_TIMEOUT_MS"].flatMap(Int32.init), timeout >= 0 { busyTimeoutMilliseconds = timeout }
         if token == nil, !NetworkAddress.isLoopback(host) {
             throw SandboxError.invalidInput("listening on \(host) (not loopback) needs a token: pass --token-file FILE")
         }

@@ -14,6 +14,7 @@ import SandboxCore
 struct V1Routes {
     let configuration: ServerConfiguration
     let pool: SandboxPool
+    let jobs: JobBoard
 
     /// The largest body `POST /api/v1/events` takes.
     static let maximumEventBytes = 64 << 20
@@ -29,9 +30,10 @@ struct V1Routes {
         }
         api.post("projects/:id/kill") { request, context in try await kill(request, context.parameters.require("id")) }
         api.post("projects/:id/agents") { request, context in try await deploy(request, context.parameters.require("id")) }
-        api.get("projects/:id/experiments") { _, context in
+        api.get("projects/:id/experiments") { request, context in
             let id = try ProjectID(context.parameters.require("id"))
-            return try await answer { sandbox in try sandbox.experiments(project: id) }
+            let (cursor, limit) = try paging(request) { $0 }
+            return try await answer { sandbox in try sandbox.experiments(project: id, cursor: cursor, limit: limit) }
         }
         api.post("projects/:id/experiments") { request, context in try await startExperiment(request, context.parameters.require("id")) }
         api.post("projects/:id/eval") { _, context in
@@ -40,20 +42,38 @@ struct V1Routes {
         }
         api.post("projects/:id/promote") { request, context in try await promote(request, context.parameters.require("id")) }
         api.get("agents/:id") { _, context in
-            let id = try AgentID(context.parameters.require("id"))
-            return try await answer { sandbox in try sandbox.agent(id) }
+            let agent = try Self.agentReference(context)
+            return try await answer { sandbox in try sandbox.agent(try sandbox.agentID(for: agent)) }
         }
-        api.get("agents/:id/runs") { _, context in
-            let id = try AgentID(context.parameters.require("id"))
-            return try await answer { sandbox in try sandbox.runs(agent: id) }
+        api.get("agents/:id/runs") { request, context in
+            let agent = try Self.agentReference(context)
+            let (cursor, limit) = try paging(request) { $0 }
+            return try await answer { sandbox in try sandbox.runs(agent: try sandbox.agentID(for: agent), cursor: cursor, limit: limit) }
+        }
+        api.post("agents/:id/run") { request, context in try await runAgent(request, Self.agentReference(context)) }
+        api.post("repositories/:id/run") { request, context in try await runRepository(request, context.parameters.require("id")) }
+        api.get("jobs") { request, _ in
+            let (cursor, limit) = try paging(request, cursor: { $0 })
+            return try APIResponse.document(try jobs.page(after: cursor, limit: limit))
+        }
+        api.get("jobs/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard let job = jobs.job(id) else { throw SandboxError.notFound(kind: "job", id: id) }
+            return try APIResponse.document(job)
+        }
+        api.post("jobs/:id/cancel") { _, context in
+            let id = try context.parameters.require("id")
+            guard let job = jobs.cancel(id) else { throw SandboxError.notFound(kind: "job", id: id) }
+            return try APIResponse.document(job, status: .accepted)
         }
         api.post("usage") { request, _ in try await usage(request) }
         api.post("revenue") { request, _ in try await revenue(request) }
         api.post("events") { request, _ in try await events(request) }
         api.get("compare") { request, _ in try await compare(request) }
         api.get("prices") { _, _ in try await answer { sandbox in try sandbox.prices().listing(at: Date()) } }
-        api.get("production/agents") { _, _ in
-            try await document { try Production(paths: configuration.paths).listAgents() }
+        api.get("production/agents") { request, _ in
+            let (cursor, limit) = try paging(request) { $0 }
+            return try await document { try Production(paths: configuration.paths).listAgents(cursor: cursor, limit: limit) }
         }
         api.get("production/slots/:slot") { _, context in
             let slot = try context.parameters.require("slot")
@@ -61,7 +81,8 @@ struct V1Routes {
         }
         api.get("production/history") { request, _ in
             let subject = request.uri.queryParameters.get("subject").map { String($0) }
-            return try await document { try Production(paths: configuration.paths).history(of: subject) }
+            let (cursor, limit) = try paging(request) { $0 }
+            return try await document { try Production(paths: configuration.paths).history(of: subject, cursor: cursor, limit: limit) }
         }
         api.post("production/check") { request, _ in
             var request = request
@@ -92,19 +113,45 @@ struct V1Routes {
         return try await request.decodeJSON(type, fields: fields, maximumBytes: configuration.maximumBodyBytes)
     }
 
-    // MARK: - Projects
+    /// The agent a path names: its ID, or `PROJECT_ID%2FNAME` (the CLI's `PROJECT_ID/NAME`).
+    static func agentReference(_ context: BasicRequestContext) throws -> AgentReference {
+        let text = try context.parameters.require("id")
+        guard let decoded = percentDecoded(text) else { throw APIFailure.badRequest("the agent in the path is not validly percent-encoded") }
+        return try AgentReference(decoded)
+    }
 
-    private func listProjects(_ request: Request) async throws -> Response {
-        let query = request.uri.queryParameters
-        let status = try query.get("status").map { text -> ProjectStatus in
-            guard let status = ProjectStatus(rawValue: String(text)) else { throw APIFailure.badRequest("status must be active, promoted or killed") }
-            return status
+    /// `text` with its `%XX` escapes decoded (the router leaves them); nil for a broken escape
+    /// or bytes that are not UTF-8.
+    static func percentDecoded(_ text: String) -> String? {
+        var bytes: [UInt8] = []
+        var iterator = text.utf8.makeIterator()
+        while let byte = iterator.next() {
+            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
+            guard let high = iterator.next().flatMap({ UInt8(String(UnicodeScalar($0)), radix: 16) }),
+                  let low = iterator.next().flatMap({ UInt8(String(UnicodeScalar($0)), radix: 16) }) else { return nil }
+            bytes.append(high << 4 | low)
         }
+        return String(validating: bytes, as: UTF8.self)
+    }
+
+    /// `?limit=` (default 100) and `?cursor=` (checked by `cursor`).
+    private func paging<Cursor>(_ request: Request, cursor: (String) throws -> Cursor) throws -> (Cursor?, Int) {
+        let query = request.uri.queryParameters
         let limit = try query.get("limit").map { text -> Int in
             guard let limit = Int(text) else { throw APIFailure.badRequest("limit must be a whole number") }
             return limit
         } ?? 100
-        let cursor = try query.get("cursor").map { try ProjectID(String($0)) }
+        return (try query.get("cursor").map { try cursor(String($0)) }, limit)
+    }
+
+    // MARK: - Projects
+
+    private func listProjects(_ request: Request) async throws -> Response {
+        let status = try request.uri.queryParameters.get("status").map { text -> ProjectStatus in
+            guard let status = ProjectStatus(rawValue: String(text)) else { throw APIFailure.badRequest("status must be active, promoted or killed") }
+            return status
+        }
+        let (cursor, limit) = try paging(request, cursor: ProjectID.init)
         return try await answer { sandbox in try sandbox.listProjects(status: status, after: cursor, limit: limit) }
     }
 
@@ -193,6 +240,80 @@ struct V1Routes {
             throw APIFailure(status: .conflict, code: "confirmation_required", message: "promoting needs {\"confirm\": true}")
         }
         return try await answer { sandbox in try sandbox.promote(project, force: body.force ?? false) }
+    }
+
+    // MARK: - Jobs
+
+    struct AgentRunBody: Decodable, Sendable {
+        var command: [String]
+        var timeout: String?
+        var env: [String: String]?
+        var network: Bool?
+        var isolation: String?
+
+        static let fields: Set<String> = ["command", "timeout", "env", "network", "isolation"]
+    }
+
+    /// `sandbox run` as a job: 202 with the job, which `GET /api/v1/jobs/{id}` follows. The
+    /// agent's output goes to the run's log only; `env` gives the agent variables (never one
+    /// of the server's own).
+    private func runAgent(_ request: Request, _ reference: AgentReference) async throws -> Response {
+        let body = try await body(request, AgentRunBody.self, fields: AgentRunBody.fields)
+        guard !body.command.isEmpty, body.command.count <= 1_000 else { throw APIFailure.badRequest("command must be 1 to 1000 arguments, the program first") }
+        let timeout = try body.timeout.map { try parseDuration($0) }
+        guard let isolation = IsolationMode(rawValue: body.isolation ?? "namespace") else {
+            throw APIFailure.badRequest("isolation must be namespace or none")
+        }
+        if isolation == .none, !configuration.allowUnisolatedRuns {
+            throw APIFailure(status: .forbidden, code: "forbidden", message: "isolation none is refused unless the server was started with --allow-unisolated-runs")
+        }
+        if isolation == .none, body.network == false { throw APIFailure.badRequest("network false needs isolation; it cannot be had with isolation none") }
+        let passing = try (body.env ?? [:]).sorted { $0.key < $1.key }.map { name, value in
+            guard !name.contains("=") else { throw APIFailure.badRequest("env: a variable name is letters, digits and '_', not \(name.debugDescription)") }
+            return name + "=" + value
+        }
+        _ = try Sandbox.agentVariables(passing, from: [:])
+        let configuration = configuration
+        let pool = pool
+        let agent = try await blocking { try pool.with(create: false) { sandbox in try sandbox.agent(try sandbox.agentID(for: reference)).id } }
+        let job = try jobs.submit(kind: .agentRun, subject: agent.rawValue) { shouldStop, note in
+            let grace = configuration.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
+            var options = RunOptions(
+                timeout: timeout, gracePeriod: grace, environment: configuration.environment, currentDirectory: configuration.currentDirectory,
+                shouldInterrupt: shouldStop, output: { _, _ in true }, note: note
+            )
+            options.warn = note
+            options.passing = passing
+            options.isolation = isolation
+            options.network = body.network ?? true
+            return try pool.with(create: false) { try $0.runAgent(agent, command: body.command, options: options) }
+        }
+        return try accepted(job)
+    }
+
+    /// `repo run` as a job, with the body of `run-sandbox-experiment` (no `repository`: it is
+    /// in the path).
+    private func runRepository(_ request: Request, _ reference: String) async throws -> Response {
+        var fields = RepositoryRunRequest.fields
+        fields.remove("repository")
+        let body = try await body(request, RepositoryRunRequest.self, fields: fields)
+        let run = try body.checked(configuration)
+        let configuration = configuration
+        let pool = pool
+        let repository = try await blocking { try pool.with(create: false) { try $0.repository(reference).id } }
+        let job = try jobs.submit(kind: .repositoryRun, subject: repository) { shouldStop, note in
+            var options = RepositoryOptions(environment: configuration.environment, currentDirectory: configuration.currentDirectory, warn: note)
+            options.shouldInterrupt = shouldStop
+            return try pool.with(create: false) { try run($0, repository, options) }
+        }
+        return try accepted(job)
+    }
+
+    /// 202 with the job and where to follow it.
+    private func accepted(_ job: Job) throws -> Response {
+        var response = try APIResponse.document(job, status: .accepted)
+        response.headers[.location] = "/api/v1/jobs/\(job.id)"
+        return response
     }
 
     // MARK: - The ledger

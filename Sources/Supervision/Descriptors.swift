@@ -116,3 +116,30 @@ public final class Directory {
         }
     }
 }
+
+/// An exclusive advisory lock (`flock`) on a file, held until the value goes away: it
+/// serializes a section between threads and processes alike (each holder opens the file
+/// afresh, and `flock` locks belong to the open file).
+public final class FileLock {
+    private let fd: Int32
+
+    /// Waits for the lock on `name` in `directory` (created, mode 600, when missing; a symbolic
+    /// link there is refused, never followed).
+    public init(_ name: String, in directory: Directory) throws {
+        try Directory.checkName(name, in: directory.path)
+        let file = openat(directory.fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard file >= 0 else {
+            throw SupervisionError.fileSystem(path: directory.path + "/" + name, message: "cannot open the lock file: \(systemMessage())")
+        }
+        while flock(file, LOCK_EX) != 0 {
+            guard errno == EINTR else {
+                let message = systemMessage()
+                close(file)
+                throw SupervisionError.fileSystem(path: directory.path + "/" + name, message: "cannot lock the file: \(message)")
+            }
+        }
+        fd = file
+    }
+
+    deinit { close(fd) } // closing the last descriptor releases the lock
+}

@@ -16,12 +16,14 @@ public struct ProcessRunner: Sendable {
         public var exitCode: Int32?
         public var signal: Int32?
         public var timedOut: Bool
+        /// Stopped because `shouldStop` said so.
+        public var stopped: Bool = false
         public var seconds: Double
         /// stdout and stderr interleaved, cut to the limit (head and tail kept).
         public var output: String
         public var truncated: Bool
 
-        public var succeeded: Bool { exitCode == 0 && !timedOut }
+        public var succeeded: Bool { exitCode == 0 && !timedOut && !stopped }
     }
 
     /// Where and how the command runs inside a sandbox.
@@ -38,11 +40,14 @@ public struct ProcessRunner: Sendable {
     public var timeout: TimeInterval
     public var gracePeriod: TimeInterval = 2
     public var outputLimit = 256 * 1024
+    /// Polled while the command runs (every 50 ms); true stops it as a timeout does.
+    public var shouldStop: @Sendable () -> Bool
 
-    public init(timeout: TimeInterval, gracePeriod: TimeInterval = 2, outputLimit: Int = 256 * 1024) {
+    public init(timeout: TimeInterval, gracePeriod: TimeInterval = 2, outputLimit: Int = 256 * 1024, shouldStop: @escaping @Sendable () -> Bool = { false }) {
         self.timeout = timeout
         self.gracePeriod = gracePeriod
         self.outputLimit = outputLimit
+        self.shouldStop = shouldStop
     }
 
     /// Runs `executable` (an absolute path) with `arguments` in `directory`, with exactly
@@ -60,6 +65,7 @@ public struct ProcessRunner: Sendable {
         var buffer = HeadTailBuffer(limit: outputLimit)
         var open = (stdout: true, stderr: true)
         var timedOut = false
+        var stopped = false
         var killAt: Date?
         var exitedAt: Date?
 
@@ -71,8 +77,8 @@ public struct ProcessRunner: Sendable {
             _ = poll(&fds, 2, 50)
             if open.stdout { open.stdout = readAvailable(child.stdout) { buffer.append($0) } }
             if open.stderr { open.stderr = readAvailable(child.stderr) { buffer.append($0) } }
-            if !timedOut, Date().timeIntervalSince(start) > timeout {
-                timedOut = true
+            if !timedOut, !stopped, Date().timeIntervalSince(start) > timeout || shouldStop() {
+                if Date().timeIntervalSince(start) > timeout { timedOut = true } else { stopped = true }
                 if containment != nil { Bubblewrap.signalContents(of: child.pid, SIGTERM) } else { child.signalGroup(SIGTERM) }
                 killAt = Date().addingTimeInterval(gracePeriod)
             }
@@ -88,7 +94,7 @@ public struct ProcessRunner: Sendable {
         }
         child.signalGroup(SIGKILL) // nothing of the command outlives it
         return Outcome(
-            exitCode: child.exitCode, signal: child.terminatingSignal, timedOut: timedOut,
+            exitCode: child.exitCode, signal: child.terminatingSignal, timedOut: timedOut, stopped: stopped,
             seconds: Date().timeIntervalSince(start), output: buffer.text, truncated: buffer.truncated
         )
     }

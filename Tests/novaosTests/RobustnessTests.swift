@@ -250,19 +250,7 @@ func promotableHome() throws -> (home: URL, project: String, winner: String, los
         protection.restore()
 
         // Another process holds production's write lock past our busy timeout.
-        let locker = Process()
-        locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        locker.arguments = ["python3", "-c", """
-            import sqlite3, sys, time
-            db = sqlite3.connect(sys.argv[1], isolation_level=None)
-            db.execute("BEGIN EXCLUSIVE")
-            print("locked", flush=True)
-            time.sleep(3)
-            """, production.path]
-        let ready = Pipe()
-        locker.standardOutput = ready
-        try locker.run()
-        _ = ready.fileHandleForReading.availableData // "locked"
+        let locker = try holdingWriteLock(on: production.path, forSeconds: 3)
         try expectRefusedWithoutChange(["sandbox", "promote", project, "--yes"], home: home, environment: ["NOVAOS_BUSY_TIMEOUT_MS": "300"], mentioning: "locked")
         locker.waitUntilExit()
 

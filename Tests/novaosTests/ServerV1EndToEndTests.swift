@@ -86,6 +86,64 @@ import Testing
         #expect(try server.request("POST", "/api/v1/revenue", body: #"{"agent_id":"\#(agentID)","amount":"ten"}"#).status == 400)
     }
 
+    /// Every page of a list, following next_cursor; the IDs (as text) under `key`.
+    func allPages(_ server: RunningServer, _ path: String, _ key: String, limit: Int = 2) throws -> [String] {
+        var ids: [String] = []
+        var cursor: String?
+        for _ in 0..<50 {
+            let separator = path.contains("?") ? "&" : "?"
+            let page = try server.request("GET", path + separator + "limit=\(limit)" + (cursor.map { "&cursor=\($0)" } ?? ""))
+            #expect(page.status == 200, "\(path): \(page.body)")
+            let items = page.json[key] as? [[String: Any]] ?? []
+            #expect(items.count <= limit)
+            ids += items.compactMap { item in (item["id"] as? String) ?? (item["id"] as? Int).map(String.init) }
+            cursor = page.json["next_cursor"] as? String
+            if cursor == nil { break }
+        }
+        return ids
+    }
+
+    @Test func everyListIsPagedWithoutGapsOrRepeats() throws {
+        let home = try makeHome()
+        let project = try runBinary(["sandbox", "create", "p", "--json"], home: home).decode(Project.self).id.rawValue
+        var agents: [String] = []
+        for index in 0..<3 {
+            let agent = try runBinary(["sandbox", "deploy", project, "assistant", "--name", "w\(index)", "--json"], home: home).decode(Agent.self).id.rawValue
+            if index == 0 { // runs before the usage that spends its budget
+                for _ in 0..<3 { #expect(try runBinary(["sandbox", "run", agent, "--", "true"], home: home).exitCode == 0) }
+            }
+            _ = try runBinary(["sandbox", "usage", agent, "--model", "claude-haiku-3.5", "--input-tokens", "100000", "--output-tokens", "0"], home: home)
+            _ = try runBinary(["sandbox", "revenue", agent, "2"], home: home)
+            agents.append(agent)
+        }
+        let server = try RunningServer(home: home)
+        defer { server.stop() }
+        for index in 0..<3 {
+            #expect(try server.request("POST", "/api/v1/projects/\(project)/experiments", body: #"{"name":"e\#(index)"}"#).status == 201)
+        }
+        #expect(try server.request("POST", "/api/v1/projects/\(project)/promote", body: #"{"confirm":true}"#).status == 200)
+
+        let runs = try runBinary(["sandbox", "runs", agents[0], "--json"], home: home).decode(RunList.self).runs.map { String($0.id) }
+        let runPages = try allPages(server, "/api/v1/agents/\(agents[0])/runs", "runs")
+        #expect(runs.count == 3 && runPages == runs)
+        let experiments = try runBinary(["sandbox", "project", project, "--json"], home: home).decode(ProjectDetail.self).experiments.map { String($0.id) }
+        let experimentPages = try allPages(server, "/api/v1/projects/\(project)/experiments", "experiments")
+        #expect(experiments.count == 3 && experimentPages == experiments)
+        let production = try runBinary(["production", "list", "--json"], home: home).decode(ProductionAgentList.self).agents.map(\.id.rawValue)
+        let productionPages = try allPages(server, "/api/v1/production/agents", "agents")
+        #expect(production.count == 3 && productionPages == production)
+        let history = try runBinary(["production", "history", "--json"], home: home).decode(ProductionHistory.self).events.map { String($0.id) }
+        let historyPages = try allPages(server, "/api/v1/production/history", "events")
+        #expect(history.count == 3 && historyPages == history)
+        #expect((try allPages(server, "/api/v1/production/history?subject=w1", "events", limit: 1)).count == 1)
+
+        for path in ["/api/v1/agents/\(agents[0])/runs?cursor=x", "/api/v1/agents/\(agents[0])/runs?limit=1001", "/api/v1/production/history?cursor=-1",
+                     "/api/v1/projects/\(project)/experiments?limit=0", "/api/v1/production/agents?cursor=nonsense"] {
+            #expect(try server.request("GET", path).status == 400, "\(path)")
+        }
+        #expect(try server.request("GET", "/api/v1/production/agents?cursor=prd_0000000000000000").status == 404)
+    }
+
     @Test func eightClientsWritingUsageAtOnceLoseNothing() throws {
         let home = try makeHome()
         let project = try runBinary(["sandbox", "create", "p", "--json"], home: home).decode(Project.self).id.rawValue

@@ -140,3 +140,22 @@ func homeWithAgent(tokenBudget: Int64) throws -> (home: URL, project: String, ag
         .decode(Agent.self).id.rawValue
     return (home, project, agent)
 }
+
+/// Another process holding the write lock of the database at `path` (`BEGIN EXCLUSIVE`) for
+/// `seconds`; it holds it when this returns. Wait for it with `waitUntilExit()`.
+func holdingWriteLock(on path: String, forSeconds seconds: Int) throws -> Process {
+    let locker = Process()
+    locker.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    locker.arguments = ["python3", "-c", """
+        import sqlite3, sys, time
+        db = sqlite3.connect(sys.argv[1], isolation_level=None)
+        db.execute("BEGIN EXCLUSIVE")
+        print("locked", flush=True)
+        time.sleep(float(sys.argv[2]))
+        """, path, String(seconds)]
+    let ready = Pipe()
+    locker.standardOutput = ready
+    try locker.run()
+    _ = ready.fileHandleForReading.availableData // "locked"
+    return locker
+}

@@ -62,6 +62,20 @@ extension Sandbox {
         }
     }
 
+    /// One page of a project's experiments, oldest first, those after the experiment `cursor`.
+    public func experiments(project projectID: ProjectID, cursor: String?, limit: Int) throws -> Page<Experiment> {
+        try Page<Experiment>.check(limit: limit)
+        let after = try Page<Experiment>.rowID(cursor)
+        return try read {
+            _ = try loadProject(projectID)
+            let rows = try db.query(
+                "SELECT \(Self.experimentColumns) FROM experiments WHERE project_id = ?1 AND (?2 IS NULL OR id > ?2) ORDER BY id LIMIT ?3",
+                [projectID.rawValue, after, Int64(limit + 1)], Self.decodeExperiment
+            )
+            return Page(key: "experiments", rows: rows, limit: limit) { String($0.id) }
+        }
+    }
+
     /// One experiment.
     public func experiment(_ id: Int64) throws -> Experiment {
         try read { try loadExperiment(id) }

@@ -38,6 +38,24 @@ public struct Production: Sendable {
         } ?? ProductionAgentList(agents: [])
     }
 
+    /// One page of `listAgents`, after the agent `cursor` (a production agent ID).
+    public func listAgents(cursor: String?, limit: Int) throws -> Page<ProductionAgent> {
+        try Page<ProductionAgent>.check(limit: limit)
+        let cursor = try cursor.map { try AgentID($0).rawValue }
+        let rows = try reading { connection, hasSlots in
+            if let cursor, try connection.scalarInt("SELECT count(*) FROM (\(Self.agentsView(hasSlots))) WHERE id = ?", [cursor]) == 0 {
+                throw SandboxError.notFound(kind: "production agent", id: cursor)
+            }
+            return try Self.agents(
+                in: connection, hasSlots: hasSlots,
+                where: "WHERE ?1 IS NULL OR (deployed_at, position) > (SELECT deployed_at, position FROM (\(Self.agentsView(hasSlots))) WHERE id = ?1)",
+                [cursor], limit: limit + 1
+            )
+        }
+        if rows == nil, let cursor { throw SandboxError.notFound(kind: "production agent", id: cursor) }
+        return Page(key: "agents", rows: rows ?? [], limit: limit) { $0.id.rawValue }
+    }
+
     /// What was in production at `time`, from the history: the agents promoted by then, each
     /// slot's version live at that moment `live`, those rolled back or retired by then so, and
     /// the others `standby`; agents that were never promoted, as deployed by then.
@@ -93,7 +111,18 @@ public struct Production: Sendable {
     /// The history of production, oldest first: every change, or those of one slot or agent
     /// (`subject`), from `since` on.
     public func history(of subject: String? = nil, since: Date? = nil) throws -> ProductionHistory {
-        let history = try reading { connection, hasSlots -> ProductionHistory in
+        ProductionHistory(events: try events(of: subject, since: since, after: nil, limit: nil))
+    }
+
+    /// One page of `history`, the events after the event `cursor`.
+    public func history(of subject: String? = nil, cursor: String?, limit: Int) throws -> Page<ProductionEvent> {
+        try Page<ProductionEvent>.check(limit: limit)
+        let rows = try events(of: subject, since: nil, after: try Page<ProductionEvent>.rowID(cursor), limit: limit + 1)
+        return Page(key: "events", rows: rows, limit: limit) { String($0.id) }
+    }
+
+    private func events(of subject: String?, since: Date?, after: Int64?, limit: Int?) throws -> [ProductionEvent] {
+        let history = try reading { connection, hasSlots -> [ProductionEvent] in
             var conditions: [String] = []
             var values: [any SQLiteBindable] = []
             if let subject {
@@ -108,12 +137,16 @@ public struct Production: Sendable {
                 conditions.append("at >= ?")
                 values.append(Timestamp.string(from: since))
             }
+            if let after {
+                conditions.append("id > ?")
+                values.append(after)
+            }
             let filter = conditions.isEmpty ? "" : "WHERE " + conditions.joined(separator: " AND ")
-            return ProductionHistory(events: try Self.events(in: connection, hasSlots: hasSlots, where: filter, values))
+            return try Self.events(in: connection, hasSlots: hasSlots, where: filter, values, limit: limit)
         }
         if let history { return history }
         if let subject { throw SandboxError.invalidInput("nothing in production is named \(quoted(subject)): there is no production database yet") }
-        return ProductionHistory(events: [])
+        return []
     }
 
     /// The latest guardrail check of each agent ever checked (`production check`), by agent;
@@ -172,14 +205,14 @@ public struct Production: Sendable {
     }
 
     private static func agents(
-        in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable], newestFirst: Bool = false
+        in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable], newestFirst: Bool = false, limit: Int? = nil
     ) throws -> [ProductionAgent] {
         try connection.query(
             """
             SELECT id, name, type, status, token_budget, config, deployed_at, promoted_from_project_id, promoted_from_agent_id, slot, state
-            FROM (\(agentsView(hasSlots))) \(filter) ORDER BY \(newestFirst ? "position DESC" : "deployed_at, position")
+            FROM (\(agentsView(hasSlots))) \(filter) ORDER BY \(newestFirst ? "position DESC" : "deployed_at, position") LIMIT ?
             """,
-            values
+            values + [Int64(limit ?? -1)]
         ) { row in
             var origin: ProductionAgent.Origin?
             if let project = row.optionalText(7), let agent = row.optionalText(8) {
@@ -195,11 +228,13 @@ public struct Production: Sendable {
     }
 
     /// The history; before version 4, the promotions the upgrade will write into it.
-    private static func events(in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable]) throws -> [ProductionEvent] {
+    private static func events(
+        in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable], limit: Int? = nil
+    ) throws -> [ProductionEvent] {
         let table = hasSlots ? "production_events" : "(SELECT number AS id, * FROM (\(Schema.oldPromotions)))"
         return try connection.query(
-            "SELECT id, at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details FROM \(table) \(filter) ORDER BY id",
-            values
+            "SELECT id, at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details FROM \(table) \(filter) ORDER BY id LIMIT ?",
+            values + [Int64(limit ?? -1)]
         ) { row in
             ProductionEvent(
                 id: row.int64(0), at: Timestamp.date(from: row.text(1)), kind: row.text(2), slot: row.optionalText(3),

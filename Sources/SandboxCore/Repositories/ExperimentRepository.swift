@@ -129,6 +129,9 @@ public struct RepositoryOptions {
     public var isolation: IsolationMode = .namespace
     /// Whether test suites reach the network (they do not by default).
     public var network = false
+    /// Polled while revisions are tested; true stops the suite running (its revision is not
+    /// recorded) and the run, which then throws. The revisions done before stay recorded.
+    public var shouldInterrupt: @Sendable () -> Bool = { false }
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment,
                 currentDirectory: String = FileManager.default.currentDirectoryPath,

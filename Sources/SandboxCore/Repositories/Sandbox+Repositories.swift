@@ -231,6 +231,11 @@ extension Sandbox {
         return repository
     }
 
+    /// The repository `reference` (its ID or name) names.
+    public func repository(_ reference: String) throws -> ExperimentRepository {
+        try read { try loadRepository(reference) }
+    }
+
     /// Tests and analyses revisions of `source` (default: the experiment repository itself),
     /// records each result in the database and commits it into the experiment repository.
     ///
@@ -300,7 +305,11 @@ extension Sandbox {
         }
 
         var results: [ExperimentResult] = []
+        func interrupted() -> SandboxError {
+            .invalidState("interrupted after \(results.count) of \(shas.count) revisions; the results of those are recorded")
+        }
         for sha in shas {
+            if options.shouldInterrupt() { throw interrupted() }
             let message = try git.line(["log", "-1", "--format=%B", sha], in: sourcePath)
             // A private checkout: the revision's files only, no .git and no alternates that
             // would lead the suite back to the source or the experiment repository.
@@ -320,23 +329,33 @@ extension Sandbox {
             let environment = TestSuites.environment(from: options.environment, home: home)
             let suites = TestSuites.detect(in: checkout)
             let suiteResults = suites.map {
-                TestSuites.run($0, in: checkout, environment: environment, timeout: timeout, containment: containment)
+                TestSuites.run($0, in: checkout, environment: environment, timeout: timeout, containment: containment, shouldStop: options.shouldInterrupt)
             }
-            let analysis = CodeAnalysis.analyse(checkout, environment: environment, containment: containment)
+            let analysis = CodeAnalysis.analyse(checkout, environment: environment, containment: containment, shouldStop: options.shouldInterrupt)
             try? FileManager.default.removeItem(atPath: checkout)
             try? FileManager.default.removeItem(atPath: home)
+            if options.shouldInterrupt() { throw interrupted() }
 
             let ran = suiteResults.filter { $0.status != "skipped" }
             let success = !ran.isEmpty && ran.allSatisfy(\.success)
             let status = ran.isEmpty ? "no_tests" : (success ? "passed" : "failed")
-            let timestamp = now()
-            var result = ExperimentResult(
-                experimentID: try newResultID(sha: sha, at: timestamp), repositoryID: repository.id, sandboxExperimentID: experiment,
-                source: sourceName, commitSHA: sha, commitMessage: message, status: status, success: success, timestamp: timestamp,
-                testResults: suiteResults, analysisResults: analysis, repositoryCommit: nil
-            )
-            result.repositoryCommit = try recordInRepository(result, repository: repository, git: git)
-            try storeResult(result)
+            // Recorded one run at a time per repository (other processes too): the result's ID
+            // is chosen, its files committed and its row stored under one lock, so two runs of
+            // the same revision in the same second get two IDs and git never sees two commits
+            // at once.
+            let result = try mappingLowerErrors { () throws -> ExperimentResult in
+                let lock = try FileLock("novaos-record.lock", in: try Directory.open(repository.path + "/.git"))
+                defer { withExtendedLifetime(lock) {} }
+                let timestamp = now()
+                var result = ExperimentResult(
+                    experimentID: try newResultID(sha: sha, at: timestamp, repository: repository), repositoryID: repository.id,
+                    sandboxExperimentID: experiment, source: sourceName, commitSHA: sha, commitMessage: message, status: status,
+                    success: success, timestamp: timestamp, testResults: suiteResults, analysisResults: analysis, repositoryCommit: nil
+                )
+                result.repositoryCommit = try recordInRepository(result, repository: repository, git: git)
+                try storeResult(result)
+                return result
+            }
             push(repository, git: git, options: options, authorization: authorization(for: repository, options: options))
             results.append(result)
         }
@@ -435,11 +454,14 @@ extension Sandbox {
         }
     }
 
-    private func newResultID(sha: String, at date: Date) throws -> String {
+    /// An ID no stored result and no result file of the repository has (a run that crashed
+    /// between its commit and its row left the file); called under the repository's lock.
+    private func newResultID(sha: String, at date: Date, repository: ExperimentRepository) throws -> String {
         let base = "exp_" + Self.compactTimestamp(date) + "_" + sha.prefix(7)
         var id = base
         var suffix = 1
-        while try read({ try db.scalarInt("SELECT count(*) FROM experiment_results WHERE id = ?", [id]) }) > 0 {
+        while try read({ try db.scalarInt("SELECT count(*) FROM experiment_results WHERE id = ?", [id]) }) > 0
+            || FileManager.default.fileExists(atPath: repository.path + "/results/\(id).json") {
             suffix += 1
             id = "\(base)_\(suffix)"
         }

@@ -84,7 +84,7 @@ extension Sandbox {
     }
 
     /// The variables named by `--env`: `NAME` takes its value from `environment`, `NAME=VALUE` gives it.
-    static func agentVariables(_ specifications: [String], from environment: [String: String]) throws -> [String: String] {
+    public static func agentVariables(_ specifications: [String], from environment: [String: String]) throws -> [String: String] {
         var variables: [String: String] = [:]
         for specification in specifications {
             let name: String
@@ -133,6 +133,20 @@ extension Sandbox {
         try read {
             _ = try loadAgent(id)
             return RunList(runs: try db.query("SELECT \(Self.runColumns) FROM runs WHERE agent_id = ? ORDER BY id DESC", [id.rawValue], Self.decodeRun))
+        }
+    }
+
+    /// One page of an agent's runs, newest first, those older than the run `cursor`.
+    public func runs(agent id: AgentID, cursor: String?, limit: Int) throws -> Page<RunRecord> {
+        try Page<RunRecord>.check(limit: limit)
+        let before = try Page<RunRecord>.rowID(cursor)
+        return try read {
+            _ = try loadAgent(id)
+            let rows = try db.query(
+                "SELECT \(Self.runColumns) FROM runs WHERE agent_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+                [id.rawValue, before, Int64(limit + 1)], Self.decodeRun
+            )
+            return Page(key: "runs", rows: rows, limit: limit) { String($0.id) }
         }
     }
 

@@ -128,7 +128,7 @@ enum DatabaseFile {
             return .database(path: path, message: "the database is read-only (\(error.message))")
         }
         if error.isBusy {
-            return .database(path: path, message: "the database is locked by another process and stayed locked past the busy timeout; try again")
+            return .busy(path: path)
         }
         if error.isFull {
             return .database(path: path, message: "the database or disk is full; nothing was written")

@@ -28,6 +28,8 @@ public enum SandboxError: Error, Equatable, Sendable {
     case newerSchema(path: String, found: Int, supported: Int)
     /// A database failure during an operation.
     case database(path: String, message: String)
+    /// A database another process kept locked past the busy timeout: trying again may succeed.
+    case busy(path: String)
     /// A file-system failure (creating or deleting a workspace, say).
     case fileSystem(path: String, message: String)
     /// A promotion that was refused (evaluation NOT_READY without force, no confirmation).
@@ -85,6 +87,8 @@ extension SandboxError: CustomStringConvertible, LocalizedError {
             "database \(path) has schema version \(found), newer than this novaos supports (\(supported)); upgrade novaos"
         case .database(let path, let message):
             "database \(path): \(message)"
+        case .busy(let path):
+            "database \(path): the database is locked by another process and stayed locked past the busy timeout; try again"
         case .fileSystem(let path, let message):
             message.contains(path) ? message : "\(path): \(message)"
         }
