@@ -37,7 +37,7 @@ let package = Package(
         .executableTarget(
             name: "novaos",
             dependencies: [
-                "SandboxCore", "Dashboard",
+                "SandboxCore", "Dashboard", "Supervision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             // The release binary carries the Swift runtime and FoundationEssentials in itself:
@@ -52,7 +52,7 @@ let package = Package(
         .target(
             name: "NovaServer",
             dependencies: [
-                "SandboxCore", "ExperimentRepos", "Dashboard",
+                "SandboxCore", "ExperimentRepos", "Dashboard", "Supervision",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

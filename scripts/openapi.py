@@ -166,21 +166,41 @@ paths["/api/v1/jobs/{id}"] = {"get": {"operationId": "getJob", "parameters": [{"
 paths["/api/v1/jobs/{id}/cancel"] = {"post": {"operationId": "cancelJob", "summary": "Stop a job (a finished one is left as it is)",
     "parameters": [{"name": "id", "in": "path", "required": True, "schema": JOB}],
     "responses": ok(ref("Job"), "202", "Asked to stop") | errors("404")}}
-paths["/api/v1/usage"] = {"post": {"operationId": "recordUsage",
-    "requestBody": body(obj({"agent_id": AGT, "model": {"type": "string", "minLength": 1, "maxLength": 100}, "input_tokens": tokens, "output_tokens": tokens,
-                             "cache_read_tokens": tokens, "cache_write_tokens": tokens, "cache_ttl": {"enum": ["5m", "1h"]}, "batch": {"type": "boolean"},
-                             "operation": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_.-]+$"}, "cost": {"type": "number", "minimum": 0, "maximum": 1000000000, "multipleOf": 0.01}},
-                            required=["agent_id", "model", "input_tokens", "output_tokens"], extra=False)),
-    "responses": ok(ref("UsageRecord"), "201", "Created") | errors("400", "404", "409", "413", "503")}}
-paths["/api/v1/revenue"] = {"post": {"operationId": "recordRevenue",
-    "requestBody": body(obj({"agent_id": AGT, "amount": amount, "source": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_.-]+$"},
-                             "description": text}, required=["agent_id", "amount"], extra=False)),
-    "responses": ok(ref("RevenueRecord"), "201", "Created") | errors("400", "404", "409", "413", "503")}}
-paths["/api/v1/events"] = {"post": {"operationId": "importEvents",
-    "parameters": [{"name": "skip_invalid", "in": "query", "required": False, "schema": {"enum": ["true", "false"]}}],
-    "requestBody": {"required": True, "description": "JSON Lines: one event object per line, as sandbox import reads them (also accepted as application/x-ndjson or application/jsonl)", "content": {"text/plain": {"schema": {"type": "string"}}}},
-    "responses": ok(ref("ImportSummary")) | {"422": {"description": "Nothing committed", "content": {"application/json": {"schema": ref("ImportSummary")}}}}
-    | errors("400", "413", "503")}}
+paths["/api/v1/agents/{id}/pause"] = {"post": {"operationId": "pauseAgent", "parameters": [agentid_param],
+    "responses": ok(ref("Agent")) | errors("400", "404", "409", "503")}}
+paths["/api/v1/agents/{id}/resume"] = {"post": {"operationId": "resumeAgent", "parameters": [agentid_param],
+    "responses": ok(ref("Agent")) | errors("400", "404", "409", "503")}}
+budgetchange = {"type": "object", "required": ["kind", "id", "budget"]}
+paths["/api/v1/agents/{id}/budget"] = {"post": {"operationId": "setAgentBudget", "parameters": [agentid_param],
+    "requestBody": body(obj({"tokens": {"type": "integer", "minimum": 1, "maximum": 1000000000000}}, extra=False)),
+    "responses": ok(budgetchange) | errors("400", "404", "409", "413", "503")}}
+paths["/api/v1/projects/{id}/budget"] = {"post": {"operationId": "setProjectCap", "parameters": [projectid_param],
+    "requestBody": body({"oneOf": [obj({"usd": amount}, extra=False), obj({"none": {"const": True}}, extra=False)]}),
+    "responses": ok(budgetchange) | errors("400", "404", "409", "413", "503")}}
+paths["/api/v1/projects/{id}/extend"] = {"post": {"operationId": "extendProject", "parameters": [projectid_param],
+    "requestBody": body(obj({"by": {"type": "string", "pattern": "^[1-9][0-9]{0,2}(m|h|d)$"}}, extra=False)),
+    "responses": ok(ref("Project")) | errors("400", "404", "409", "413", "503")}}
+paths["/api/v1/sweep"] = {"post": {"operationId": "sweep", "summary": "Kill the projects whose expiry has come",
+    "responses": ok({"type": "object"}) | errors("503")}}
+def ledger_routes(prefix, agent, what):
+    """usage, revenue and events of the sandbox or production: the same bodies, agents named as `agent`."""
+    title = "Production" if prefix else ""
+    paths[f"/api/v1/{prefix}usage"] = {"post": {"operationId": f"record{title}Usage",
+        "requestBody": body(obj({"agent_id": agent, "model": {"type": "string", "minLength": 1, "maxLength": 100}, "input_tokens": tokens, "output_tokens": tokens,
+                                 "cache_read_tokens": tokens, "cache_write_tokens": tokens, "cache_ttl": {"enum": ["5m", "1h"]}, "batch": {"type": "boolean"},
+                                 "operation": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_.-]+$"}, "cost": {"type": "number", "minimum": 0, "maximum": 1000000000, "multipleOf": 0.01}},
+                                required=["agent_id", "model", "input_tokens", "output_tokens"], extra=False)),
+        "responses": ok(ref("UsageRecord"), "201", "Created") | errors("400", "404", "409", "413", "503")}}
+    paths[f"/api/v1/{prefix}revenue"] = {"post": {"operationId": f"record{title}Revenue",
+        "requestBody": body(obj({"agent_id": agent, "amount": amount, "source": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_.-]+$"},
+                                 "description": text}, required=["agent_id", "amount"], extra=False)),
+        "responses": ok(ref("RevenueRecord"), "201", "Created") | errors("400", "404", "409", "413", "503")}}
+    paths[f"/api/v1/{prefix}events"] = {"post": {"operationId": f"import{title}Events",
+        "parameters": [{"name": "skip_invalid", "in": "query", "required": False, "schema": {"enum": ["true", "false"]}}],
+        "requestBody": {"required": True, "description": f"JSON Lines: one event object per line, as {what} import reads them (also accepted as application/x-ndjson or application/jsonl)", "content": {"text/plain": {"schema": {"type": "string"}}}},
+        "responses": ok(ref("ImportSummary")) | {"422": {"description": "Nothing committed", "content": {"application/json": {"schema": ref("ImportSummary")}}}}
+        | errors("400", "409", "413", "503")}}
+ledger_routes("", AGT, "sandbox")
 paths["/api/v1/compare"] = {"get": {"operationId": "compare", "parameters": [
     {"name": "projects", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^prj_[0-9a-f]{8}(,prj_[0-9a-f]{8}){1,19}$"}},
     {"name": "agents", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^agt_[0-9a-f]{12}(,agt_[0-9a-f]{12}){1,19}$"}}],
@@ -196,6 +216,39 @@ paths["/api/v1/production/history"] = {"get": {"operationId": "productionHistory
     "parameters": [{"name": "subject", "in": "query", "required": False, "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_.-]+$"}},
                    limit_param, rowcursor()],
     "responses": ok(obj({"events": {"type": "array"}, "next_cursor": nullable(ROWID)})) | errors("400", "404", "503")}}
+SUBJECT = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9_.-]+$"}
+prodagent_param = {"name": "id", "in": "path", "required": True, "schema": SUBJECT, "description": "A production agent (prd_...) or a slot"}
+paths["/api/v1/production/agents/{id}/metrics"] = {"get": {"operationId": "productionMetrics", "parameters": [prodagent_param,
+    {"name": "since", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^20[0-9]{2}-[01][0-9]-[0-3][0-9]$"}},
+    {"name": "window", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,2}(h|d)$"}}],
+    "responses": ok({"type": "object"}) | errors("400", "404", "409", "503")}}
+paths["/api/v1/production/agents/{id}/runs"] = {"get": {"operationId": "productionRuns", "parameters": [prodagent_param],
+    "responses": ok(obj({"runs": {"type": "array"}})) | errors("400", "404", "409", "503")}}
+paths["/api/v1/production/agents/{id}/run"] = {"post": {"operationId": "runProductionAgent", "summary": "Run a live agent (as production run) as a job",
+    "parameters": [prodagent_param],
+    "requestBody": body(obj({"command": {"type": "array", "items": {"type": "string", "maxLength": 4096}, "minItems": 1, "maxItems": 1000},
+                             "timeout": {"type": "string", "pattern": "^[0-9]+(s|m|h)$"},
+                             "env": {"type": "object", "additionalProperties": {"type": "string"}},
+                             "network": {"type": "boolean"}, "isolation": {"enum": ["namespace", "none"]}}, required=["command"], extra=False)),
+    "responses": ok(ref("Job"), "202", "Accepted: follow it at /api/v1/jobs/{id}") | errors("400", "404", "409", "413", "429", "503")}}
+paths["/api/v1/production/agents/{id}/budget"] = {"post": {"operationId": "setProductionBudget", "parameters": [prodagent_param],
+    "requestBody": body(obj({"tokens": {"type": "integer", "minimum": 1, "maximum": 1000000000000}}, extra=False)),
+    "responses": ok(budgetchange) | errors("400", "404", "409", "413", "503")}}
+guardrails_body = obj({"min_roi": {"type": "number"}, "min_roi_vs_sandbox": {"type": "number"}, "min_events": {"type": "integer", "minimum": 1},
+                       "window": {"type": "string"}, "bake_time": {"type": "string"}, "failure_limit": {"type": "integer", "minimum": 1}}, required=[], extra=False)
+paths["/api/v1/production/agents/{id}/guardrails"] = {
+    "get": {"operationId": "productionGuardrails", "parameters": [prodagent_param], "responses": ok({"type": "object"}) | errors("400", "404", "409", "503")},
+    "post": {"operationId": "setProductionGuardrails", "parameters": [prodagent_param], "requestBody": body(guardrails_body),
+             "responses": ok({"type": "object"}) | errors("400", "404", "409", "413", "503")}}
+ledger_routes("production/", SUBJECT, "production")
+slotchange = {"type": "object", "required": ["kind", "slot"]}
+paths["/api/v1/production/rollback"] = {"post": {"operationId": "productionRollback", "summary": "Roll back a live version (as production rollback)",
+    "requestBody": body(obj({"agent": SUBJECT, "to": {"type": "string", "pattern": "^prd_[0-9a-f]{16}$"}, "reason": text, "confirm": {"type": "boolean"}},
+                            required=["agent"], extra=False)),
+    "responses": ok(slotchange) | errors("400", "404", "409", "413", "503")}}
+paths["/api/v1/production/retire"] = {"post": {"operationId": "productionRetire", "summary": "Retire a version (as production retire)",
+    "requestBody": body(obj({"agent": SUBJECT, "reason": text, "confirm": {"type": "boolean"}}, required=["agent"], extra=False)),
+    "responses": ok(slotchange) | errors("400", "404", "409", "413", "503")}}
 paths["/api/v1/production/check"] = {"post": {"operationId": "productionCheck",
     "requestBody": body(obj({"dry_run": {"type": "boolean"}}, required=[], extra=False), required=False),
     "responses": ok({"type": "object", "required": ["dry_run", "checks"]}) | errors("400", "409", "413", "503")}}

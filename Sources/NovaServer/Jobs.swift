@@ -191,6 +191,7 @@ final class JobBoard: Sendable {
 struct Job: Encodable, Sendable {
     enum Kind: String, Encodable, Sendable {
         case agentRun = "agent_run"
+        case productionRun = "production_run"
         case repositoryRun = "repository_run"
     }
 

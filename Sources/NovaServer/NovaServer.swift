@@ -28,7 +28,9 @@ public enum NovaServer {
         let pool = SandboxPool(paths: configuration.paths, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
         let jobs = JobBoard()
         DesignRoutes(configuration: configuration, pool: pool).register(on: router)
-        V1Routes(configuration: configuration, pool: pool, jobs: jobs).register(on: router)
+        let v1 = V1Routes(configuration: configuration, pool: pool, jobs: jobs)
+        v1.register(on: router)
+        V1ProductionRoutes(v1: v1).register(on: router)
         DashboardRoutes(configuration: configuration, pool: pool).register(on: router)
         router.get("openapi.json") { _, _ in
             var headers = HTTPFields()

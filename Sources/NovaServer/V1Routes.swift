@@ -8,6 +8,7 @@ import Glibc
 #endif
 import Hummingbird
 import SandboxCore
+import Supervision
 
 /// The sandbox and production under `/api/v1/`, answering with the same JSON documents as the
 /// CLI's `--json` (errors as the envelope's `error`). Lists are paged with `?limit=&cursor=`.
@@ -71,32 +72,39 @@ struct V1Routes {
         api.post("events") { request, _ in try await events(request) }
         api.get("compare") { request, _ in try await compare(request) }
         api.get("prices") { _, _ in try await answer { sandbox in try sandbox.prices().listing(at: Date()) } }
-        api.get("production/agents") { request, _ in
-            let (cursor, limit) = try paging(request) { $0 }
-            return try await document { try Production(paths: configuration.paths).listAgents(cursor: cursor, limit: limit) }
+        api.post("agents/:id/pause") { _, context in
+            let agent = try Self.agentReference(context)
+            return try await answer { sandbox in try sandbox.pauseAgent(try sandbox.agentID(for: agent)) }
         }
-        api.get("production/slots/:slot") { _, context in
-            let slot = try context.parameters.require("slot")
-            return try await document { try Production(paths: configuration.paths).slot(slot) }
+        api.post("agents/:id/resume") { _, context in
+            let agent = try Self.agentReference(context)
+            return try await answer { sandbox in try sandbox.resumeAgent(try sandbox.agentID(for: agent)) }
         }
-        api.get("production/history") { request, _ in
-            let subject = request.uri.queryParameters.get("subject").map { String($0) }
-            let (cursor, limit) = try paging(request) { $0 }
-            return try await document { try Production(paths: configuration.paths).history(of: subject, cursor: cursor, limit: limit) }
+        api.post("agents/:id/budget") { request, context in
+            let agent = try Self.agentReference(context)
+            let body = try await body(request, TokenBudgetBody.self, fields: ["tokens"])
+            return try await answer { sandbox in try sandbox.setTokenBudget(agent: try sandbox.agentID(for: agent), tokens: body.tokens) }
         }
-        api.post("production/check") { request, _ in
-            var request = request
-            let body = try await request.decodeJSON(CheckBody.self, fields: ["dry_run"], maximumBytes: configuration.maximumBodyBytes)
-            let paths = configuration.paths
-            return try await document { try ProductionGuard(paths: paths).check(dryRun: body.dryRun ?? false) }
+        api.post("projects/:id/budget") { request, context in
+            let project = try ProjectID(context.parameters.require("id"))
+            let body = try await body(request, CostCapBody.self, fields: ["usd", "none"])
+            guard (body.usd != nil) != (body.none == true) else { throw APIFailure.badRequest("give {\"usd\": X} to set the cap, or {\"none\": true} to remove it") }
+            return try await answer { sandbox in try sandbox.setCostCap(project: project, cap: body.usd) }
         }
+        api.post("projects/:id/extend") { request, context in
+            let project = try ProjectID(context.parameters.require("id"))
+            let body = try await body(request, ExtendBody.self, fields: ["by"])
+            let duration = try parseDuration(body.by, maximumDays: 366)
+            return try await answer { sandbox in try sandbox.extendProject(project, by: duration) }
+        }
+        api.post("sweep") { _, _ in try await answer { sandbox in try sandbox.sweep() } }
     }
 
     // MARK: - Plumbing
 
     /// A sandbox for this request (its own connection), `body` on the blocking pool, and the
     /// result as the CLI's `--json` document.
-    private func answer<T: Encodable & Sendable>(
+    func answer<T: Encodable & Sendable>(
         create: Bool = false, status: HTTPResponse.Status = .ok, _ body: @escaping @Sendable (Sandbox) throws -> T
     ) async throws -> Response {
         let pool = pool
@@ -104,11 +112,11 @@ struct V1Routes {
         return try APIResponse.document(value, status: status)
     }
 
-    private func document<T: Encodable & Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> Response {
-        try APIResponse.document(try await blocking(body))
+    func document<T: Encodable & Sendable>(status: HTTPResponse.Status = .ok, _ body: @escaping @Sendable () throws -> T) async throws -> Response {
+        try APIResponse.document(try await blocking(body), status: status)
     }
 
-    private func body<T: Decodable>(_ request: Request, _ type: T.Type, fields: Set<String>) async throws -> T {
+    func body<T: Decodable>(_ request: Request, _ type: T.Type, fields: Set<String>) async throws -> T {
         var request = request
         return try await request.decodeJSON(type, fields: fields, maximumBytes: configuration.maximumBodyBytes)
     }
@@ -135,7 +143,7 @@ struct V1Routes {
     }
 
     /// `?limit=` (default 100) and `?cursor=` (checked by `cursor`).
-    private func paging<Cursor>(_ request: Request, cursor: (String) throws -> Cursor) throws -> (Cursor?, Int) {
+    func paging<Cursor>(_ request: Request, cursor: (String) throws -> Cursor) throws -> (Cursor?, Int) {
         let query = request.uri.queryParameters
         let limit = try query.get("limit").map { text -> Int in
             guard let limit = Int(text) else { throw APIFailure.badRequest("limit must be a whole number") }
@@ -252,6 +260,39 @@ struct V1Routes {
         var isolation: String?
 
         static let fields: Set<String> = ["command", "timeout", "env", "network", "isolation"]
+
+        /// The run's options, checked (400, or 403 for isolation `none` on a server that does
+        /// not allow it), to be made once the job starts.
+        func checked(_ configuration: ServerConfiguration) throws -> @Sendable (_ shouldStop: @escaping @Sendable () -> Bool, _ note: @escaping @Sendable (String) -> Void) -> RunOptions {
+            guard !command.isEmpty, command.count <= 1_000 else { throw APIFailure.badRequest("command must be 1 to 1000 arguments, the program first") }
+            let timeout = try timeout.map { try parseDuration($0) }
+            guard let isolation = IsolationMode(rawValue: isolation ?? "namespace") else {
+                throw APIFailure.badRequest("isolation must be namespace or none")
+            }
+            if isolation == .none, !configuration.allowUnisolatedRuns {
+                throw APIFailure(status: .forbidden, code: "forbidden", message: "isolation none is refused unless the server was started with --allow-unisolated-runs")
+            }
+            if isolation == .none, network == false { throw APIFailure.badRequest("network false needs isolation; it cannot be had with isolation none") }
+            // Only NAME=VALUE: a bare NAME would take the server's own value.
+            let passing = try (env ?? [:]).sorted { $0.key < $1.key }.map { name, value in
+                guard !name.contains("=") else { throw APIFailure.badRequest("env: a variable name is letters, digits and '_', not \(name.debugDescription)") }
+                return name + "=" + value
+            }
+            _ = try Sandbox.agentVariables(passing, from: [:])
+            let network = network ?? true
+            return { shouldStop, note in
+                let grace = configuration.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
+                var options = RunOptions(
+                    timeout: timeout, gracePeriod: grace, environment: configuration.environment, currentDirectory: configuration.currentDirectory,
+                    shouldInterrupt: shouldStop, output: { _, _ in true }, note: note
+                )
+                options.warn = note
+                options.passing = passing
+                options.isolation = isolation
+                options.network = network
+                return options
+            }
+        }
     }
 
     /// `sandbox run` as a job: 202 with the job, which `GET /api/v1/jobs/{id}` follows. The
@@ -259,34 +300,11 @@ struct V1Routes {
     /// of the server's own).
     private func runAgent(_ request: Request, _ reference: AgentReference) async throws -> Response {
         let body = try await body(request, AgentRunBody.self, fields: AgentRunBody.fields)
-        guard !body.command.isEmpty, body.command.count <= 1_000 else { throw APIFailure.badRequest("command must be 1 to 1000 arguments, the program first") }
-        let timeout = try body.timeout.map { try parseDuration($0) }
-        guard let isolation = IsolationMode(rawValue: body.isolation ?? "namespace") else {
-            throw APIFailure.badRequest("isolation must be namespace or none")
-        }
-        if isolation == .none, !configuration.allowUnisolatedRuns {
-            throw APIFailure(status: .forbidden, code: "forbidden", message: "isolation none is refused unless the server was started with --allow-unisolated-runs")
-        }
-        if isolation == .none, body.network == false { throw APIFailure.badRequest("network false needs isolation; it cannot be had with isolation none") }
-        let passing = try (body.env ?? [:]).sorted { $0.key < $1.key }.map { name, value in
-            guard !name.contains("=") else { throw APIFailure.badRequest("env: a variable name is letters, digits and '_', not \(name.debugDescription)") }
-            return name + "=" + value
-        }
-        _ = try Sandbox.agentVariables(passing, from: [:])
-        let configuration = configuration
+        let options = try body.checked(configuration)
         let pool = pool
         let agent = try await blocking { try pool.with(create: false) { sandbox in try sandbox.agent(try sandbox.agentID(for: reference)).id } }
         let job = try jobs.submit(kind: .agentRun, subject: agent.rawValue) { shouldStop, note in
-            let grace = configuration.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
-            var options = RunOptions(
-                timeout: timeout, gracePeriod: grace, environment: configuration.environment, currentDirectory: configuration.currentDirectory,
-                shouldInterrupt: shouldStop, output: { _, _ in true }, note: note
-            )
-            options.warn = note
-            options.passing = passing
-            options.isolation = isolation
-            options.network = body.network ?? true
-            return try pool.with(create: false) { try $0.runAgent(agent, command: body.command, options: options) }
+            try pool.with(create: false) { try $0.runAgent(agent, command: body.command, options: options(shouldStop, note)) }
         }
         return try accepted(job)
     }
@@ -310,7 +328,7 @@ struct V1Routes {
     }
 
     /// 202 with the job and where to follow it.
-    private func accepted(_ job: Job) throws -> Response {
+    func accepted(_ job: Job) throws -> Response {
         var response = try APIResponse.document(job, status: .accepted)
         response.headers[.location] = "/api/v1/jobs/\(job.id)"
         return response
@@ -330,6 +348,10 @@ struct V1Routes {
         var operation: String?
         var cost: Money?
 
+        var tokens: TokenCounts {
+            TokenCounts(input: inputTokens, output: outputTokens, cacheRead: cacheReadTokens ?? 0, cacheWrite: cacheWriteTokens ?? 0)
+        }
+
         static let fields: Set<String> = [
             "agent_id", "model", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "cache_ttl", "batch", "operation", "cost",
         ]
@@ -343,7 +365,7 @@ struct V1Routes {
     private func usage(_ request: Request) async throws -> Response {
         let body = try await body(request, UsageBody.self, fields: UsageBody.fields)
         let reference = try AgentReference(body.agentID)
-        let tokens = TokenCounts(input: body.inputTokens, output: body.outputTokens, cacheRead: body.cacheReadTokens ?? 0, cacheWrite: body.cacheWriteTokens ?? 0)
+        let tokens = body.tokens
         return try await answer(status: .created) { sandbox in
             try sandbox.recordUsage(
                 agent: try sandbox.agentID(for: reference), model: body.model, tokens: tokens, batch: body.batch ?? false,
@@ -358,6 +380,7 @@ struct V1Routes {
         var source: String?
         var description: String?
 
+        static let fields: Set<String> = ["agent_id", "amount", "source", "description"]
         enum CodingKeys: String, CodingKey {
             case amount, source, description
             case agentID = "agent_id"
@@ -365,7 +388,7 @@ struct V1Routes {
     }
 
     private func revenue(_ request: Request) async throws -> Response {
-        let body = try await body(request, RevenueBody.self, fields: ["agent_id", "amount", "source", "description"])
+        let body = try await body(request, RevenueBody.self, fields: RevenueBody.fields)
         let reference = try AgentReference(body.agentID)
         return try await answer(status: .created) { sandbox in
             try sandbox.recordRevenue(agent: try sandbox.agentID(for: reference), amount: body.amount, source: body.source, description: body.description ?? "")
@@ -375,32 +398,38 @@ struct V1Routes {
     /// Events in bulk: the body is JSON Lines, as `sandbox import` reads them (up to 64 MiB);
     /// `?skip_invalid=true` records the valid lines. 422 when nothing was committed.
     private func events(_ request: Request) async throws -> Response {
+        let (bytes, skipInvalid) = try await eventLines(request)
+        let pool = pool
+        let summary = try await blocking { () throws -> ImportSummary in
+            try Self.spooled(bytes) { file in
+                try pool.with(create: true) { sandbox in
+                    try sandbox.importEvents(fileDescriptor: file, source: "POST /api/v1/events", options: ImportOptions(skipInvalid: skipInvalid))
+                }
+            }
+        }
+        return try APIResponse.document(summary, status: summary.committed ? .ok : .unprocessableContent)
+    }
+
+    /// The events of a request body, as the import reads them: `sandbox import` reads a
+    /// descriptor, so the body goes to an unlinked temporary file first.
+    func eventLines(_ request: Request) async throws -> (bytes: [UInt8], skipInvalid: Bool) {
         var request = request
         try request.requireContentType(["application/x-ndjson", "application/jsonl", "text/plain"])
         let skipInvalid = request.uri.queryParameters.get("skip_invalid") == "true"
         let buffer = try await request.collectBody(upTo: Self.maximumEventBytes)
-        let bytes = Array(buffer.readableBytesView)
-        let pool = pool
-        let summary = try await blocking { () throws -> ImportSummary in
-            // The import reads a descriptor: the body goes to an unlinked temporary file first.
-            var template = Array("/tmp/novaos-events-XXXXXX".utf8CString)
-            let file = mkstemp(&template)
-            guard file >= 0 else { throw SandboxError.unavailable("cannot make a temporary file: \(String(cString: strerror(errno)))") }
-            template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
-            defer { close(file) }
-            var offset = 0
-            while offset < bytes.count {
-                let written = bytes[offset...].withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
-                if written < 0, errno == EINTR { continue }
-                guard written > 0 else { throw SandboxError.unavailable("cannot write a temporary file: \(String(cString: strerror(errno)))") }
-                offset += written
-            }
-            lseek(file, 0, SEEK_SET)
-            return try pool.with(create: true) { sandbox in
-                try sandbox.importEvents(fileDescriptor: file, source: "POST /api/v1/events", options: ImportOptions(skipInvalid: skipInvalid))
-            }
-        }
-        return try APIResponse.document(summary, status: summary.committed ? .ok : .unprocessableContent)
+        return (Array(buffer.readableBytesView), skipInvalid)
+    }
+
+    /// `bytes` in an unlinked temporary file, read from its start by `body`.
+    static func spooled<T>(_ bytes: [UInt8], _ body: (Int32) throws -> T) throws -> T {
+        var template = Array("/tmp/novaos-events-XXXXXX".utf8CString)
+        let file = mkstemp(&template)
+        guard file >= 0 else { throw SandboxError.unavailable("cannot make a temporary file: \(String(cString: strerror(errno)))") }
+        template.withUnsafeBufferPointer { _ = unlink($0.baseAddress!) }
+        defer { close(file) }
+        guard writeAll(bytes, to: file) else { throw SandboxError.unavailable("cannot write a temporary file: \(String(cString: strerror(errno)))") }
+        lseek(file, 0, SEEK_SET)
+        return try body(file)
     }
 
     // MARK: - Comparison
@@ -418,8 +447,16 @@ struct V1Routes {
         throw APIFailure.badRequest("give ?projects=ID,ID... or ?agents=ID,ID...")
     }
 
-    struct CheckBody: Decodable, Sendable {
-        var dryRun: Bool?
-        enum CodingKeys: String, CodingKey { case dryRun = "dry_run" }
+    struct TokenBudgetBody: Decodable, Sendable {
+        var tokens: Int64
+    }
+
+    struct CostCapBody: Decodable, Sendable {
+        var usd: Money?
+        var none: Bool?
+    }
+
+    struct ExtendBody: Decodable, Sendable {
+        var by: String
     }
 }

@@ -7,6 +7,26 @@ import Foundation
 import Glibc
 #endif
 
+/// Writes all of `bytes` to `fd`, again after each short or interrupted write; false (with
+/// `errno` set) when it cannot: a closed pipe, a full disk. Never traps, unlike
+/// `FileHandle.write(_:)` on EPIPE once SIGPIPE is ignored.
+@discardableResult
+public func writeAll(_ bytes: some ContiguousBytes, to fd: Int32) -> Bool {
+    bytes.withUnsafeBytes { raw in
+        var done = 0
+        while done < raw.count {
+            let count = write(fd, raw.baseAddress! + done, raw.count - done)
+            if count < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            if count == 0 { errno = EIO; return false }
+            done += count
+        }
+        return true
+    }
+}
+
 /// Reads what a non-blocking descriptor holds now, at most `limit` bytes, handing each chunk
 /// to `take`. Returns false at end of file (or on an error), true while it is still open.
 ///

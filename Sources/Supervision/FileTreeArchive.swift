@@ -221,13 +221,7 @@ public enum FileTreeArchive {
                 let file = openat(folder.fd, cName, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode | 0o600)
                 guard file >= 0 else { throw failure("cannot create the file", entry, in: root) }
                 defer { close(file) }
-                var offset = 0
-                while offset < entry.contents.count {
-                    let written = entry.contents[offset...].withUnsafeBytes { Glibc.write(file, $0.baseAddress, $0.count) }
-                    if written < 0, errno == EINTR { continue }
-                    guard written > 0 else { throw failure("cannot write the file", entry, in: root) }
-                    offset += written
-                }
+                guard writeAll(entry.contents, to: file) else { throw failure("cannot write the file", entry, in: root) }
                 // The mode asked for, whatever the umask took away.
                 _ = fchmod(file, mode | 0o600)
             }

@@ -8,6 +8,7 @@ import Foundation
 import Glibc
 #endif
 import SandboxCore
+import Supervision
 
 /// What a command reads from and writes to, injectable so tests run commands in-process.
 struct CommandContext {
@@ -166,24 +167,6 @@ protocol ContextCommand: ParsableCommand {
 extension ContextCommand {
     func run() throws {
         try execute(in: .live)
-    }
-}
-
-/// Writes all of `data` to `fd`; false when it cannot (a closed pipe, a full disk). Never
-/// crashes, unlike `FileHandle.write(_:)`, which traps on EPIPE once SIGPIPE is ignored.
-@discardableResult
-func writeAll(_ data: Data, to fd: Int32) -> Bool {
-    data.withUnsafeBytes { raw in
-        var done = 0
-        while done < raw.count {
-            let count = write(fd, raw.baseAddress! + done, raw.count - done)
-            if count < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            done += count
-        }
-        return true
     }
 }
 

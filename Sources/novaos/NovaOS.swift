@@ -1,5 +1,6 @@
 import ArgumentParser
 import SandboxCore
+import Supervision
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

@@ -9,6 +9,7 @@ import Glibc
 #endif
 import Dashboard
 import SandboxCore
+import Supervision
 
 extension SandboxCommand {
     struct Report: ContextCommand {

@@ -144,6 +144,82 @@ import Testing
         #expect(try server.request("GET", "/api/v1/production/agents?cursor=prd_0000000000000000").status == 404)
     }
 
+    @Test func theRestOfTheSandboxAndProductionOverREST() throws {
+        let (home, project, winner, loser) = try promotableHome()
+        let server = try RunningServer(home: home)
+        defer { server.stop() }
+
+        // Sandbox: pause, resume, budgets, extend, sweep, as the commands.
+        // (Its usage spent the loser's budget, which paused it.)
+        let budget = try server.request("POST", "/api/v1/agents/\(loser)/budget", body: #"{"tokens":500000}"#)
+        #expect(budget.status == 200 && budget.json["kind"] as? String == "agent", "\(budget.body)")
+        #expect(try server.request("POST", "/api/v1/agents/\(loser)/resume").json["status"] as? String == "active")
+        #expect(try server.request("POST", "/api/v1/agents/\(loser)/pause").json["status"] as? String == "paused")
+        #expect(try server.request("POST", "/api/v1/agents/\(project)%2Floser/resume").json["status"] as? String == "active")
+        #expect(try server.request("POST", "/api/v1/projects/\(project)/budget", body: #"{"usd":25}"#).status == 200)
+        #expect(try server.request("POST", "/api/v1/projects/\(project)/budget", body: #"{"none":true}"#).status == 200)
+        #expect(try server.request("POST", "/api/v1/projects/\(project)/budget", body: #"{"usd":25,"none":true}"#).status == 400)
+        #expect(try server.request("POST", "/api/v1/projects/\(project)/budget", body: #"{}"#).status == 400)
+        #expect(try server.request("POST", "/api/v1/agents/\(loser)/budget", body: #"{"tokens":-1}"#).status == 400)
+        let extended = try server.request("POST", "/api/v1/projects/\(project)/extend", body: #"{"by":"7d"}"#)
+        #expect(extended.status == 200 && extended.json["expires_at"] is String, "\(extended.body)")
+        #expect(try server.request("POST", "/api/v1/projects/\(project)/extend", body: #"{"by":"soon"}"#).status == 400)
+        #expect(try server.request("POST", "/api/v1/sweep").status == 200)
+
+        // Before any promotion: an empty check, and production routes that say there is none.
+        let empty = try server.request("POST", "/api/v1/production/check", body: "{}")
+        #expect(empty.status == 200 && (empty.json["checks"] as? [Any])?.isEmpty == true, "\(empty.body)")
+        #expect(try server.request("POST", "/api/v1/projects/\(project)/promote", body: #"{"confirm":true}"#).status == 200)
+        let live = try #require((try server.request("GET", "/api/v1/production/agents").json["agents"] as? [[String: Any]])?.first?["id"] as? String)
+        #expect(live.hasPrefix("prd_") && live != winner)
+
+        // The ledger of a live agent, by its slot or its ID.
+        let usage = try server.request("POST", "/api/v1/production/usage", body: #"{"agent_id":"winner","model":"gpt-4o","input_tokens":1000,"output_tokens":200}"#)
+        #expect(usage.status == 201 && usage.json["cost"] as? Double == 0.0045, "\(usage.body)")
+        #expect(try server.request("POST", "/api/v1/production/revenue", body: #"{"agent_id":"\#(live)","amount":3}"#).status == 201)
+        let lines = #"{"type":"revenue","id":"p-1","agent_id":"\#(live)","amount":1}"#
+        let imported = try server.request("POST", "/api/v1/production/events", body: lines, headers: ["Content-Type: application/x-ndjson"])
+        #expect(imported.status == 200 && imported.json["new"] as? Int == 1, "\(imported.body)")
+        let metrics = try server.request("GET", "/api/v1/production/agents/winner/metrics?window=1d")
+        #expect(metrics.status == 200, "\(metrics.body)")
+        #expect(try server.request("GET", "/api/v1/production/agents/winner/metrics?window=forever").status == 400)
+        #expect(try server.request("POST", "/api/v1/production/agents/winner/budget", body: #"{"tokens":50000}"#).status == 200)
+        let guardrails = try server.request("POST", "/api/v1/production/agents/winner/guardrails", body: #"{"min_events":5,"bake_time":"0"}"#)
+        #expect(guardrails.status == 200, "\(guardrails.body)")
+        #expect(try server.request("GET", "/api/v1/production/agents/winner/guardrails").status == 200)
+        #expect(try server.request("POST", "/api/v1/production/agents/winner/guardrails", body: #"{"speed":"fast"}"#).status == 400)
+        #expect(try server.request("POST", "/api/v1/production/agents/winner/guardrails", body: #"{"min_events":[1]}"#).status == 400)
+
+        // A production run is a job too.
+        let job = try server.request("POST", "/api/v1/production/agents/winner/run", body: #"{"command":["true"]}"#)
+        #expect(job.status == 202 && job.json["kind"] as? String == "production_run", "\(job.body)")
+        let jobID = try #require(job.json["id"] as? String)
+        var finished = job
+        for _ in 0..<200 where !["finished", "failed", "cancelled"].contains(finished.json["status"] as? String ?? "") {
+            Thread.sleep(forTimeInterval: 0.1)
+            finished = try server.request("GET", "/api/v1/jobs/\(jobID)")
+        }
+        #expect(finished.json["status"] as? String == "finished", "\(finished.body)")
+        #expect((try server.request("GET", "/api/v1/production/agents/winner/runs").json["runs"] as? [Any])?.count == 1)
+        let unknown = try server.request("POST", "/api/v1/production/agents/nothing/run", body: #"{"command":["true"]}"#)
+        #expect(unknown.status == 404, "\(unknown.body)")
+
+        // Rollback and retire: a change of the live version needs the confirmation.
+        let unconfirmed = try server.request("POST", "/api/v1/production/rollback", body: #"{"agent":"winner","reason":"too slow"}"#)
+        #expect(unconfirmed.status == 409 && unconfirmed.errorCode == "confirmation_required", "\(unconfirmed.body)")
+        #expect(try server.request("GET", "/api/v1/production/slots/winner").json["live"] as? String == live)
+        let rolledBack = try server.request("POST", "/api/v1/production/rollback", body: #"{"agent":"winner","reason":"too slow","confirm":true}"#)
+        #expect(rolledBack.status == 200, "\(rolledBack.body)")
+        #expect(try server.request("GET", "/api/v1/production/slots/winner").json["live"] is NSNull)
+        let retired = try server.request("POST", "/api/v1/production/retire", body: #"{"agent":"\#(live)"}"#)
+        #expect(retired.status == 200, "\(retired.body)")
+        let kinds = (try server.request("GET", "/api/v1/production/history?subject=winner").json["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String }
+        #expect(kinds?.contains("rollback") == true && kinds?.contains("retire") == true, "\(String(describing: kinds))")
+        let unknownRollback = try server.request("POST", "/api/v1/production/rollback", body: #"{"agent":"prd_0000000000000000","confirm":true}"#)
+        #expect(unknownRollback.status == 404, "\(unknownRollback.body)")
+        #expect(try server.request("POST", "/api/v1/production/retire", body: #"{"agent":"\#(live)","to":"x"}"#).status == 400)
+    }
+
     @Test func eightClientsWritingUsageAtOnceLoseNothing() throws {
         let home = try makeHome()
         let project = try runBinary(["sandbox", "create", "p", "--json"], home: home).decode(Project.self).id.rawValue

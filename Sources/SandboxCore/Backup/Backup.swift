@@ -152,14 +152,8 @@ final class PartialFile {
 
     /// Writes all of `bytes` through the descriptor from the creation and flushes them to disk.
     func writeAll(_ bytes: [UInt8], destination: String) throws {
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes[offset...].withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
-            if written < 0, errno == EINTR { continue }
-            guard written > 0 else {
-                throw SandboxError.fileSystem(path: destination, message: "cannot write it: \(String(cString: strerror(errno)))")
-            }
-            offset += written
+        guard Supervision.writeAll(bytes, to: descriptor) else {
+            throw SandboxError.fileSystem(path: destination, message: "cannot write it: \(String(cString: strerror(errno)))")
         }
         guard fsync(descriptor) == 0 else {
             throw SandboxError.fileSystem(path: destination, message: "cannot flush it: \(String(cString: strerror(errno)))")

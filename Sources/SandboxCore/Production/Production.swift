@@ -128,7 +128,7 @@ public struct Production: Sendable {
             if let subject {
                 let known = try connection.scalarInt("SELECT count(*) FROM (\(Self.agentsView(hasSlots))) WHERE slot = ?1 OR id = ?1", [subject])
                 guard known > 0 else {
-                    throw SandboxError.invalidInput("nothing in production is named \(quoted(subject)): no slot, and no agent with that ID")
+                    throw SandboxError.notFound(kind: "production agent or slot", id: subject, hint: "'novaos production list' shows them")
                 }
                 conditions.append("(slot = ? OR agent_id = ? OR previous_agent_id = ?)")
                 values += [subject, subject, subject]
@@ -145,7 +145,7 @@ public struct Production: Sendable {
             return try Self.events(in: connection, hasSlots: hasSlots, where: filter, values, limit: limit)
         }
         if let history { return history }
-        if let subject { throw SandboxError.invalidInput("nothing in production is named \(quoted(subject)): there is no production database yet") }
+        if let subject { throw SandboxError.notFound(kind: "production agent or slot", id: subject, hint: "there is no production database yet") }
         return []
     }
 

@@ -107,7 +107,7 @@ final class ProductionStore {
             }
             return live
         }
-        throw SandboxError.invalidInput("nothing in production is named \(quoted(subject)): no slot, and no agent with that ID ('novaos production list' shows them)")
+        throw SandboxError.notFound(kind: "production agent or slot", id: subject, hint: "'novaos production list' shows them")
     }
 
     /// The live version of `slot`; nil for an empty slot, or no slot.
