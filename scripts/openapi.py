@@ -70,6 +70,7 @@ job = obj({"id": JOB, "kind": {"enum": ["agent_run", "repository_run"]}, "subjec
            "created_at": {"type": "string"}, "started_at": nullable({"type": "string"}), "finished_at": nullable({"type": "string"}),
            "result": nullable({"type": "object"}), "error": nullable(obj({"code": {"type": "string"}, "message": {"type": "string"}})),
            "notes": {"type": "array", "items": {"type": "string"}}})
+jobsummary = dict(job, required=[k for k in job["required"] if k != "result"])
 name = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._-]*$"}
 gitname = {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]*$"}
 agenttype = {"type": "string", "minLength": 1, "maxLength": 64, "pattern": "^[a-z0-9_.-]+$"}
@@ -80,7 +81,8 @@ projectid_param = {"name": "id", "in": "path", "required": True, "schema": PRJ}
 limit_param = {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}
 ROWID = {"type": "string", "pattern": "^[0-9]{1,18}$"}
 def rowcursor(): return {"name": "cursor", "in": "query", "required": False, "schema": ROWID}
-agentid_param = {"name": "id", "in": "path", "required": True, "schema": AGT}
+agentid_param = {"name": "id", "in": "path", "required": True, "description": "agt_..., or PROJECT_ID/NAME (its / escaped as %2F)",
+                 "schema": {"type": "string", "pattern": "^(agt_[0-9a-f]{12}|prj_[0-9a-f]{8}/[A-Za-z0-9][A-Za-z0-9 ._-]{0,99})$"}}
 
 paths = {}
 paths["/openapi.json"] = {"get": {"operationId": "openapi", "summary": "This document", "responses": ok({"type": "object"})}}
@@ -100,8 +102,8 @@ paths["/api/sandbox/experiment-results/{experiment_id}"] = {"get": {
 paths["/api/sandbox/run-sandbox-experiment"] = {"post": {
     "operationId": "runSandboxExperiment", "summary": "Test and analyse revisions (as repo run)",
     "requestBody": body(obj({"repository": {"type": "string", "minLength": 1, "maxLength": 200}, "source": {"type": "string", "maxLength": 1000},
-                             "revisions": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 20},
-                             "last": {"type": "integer", "minimum": 1, "maximum": 20}, "timeout": {"type": "string", "pattern": "^[0-9]+(s|m)$"},
+                             "revisions": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 1000}, "maxItems": 1000},
+                             "last": {"type": "integer", "minimum": 1, "maximum": 1000}, "timeout": {"type": "string", "pattern": "^[0-9]+(s|m)$"},
                              "experiment_id": {"type": "integer", "minimum": 1}, "network": {"type": "boolean"},
                              "isolation": {"enum": ["namespace", "none"]}}, required=["repository"], extra=False)),
     "responses": ok(envelope(ref("RunReport"))) | errors("400", "404", "409", "413", "503")}}
@@ -152,15 +154,15 @@ paths["/api/v1/agents/{id}/run"] = {"post": {"operationId": "runAgent", "summary
 paths["/api/v1/repositories/{id}/run"] = {"post": {"operationId": "runRepository", "summary": "Test and analyse revisions (as repo run) as a job",
     "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string", "minLength": 1, "maxLength": 100}}],
     "requestBody": body(obj({"source": {"type": "string", "maxLength": 1000},
-                             "revisions": {"type": "array", "items": {"type": "string", "maxLength": 100}, "maxItems": 20},
-                             "last": {"type": "integer", "minimum": 1, "maximum": 20}, "timeout": {"type": "string", "pattern": "^[0-9]+(s|m)$"},
+                             "revisions": {"type": "array", "items": {"type": "string", "minLength": 1, "maxLength": 1000}, "maxItems": 1000},
+                             "last": {"type": "integer", "minimum": 1, "maximum": 1000}, "timeout": {"type": "string", "pattern": "^[0-9]+(s|m)$"},
                              "experiment_id": {"type": "integer", "minimum": 1}, "network": {"type": "boolean"},
                              "isolation": {"enum": ["namespace", "none"]}}, required=[], extra=False), required=False),
     "responses": ok(ref("Job"), "202", "Accepted: follow it at /api/v1/jobs/{id} (the Location header)") | errors("400", "404", "413", "429", "503")}}
 paths["/api/v1/jobs"] = {"get": {"operationId": "listJobs", "summary": "Jobs, newest first", "parameters": [
     {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
-    {"name": "cursor", "in": "query", "required": False, "schema": JOB}],
-    "responses": ok(obj({"jobs": {"type": "array", "items": ref("Job")}, "next_cursor": nullable(JOB)})) | errors("400")}}
+    {"name": "cursor", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,17}$"}}],
+    "responses": ok(obj({"jobs": {"type": "array", "items": ref("JobSummary")}, "next_cursor": nullable({"type": "string"})})) | errors("400")}}
 paths["/api/v1/jobs/{id}"] = {"get": {"operationId": "getJob", "parameters": [{"name": "id", "in": "path", "required": True, "schema": JOB}],
                                       "responses": ok(ref("Job")) | errors("404")}}
 paths["/api/v1/jobs/{id}/cancel"] = {"post": {"operationId": "cancelJob", "summary": "Stop a job (a finished one is left as it is)",
@@ -270,7 +272,7 @@ doc = {"openapi": "3.1.0",
                                   "Metrics": metrics, "Agent": agent, "Project": project, "ProjectSummary": summary, "ProjectDetail": detail,
                                   "Experiment": experiment, "UsageRecord": usage, "RevenueRecord": revenue, "ImportSummary": importsum,
                                   "SandboxStatus": status, "DesignRepository": designrepo, "ExperimentResult": result, "RunReport": runreport,
-                                  "Job": job},
+                                  "Job": job, "JobSummary": jobsummary},
                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "Needed when novaos serve listens off loopback (--token-file)."}}},
        "paths": paths}
 # Every operation may be refused as cross-site (403); every body-taking one may get 415.

@@ -12,7 +12,7 @@ import Supervision
 public struct TestSuiteResult: Codable, Sendable, Equatable {
     /// pytest, swift, npm, cargo or go.
     public var type: String
-    /// `passed`, `failed`, `timeout` or `skipped` (marker found, tool missing).
+    /// `passed`, `failed`, `timeout`, `skipped` (marker found, tool missing) or `interrupted`.
     public var status: String
     public var success: Bool
     public var passed: Int

@@ -77,6 +77,11 @@ public enum TestSuites {
             TestSuiteResult(type: suite.type, status: "skipped", success: false, passed: 0, failed: 0, skipped: 0, durationSeconds: 0,
                             command: command, exitCode: nil, reason: reason, output: "", isolation: nil)
         }
+        guard !shouldStop() else {
+            var result = skipped("interrupted before it started")
+            result.status = "interrupted"
+            return result
+        }
         guard let tool = ProcessRunner.which(suite.tool, environment: environment) else {
             return skipped("\(suite.tool) is not installed")
         }

@@ -11,6 +11,8 @@ import SandboxCore
 struct DesignRoutes {
     let configuration: ServerConfiguration
     let pool: SandboxPool
+    /// Whose stopping stops a test suite a request runs.
+    let jobs: JobBoard
 
     func register(on router: Router<BasicRequestContext>) {
         let api = router.group("api/sandbox")
@@ -26,8 +28,10 @@ struct DesignRoutes {
     ) async throws -> T {
         let configuration = configuration
         let pool = pool
+        let jobs = jobs
         return try await blocking(longWork: longWork) {
-            let options = RepositoryOptions(environment: configuration.environment, currentDirectory: configuration.currentDirectory, warn: { _ in })
+            var options = RepositoryOptions(environment: configuration.environment, currentDirectory: configuration.currentDirectory, warn: { _ in })
+            options.shouldInterrupt = { jobs.isStopping }
             return try pool.with(create: create) { try body($0, options) }
         }
     }

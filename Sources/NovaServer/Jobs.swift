@@ -19,6 +19,8 @@ final class JobBoard: Sendable {
     let maximumActive: Int
     /// Finished jobs kept for `GET`; the oldest go first.
     let keptFinished: Int
+    /// The most the kept results may take (as JSON); the oldest finished jobs go first.
+    let keptResultBytes: Int
 
     private let state = Mutex(State())
 
@@ -27,16 +29,22 @@ final class JobBoard: Sendable {
         /// IDs, oldest first.
         var order: [String] = []
         var stopping = false
+        /// The sequence number of the next job: the jobs' cursor.
+        var nextSequence = 1
+        var resultBytes = 0
     }
 
     private struct Entry {
         var job: Job
+        var sequence: Int
         var cancelRequested = false
+        var resultBytes = 0
     }
 
-    init(maximumActive: Int = 64, keptFinished: Int = 1_000) {
+    init(maximumActive: Int = 64, keptFinished: Int = 1_000, keptResultBytes: Int = 64 << 20) {
         self.maximumActive = maximumActive
         self.keptFinished = keptFinished
+        self.keptResultBytes = keptResultBytes
     }
 
     /// Queues `work` as a new job and returns it (`queued`). `work` gets a closure that says
@@ -53,7 +61,8 @@ final class JobBoard: Sendable {
             guard active < maximumActive else {
                 throw APIFailure(status: .tooManyRequests, code: "too_many_jobs", message: "\(active) jobs are queued or running, the most this server takes; try again later")
             }
-            state.jobs[id] = Entry(job: job)
+            state.jobs[id] = Entry(job: job, sequence: state.nextSequence)
+            state.nextSequence += 1
             state.order.append(id)
             forgetOldFinished(&state)
         }
@@ -72,20 +81,34 @@ final class JobBoard: Sendable {
         return job
     }
 
+    /// True once the server is stopping.
+    var isStopping: Bool { state.withLock { $0.stopping } }
+
     /// The job, or nil.
     func job(_ id: String) -> Job? { state.withLock { $0.jobs[id]?.job } }
 
-    /// Jobs newest first, `limit` of them after `cursor` (a job ID).
+    /// Jobs newest first, `limit` of them older than `cursor` (the sequence number of the
+    /// last job of the page before: a job forgotten since does not break the paging). Results
+    /// are left out: `GET /api/v1/jobs/{id}` has them.
     func page(after cursor: String?, limit: Int) throws -> JobPage {
         guard (1...1_000).contains(limit) else { throw APIFailure.badRequest("limit must be from 1 to 1000") }
-        return try state.withLock { state in
-            var ids = state.order.reversed()[...]
-            if let cursor {
-                guard let index = ids.firstIndex(of: cursor) else { throw APIFailure.badRequest("cursor \(cursor.debugDescription) names no job") }
-                ids = ids[ids.index(after: index)...]
+        let before = try cursor.map { text -> Int in
+            guard let sequence = Int(text), sequence > 0 else { throw APIFailure.badRequest("cursor must be the next_cursor of a page of jobs") }
+            return sequence
+        }
+        return state.withLock { state in
+            var page: [Entry] = []
+            for id in state.order.reversed() {
+                guard let entry = state.jobs[id], before.map({ entry.sequence < $0 }) ?? true else { continue }
+                page.append(entry)
+                if page.count > limit { break }
             }
-            let jobs = ids.prefix(limit).compactMap { state.jobs[$0]?.job }
-            return JobPage(jobs: jobs, nextCursor: ids.count > limit ? jobs.last?.id : nil)
+            let more = page.count > limit
+            if more { page.removeLast() }
+            return JobPage(
+                jobs: page.map { var job = $0.job; job.includesResult = false; return job },
+                nextCursor: more ? page.last.map { String($0.sequence) } : nil
+            )
         }
     }
 
@@ -122,6 +145,7 @@ final class JobBoard: Sendable {
         switch entry.job.status {
         case .queued:
             entry.job.status = .cancelled
+            entry.job.cancelRequested = true
             entry.job.finishedAt = Date()
             entry.job.error = JobError(code: "cancelled", message: reason)
         case .running:
@@ -164,6 +188,8 @@ final class JobBoard: Sendable {
             switch outcome {
             case .success(let value):
                 entry.job.result = value
+                entry.resultBytes = (try? JSONWriter(pretty: false).encode(value).count) ?? 0
+                state.resultBytes += entry.resultBytes
                 entry.job.status = entry.cancelRequested ? .cancelled : .finished
             case .failure(let error):
                 let failure = APIFailure(error)
@@ -177,10 +203,12 @@ final class JobBoard: Sendable {
 
     private func forgetOldFinished(_ state: inout State) {
         var finished = state.jobs.values.count { $0.job.status.isFinished }
-        guard finished > keptFinished else { return }
+        guard finished > keptFinished || state.resultBytes > keptResultBytes else { return }
         state.order.removeAll { id in
-            guard finished > keptFinished, let job = state.jobs[id]?.job, job.status.isFinished else { return false }
+            guard finished > keptFinished || state.resultBytes > keptResultBytes,
+                  let entry = state.jobs[id], entry.job.status.isFinished else { return false }
             state.jobs[id] = nil
+            state.resultBytes -= entry.resultBytes
             finished -= 1
             return true
         }
@@ -227,6 +255,8 @@ struct Job: Encodable, Sendable {
     var error: JobError?
     /// One-line notes the work gave (refused event lines, why an agent was stopped), at most 100.
     var notes: [String] = []
+    /// False in lists, which leave `result` out.
+    var includesResult = true
 
     enum CodingKeys: String, CodingKey {
         case id, kind, subject, status, result, error, notes
@@ -243,7 +273,9 @@ struct Job: Encodable, Sendable {
         try container.encode(createdAt, forKey: .createdAt)
         try container.encode(startedAt, forKey: .startedAt)
         try container.encode(finishedAt, forKey: .finishedAt)
-        if let result { try container.encode(result, forKey: .result) } else { try container.encodeNil(forKey: .result) }
+        if includesResult {
+            if let result { try container.encode(result, forKey: .result) } else { try container.encodeNil(forKey: .result) }
+        }
         try container.encode(error, forKey: .error)
         try container.encode(notes, forKey: .notes)
     }

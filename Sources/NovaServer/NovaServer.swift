@@ -9,6 +9,7 @@ import Glibc
 import Hummingbird
 import NIOPosix
 import SandboxCore
+import ServiceLifecycle
 
 /// `novaos serve`: the experiment-repository endpoints over HTTP (more to come: the sandbox
 /// under `/api/v1/`, the dashboard).
@@ -27,7 +28,7 @@ public enum NovaServer {
         ))
         let pool = SandboxPool(paths: configuration.paths, busyTimeoutMilliseconds: configuration.busyTimeoutMilliseconds)
         let jobs = JobBoard()
-        DesignRoutes(configuration: configuration, pool: pool).register(on: router)
+        DesignRoutes(configuration: configuration, pool: pool, jobs: jobs).register(on: router)
         let v1 = V1Routes(configuration: configuration, pool: pool, jobs: jobs)
         v1.register(on: router)
         V1ProductionRoutes(v1: v1).register(on: router)
@@ -42,10 +43,27 @@ public enum NovaServer {
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "novaos"),
             onServerRunning: { channel in ready(channel.localAddress?.port ?? configuration.port) }
         )
-        try await app.runService()
-        // The requests in flight are done; the jobs are asked to stop (their runs end
-        // `interrupted`, as with Ctrl-C) and waited for, so nothing outlives the server.
-        await jobs.stopAll(waitingUpTo: .seconds(30))
+        // On SIGTERM or SIGINT the services stop last first: the jobs are asked to stop (their
+        // runs end `interrupted`, as with Ctrl-C; a test suite a request runs stops too) and
+        // waited for, then the server finishes the requests in flight. The wait covers the
+        // agents' grace period, after which the supervisor kills what is left.
+        let grace = configuration.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
+        let group = ServiceGroup(configuration: .init(
+            services: [app, JobShutdown(jobs: jobs, limit: .seconds(max(grace, 2) + 15))],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger
+        ))
+        try await group.run()
+    }
+}
+
+/// Stops the jobs when the server is asked to stop, before the requests in flight are waited for.
+private struct JobShutdown: Service {
+    let jobs: JobBoard
+    let limit: Duration
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        await jobs.stopAll(waitingUpTo: limit)
     }
 }
 

@@ -40,6 +40,12 @@ public struct ServerConfiguration: Sendable {
         self.environment = environment
         self.currentDirectory = currentDirectory
         token = try tokenFile.map(Self.readToken)
+        if let tokenFile {
+            // Whatever the server runs (agents, test suites) must not read the token: hidden
+            // like novaos's own data, where it really is.
+            let absolute = tokenFile.hasPrefix("/") ? tokenFile : currentDirectory + "/" + tokenFile
+            self.environment["NOVAOS_HIDE"] = [environment["NOVAOS_HIDE"], absolute].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
+        }
         if let timeout = environment["NOVAOS_BUSY_TIMEOUT_MS"].flatMap(Int32.init), timeout >= 0 { busyTimeoutMilliseconds = timeout }
         if token == nil, !NetworkAddress.isLoopback(host) {
             throw SandboxError.invalidInput("listening on \(host) (not loopback) needs a token: pass --token-file FILE")

@@ -318,7 +318,15 @@ struct V1Routes {
         let run = try body.checked(configuration)
         let configuration = configuration
         let pool = pool
-        let repository = try await blocking { try pool.with(create: false) { try $0.repository(reference).id } }
+        // Everything but the work itself is checked now: a 400 or 404 here, not a failed job.
+        let repository = try await blocking {
+            try pool.with(create: false) {
+                try $0.checkRepositoryRun(
+                    reference, source: body.source, revisions: body.revisions ?? [], last: body.last, experiment: body.experimentID,
+                    currentDirectory: configuration.currentDirectory
+                ).id
+            }
+        }
         let job = try jobs.submit(kind: .repositoryRun, subject: repository) { shouldStop, note in
             var options = RepositoryOptions(environment: configuration.environment, currentDirectory: configuration.currentDirectory, warn: note)
             options.shouldInterrupt = shouldStop

@@ -7,10 +7,10 @@ import Testing
 /// locked past the busy timeout answered with 503.
 @Suite(.serialized) struct ServerJobsEndToEndTests {
     /// Polls the job until it is finished, failed or cancelled (at most `seconds`).
-    func finished(_ server: RunningServer, _ id: String, within seconds: Double = 60) throws -> RunningServer.Reply {
+    func finished(_ server: RunningServer, _ id: String, within seconds: Double = 60, auth: [String] = []) throws -> RunningServer.Reply {
         let deadline = Date().addingTimeInterval(seconds)
         while true {
-            let reply = try server.request("GET", "/api/v1/jobs/\(id)")
+            let reply = try server.request("GET", "/api/v1/jobs/\(id)", headers: auth)
             let status = reply.json["status"] as? String ?? ""
             if ["finished", "failed", "cancelled"].contains(status) || Date() > deadline { return reply }
             Thread.sleep(forTimeInterval: 0.1)
@@ -68,6 +68,7 @@ import Testing
         _ = try finished(server, secondID)
         let first = try server.request("GET", "/api/v1/jobs?limit=1")
         #expect((first.json["jobs"] as? [[String: Any]])?.map { $0["id"] as? String } == [secondID])
+        #expect((first.json["jobs"] as? [[String: Any]])?.first?.keys.contains("result") == false) // lists leave results out
         let next = try server.request("GET", "/api/v1/jobs?limit=1&cursor=\(try #require(first.json["next_cursor"] as? String))")
         #expect((next.json["jobs"] as? [[String: Any]])?.map { $0["id"] as? String } == [id] && next.json["next_cursor"] is NSNull)
 
@@ -82,6 +83,7 @@ import Testing
             ("/api/v1/agents/\(agent)/run", #"{"command":["true"],"env":{"A=B":"x"}}"#, 400),
             ("/api/v1/agents/\(agent)/run", #"{"command":["true"],"isolation":"none"}"#, 403),
             ("/api/v1/agents/agt_000000000000/run", #"{"command":["true"]}"#, 404),
+            ("/api/v1/agents/\(project)%2Fnobody/run", #"{"command":["true"]}"#, 404),
             ("/api/v1/agents/nonsense/run", #"{"command":["true"]}"#, 400),
             ("/api/v1/repositories/nothing/run", #"{}"#, 404),
         ] {
@@ -92,6 +94,27 @@ import Testing
         #expect(try server.request("POST", "/api/v1/jobs/job_0000000000000000/cancel").status == 404)
         #expect(try server.request("GET", "/api/v1/jobs?cursor=job_0000000000000000").status == 400)
         #expect(try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self).runs.count == before)
+
+        // A command that cannot start names itself in the error: a passed value in it is redacted.
+        let unstartable = try server.request("POST", "/api/v1/agents/\(agent)/run", body: #"{"command":["/nonexistent/sk-live-0123456789abcdef"],"env":{"K":"sk-live-0123456789abcdef"}}"#)
+        let failed = try finished(server, try #require(unstartable.json["id"] as? String))
+        #expect(failed.json["status"] as? String == "failed" && !failed.body.contains("sk-live-0123456789abcdef"), "\(failed.body)")
+    }
+
+    @Test func whatTheServerRunsCannotReadItsToken() throws {
+        let (home, _, agent) = try homeWithAgent(tokenBudget: 1_000_000)
+        let token = home.appendingPathComponent("server.token")
+        try "tok-0123456789abcdef0123456789\n".write(to: token, atomically: true, encoding: .utf8)
+        chmod(token.path, 0o600)
+        let server = try RunningServer(["--token-file", token.path], home: home)
+        defer { server.stop() }
+        let auth = ["Authorization: Bearer tok-0123456789abcdef0123456789"]
+        let accepted = try server.request("POST", "/api/v1/agents/\(agent)/run", body: #"{"command":["cat","\#(token.path)"]}"#, headers: auth)
+        let done = try finished(server, try #require(accepted.json["id"] as? String), auth: auth)
+        let result = try #require(done.json["result"] as? [String: Any], "\(done.body)")
+        #expect(result["exit_code"] as? Int != 0)
+        let log = try String(contentsOfFile: try #require(result["log"] as? String), encoding: .utf8)
+        #expect(!log.contains("tok-0123456789abcdef"))
     }
 
     @Test func aCancelledJobStopsItsWorkAndAStoppingServerStopsEveryJob() throws {
@@ -178,6 +201,35 @@ import Testing
         #expect(((cancelled.json["error"] as? [String: Any])?["message"] as? String)?.contains("interrupted after 0 of 1 revisions") == true)
         let listed = try server.request("GET", "/api/sandbox/experiment-repositories")
         #expect(((listed.data["repositories"] as? [[String: Any]])?.first)?["experiments_count"] as? Int == 2)
+
+        // What a run would fail on is refused before it is accepted.
+        for (body, status) in [(#"{"last":100000}"#, 400), (#"{"experiment_id":999}"#, 404), (#"{"source":"/nonexistent"}"#, 400),
+                               (#"{"revisions":["--x"]}"#, 400), (#"{"source":"https://user:pw@example.com/r.git"}"#, 400)] {
+            let reply = try server.request("POST", "/api/v1/repositories/exp/run", body: body)
+            #expect(reply.status == status, "\(body): \(reply.body)")
+        }
+
+        // SIGTERM while a request runs a suite and a job runs an agent: both stop, the server exits.
+        let agent = try runBinary(["sandbox", "deploy", try runBinary(["sandbox", "create", "p", "--json"], home: home).decode(Project.self).id.rawValue,
+                                   "assistant", "--json"], home: home).decode(Agent.self).id.rawValue
+        let job = try #require(try server.request("POST", "/api/v1/agents/\(agent)/run", body: #"{"command":["sleep","60"]}"#).json["id"] as? String)
+        try running(server, job)
+        nonisolated(unsafe) var synchronous: RunningServer.Reply?
+        let answered = DispatchSemaphore(value: 0)
+        Thread {
+            synchronous = try? server.request("POST", "/api/sandbox/run-sandbox-experiment", body: #"{"repository":"exp","source":"\#(slow.path)"}"#)
+            answered.signal()
+        }.start()
+        Thread.sleep(forTimeInterval: 2) // into the suite
+        let stopping = Date()
+        #expect(server.stop() == 0)
+        #expect(Date().timeIntervalSince(stopping) < 15)
+        #expect(answered.wait(timeout: .now() + 5) == .success)
+        #expect(synchronous?.status == 409, "\(String(describing: synchronous))")
+        let runs = try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self).runs
+        #expect(runs.count == 1 && runs[0].stopReason == .interrupted)
+        let after = try runBinary(["repo", "list", "--json"], home: home, environment: environment).json()
+        #expect(((after["repositories"] as? [[String: Any]])?.first)?["experiments_count"] as? Int == 2)
     }
 
     @Test func aDatabaseLockedPastTheBusyTimeoutIs503AndNothingIsWritten() throws {

@@ -147,7 +147,7 @@ extension Sandbox {
                 _ = try loadProject(project)
                 let ids = try db.query("SELECT id FROM agents WHERE project_id = ? AND name = ? LIMIT 2", [project.rawValue, name]) { $0.text(0) }
                 guard let id = ids.first else {
-                    throw SandboxError.invalidInput("project \(project) has no agent named \(quoted(name)) ('novaos sandbox project \(project)' lists its agents)")
+                    throw SandboxError.notFound(kind: "agent named", id: "\(project)/\(name)", hint: "'novaos sandbox project \(project)' lists its agents")
                 }
                 guard ids.count == 1 else {
                     throw SandboxError.invalidInput("project \(project) has several agents named \(quoted(name)); name one by its ID")

@@ -38,7 +38,9 @@ public struct Production: Sendable {
         } ?? ProductionAgentList(agents: [])
     }
 
-    /// One page of `listAgents`, after the agent `cursor` (a production agent ID).
+    /// One page of the production agents in the order they were added (as `listAgents` orders
+    /// them, but for a promotion resumed after a crash), after the agent `cursor` (a production
+    /// agent ID): an agent added later always comes on a later page.
     public func listAgents(cursor: String?, limit: Int) throws -> Page<ProductionAgent> {
         try Page<ProductionAgent>.check(limit: limit)
         let cursor = try cursor.map { try AgentID($0).rawValue }
@@ -48,8 +50,8 @@ public struct Production: Sendable {
             }
             return try Self.agents(
                 in: connection, hasSlots: hasSlots,
-                where: "WHERE ?1 IS NULL OR (deployed_at, position) > (SELECT deployed_at, position FROM (\(Self.agentsView(hasSlots))) WHERE id = ?1)",
-                [cursor], limit: limit + 1
+                where: "WHERE ?1 IS NULL OR position > (SELECT position FROM (\(Self.agentsView(hasSlots))) WHERE id = ?1)",
+                [cursor], orderBy: "position", limit: limit + 1
             )
         }
         if rows == nil, let cursor { throw SandboxError.notFound(kind: "production agent", id: cursor) }
@@ -95,7 +97,7 @@ public struct Production: Sendable {
     /// refused.
     public func slot(_ name: String) throws -> SlotDetail {
         let detail = try reading { connection, hasSlots -> SlotDetail? in
-            let versions = try Self.agents(in: connection, hasSlots: hasSlots, where: "WHERE slot = ?", [name], newestFirst: true)
+            let versions = try Self.agents(in: connection, hasSlots: hasSlots, where: "WHERE slot = ?", [name], orderBy: "position DESC")
             guard !versions.isEmpty else { return nil }
             return SlotDetail(
                 slot: name, live: versions.first { $0.state == .live }?.id, versions: versions,
@@ -128,7 +130,7 @@ public struct Production: Sendable {
             if let subject {
                 let known = try connection.scalarInt("SELECT count(*) FROM (\(Self.agentsView(hasSlots))) WHERE slot = ?1 OR id = ?1", [subject])
                 guard known > 0 else {
-                    throw SandboxError.notFound(kind: "production agent or slot", id: subject, hint: "'novaos production list' shows them")
+                    throw SandboxError.notFound(kind: "production agent or slot named", id: subject, hint: "'novaos production list' shows them")
                 }
                 conditions.append("(slot = ? OR agent_id = ? OR previous_agent_id = ?)")
                 values += [subject, subject, subject]
@@ -145,7 +147,7 @@ public struct Production: Sendable {
             return try Self.events(in: connection, hasSlots: hasSlots, where: filter, values, limit: limit)
         }
         if let history { return history }
-        if let subject { throw SandboxError.notFound(kind: "production agent or slot", id: subject, hint: "there is no production database yet") }
+        if let subject { throw SandboxError.notFound(kind: "production agent or slot named", id: subject, hint: "there is no production database yet") }
         return []
     }
 
@@ -205,12 +207,13 @@ public struct Production: Sendable {
     }
 
     private static func agents(
-        in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable], newestFirst: Bool = false, limit: Int? = nil
+        in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable],
+        orderBy order: String = "deployed_at, position", limit: Int? = nil
     ) throws -> [ProductionAgent] {
         try connection.query(
             """
             SELECT id, name, type, status, token_budget, config, deployed_at, promoted_from_project_id, promoted_from_agent_id, slot, state
-            FROM (\(agentsView(hasSlots))) \(filter) ORDER BY \(newestFirst ? "position DESC" : "deployed_at, position") LIMIT ?
+            FROM (\(agentsView(hasSlots))) \(filter) ORDER BY \(order) LIMIT ?
             """,
             values + [Int64(limit ?? -1)]
         ) { row in

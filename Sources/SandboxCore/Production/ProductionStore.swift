@@ -107,7 +107,7 @@ final class ProductionStore {
             }
             return live
         }
-        throw SandboxError.notFound(kind: "production agent or slot", id: subject, hint: "'novaos production list' shows them")
+        throw SandboxError.notFound(kind: "production agent or slot named", id: subject, hint: "'novaos production list' shows them")
     }
 
     /// The live version of `slot`; nil for an empty slot, or no slot.

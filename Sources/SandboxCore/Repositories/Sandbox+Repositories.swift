@@ -231,9 +231,36 @@ extension Sandbox {
         return repository
     }
 
-    /// The repository `reference` (its ID or name) names.
-    public func repository(_ reference: String) throws -> ExperimentRepository {
-        try read { try loadRepository(reference) }
+    /// Checks what `runRepository` is asked for, without starting anything: the repository, a
+    /// running experiment, `last` (1 to 1,000), the revisions' form (at most 1,000), and a
+    /// source that is a folder or a remote URL without credentials. Returns the repository.
+    @discardableResult
+    public func checkRepositoryRun(
+        _ reference: String, source: String?, revisions: [String], last: Int?, experiment: Int64?, currentDirectory: String
+    ) throws -> ExperimentRepository {
+        if let last, last < 1 || last > 1_000 { throw SandboxError.invalidInput("--last must be between 1 and 1000") }
+        guard revisions.count <= 1_000 else { throw SandboxError.invalidInput("at most 1000 revisions at once, not \(revisions.count)") }
+        for revision in revisions where revision.hasPrefix("-") || revision.isEmpty || revision.utf8.contains(0) || revision.utf8.count > 1_000 {
+            throw SandboxError.invalidInput("invalid revision \(quoted(revision))")
+        }
+        if let source {
+            if RemoteURL.looksLikeURL(source) {
+                try mappingLowerErrors { try RemoteURL.validate(source) }
+            } else {
+                let local = source.hasPrefix("/") ? source : joinedPath(currentDirectory, source)
+                var info = stat()
+                guard !source.isEmpty, !source.utf8.contains(0), stat(local, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+                    throw SandboxError.invalidInput("\(quoted(source)) is not a git repository (no such folder)")
+                }
+            }
+        }
+        return try read {
+            let repository = try loadRepository(reference)
+            if let experiment {
+                guard try loadExperiment(experiment).completedAt == nil else { throw SandboxError.invalidState("experiment \(experiment) is already completed") }
+            }
+            return repository
+        }
     }
 
     /// Tests and analyses revisions of `source` (default: the experiment repository itself),
@@ -248,15 +275,9 @@ extension Sandbox {
         experiment: Int64? = nil, options: RepositoryOptions = RepositoryOptions()
     ) throws -> RepositoryRunSummary {
         try requireWritable()
-        let repository = try read { try loadRepository(reference) }
-        if let experiment {
-            let linked = try read { try loadExperiment(experiment) }
-            guard linked.completedAt == nil else { throw SandboxError.invalidState("experiment \(experiment) is already completed") }
-        }
-        if let last, last < 1 || last > 1_000 { throw SandboxError.invalidInput("--last must be between 1 and 1000") }
-        for revision in revisions where revision.hasPrefix("-") || revision.isEmpty || revision.utf8.contains(0) {
-            throw SandboxError.invalidInput("invalid revision \(quoted(revision))")
-        }
+        let repository = try checkRepositoryRun(
+            reference, source: source, revisions: revisions, last: last, experiment: experiment, currentDirectory: options.currentDirectory
+        )
         let bubblewrap: Bubblewrap? = options.isolation == .namespace
             ? try mappingLowerErrors { try Bubblewrap.locate(path: options.environment["PATH"], only: nonEmpty(options.environment["NOVAOS_TEST_BWRAP"])) } : nil
         return try mappingLowerErrors {

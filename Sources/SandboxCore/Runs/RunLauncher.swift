@@ -78,7 +78,10 @@ extension RunBook {
                     Timestamp.string(from: now()), run.runID
                 )
             }
-            throw error
+            // "cannot start /path/…" names the command, which may hold a passed value.
+            let message = (error as? SandboxError)?.description ?? "\(error)"
+            let redacted = redactor.redact(message)
+            throw redacted == message ? error : SandboxError.invalidInput(redacted)
         }
 
         let recorder = RunRecorder(
@@ -210,6 +213,9 @@ extension SandboxPaths {
         if let home = nonEmpty(environment["HOME"]), home != "/" {
             hidden += SandboxLayout.credentialEntries.map { home + "/" + $0 }
         }
+        // More to hide, named by the user (or by `novaos serve`, its token file): absolute
+        // paths separated by ':'.
+        hidden += (environment["NOVAOS_HIDE"] ?? "").split(separator: ":").map(String.init).filter { $0.hasPrefix("/") }
         return hidden
     }
 }

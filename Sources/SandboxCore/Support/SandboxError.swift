@@ -14,7 +14,8 @@ import ExperimentRepos
 public enum SandboxError: Error, Equatable, Sendable {
     /// An ID that does not have the expected form (checked before any file is touched).
     case invalidID(kind: String, value: String, expected: String)
-    /// An ID (or name) of the right form that names nothing; `hint` says where to look.
+    /// An ID of the right form that names nothing, or a name (a `kind` ending in " named") that
+    /// does; `hint` says where to look.
     case notFound(kind: String, id: String, hint: String? = nil)
     /// A value the caller supplied that cannot be accepted.
     case invalidInput(String)
@@ -76,7 +77,7 @@ extension SandboxError: CustomStringConvertible, LocalizedError {
         case .invalidID(let kind, let value, let expected):
             "invalid \(kind) ID \(quoted(value)): expected \(expected)"
         case .notFound(let kind, let id, let hint):
-            "no \(kind) with ID \(quoted(id))" + (hint.map { "; \($0)" } ?? "")
+            "no \(kind)\(kind.hasSuffix(" named") ? "" : " with ID") \(quoted(id))" + (hint.map { "; \($0)" } ?? "")
         case .invalidInput(let message), .invalidState(let message), .promotionRefused(let message), .unavailable(let message):
             message
         case .unknownModel(let model):
