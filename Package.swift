@@ -26,6 +26,14 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(name: "SQLiteDB", dependencies: ["CSQLite"]),
+        // The system libpq (team mode's production registry on PostgreSQL), the same way.
+        .systemLibrary(
+            name: "CPostgreSQL",
+            path: "Modules/CPostgreSQL",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .target(name: "PostgresDB", dependencies: ["CPostgreSQL"]),
         // Spawning, isolation (bubblewrap), the supervise loop, capped logs, safe file operations: no SQL.
         .target(name: "Supervision"),
         // git, GitHub, test suites and code analysis of experiment repositories.
@@ -69,6 +77,7 @@ let package = Package(
         // The fuzz target: `scripts/fuzz SECONDS` (libFuzzer); built plainly, it replays inputs.
         .executableTarget(name: "novaos-fuzz", dependencies: ["SandboxCore"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .testTarget(name: "SQLiteDBTests", dependencies: ["SQLiteDB"]),
+        .testTarget(name: "PostgresDBTests", dependencies: ["PostgresDB"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB", "ExperimentRepos", "Supervision"]),
         .testTarget(name: "novaosTests", dependencies: ["novaos", "SandboxCore", "SQLiteDB"]),

@@ -65,7 +65,7 @@ runreport = obj({"status": {"enum": ["completed", "completed_with_failures"]}, "
                  "successful_experiments": {"type": "integer"}, "tests_run": {"type": "integer"}, "proposals_created": {"type": "integer"},
                  "agent": nullable({"type": "string"}), "results": {"type": "array", "items": ref("ExperimentResult")}})
 JOB = {"type": "string", "pattern": "^job_[0-9a-f]{16}$"}
-job = obj({"id": JOB, "kind": {"enum": ["agent_run", "repository_run"]}, "subject": {"type": "string"},
+job = obj({"id": JOB, "kind": {"enum": ["agent_run", "production_run", "repository_run"]}, "subject": {"type": "string"},
            "status": {"enum": ["queued", "running", "finished", "failed", "cancelled"]}, "cancel_requested": {"type": "boolean"},
            "created_at": {"type": "string"}, "started_at": nullable({"type": "string"}), "finished_at": nullable({"type": "string"}),
            "result": nullable({"type": "object"}), "error": nullable(obj({"code": {"type": "string"}, "message": {"type": "string"}})),
@@ -224,8 +224,8 @@ paths["/api/v1/production/agents/{id}/metrics"] = {"get": {"operationId": "produ
     {"name": "since", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^20[0-9]{2}-[01][0-9]-[0-3][0-9]$"}},
     {"name": "window", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[1-9][0-9]{0,2}(h|d)$"}}],
     "responses": ok({"type": "object"}) | errors("400", "404", "409", "503")}}
-paths["/api/v1/production/agents/{id}/runs"] = {"get": {"operationId": "productionRuns", "parameters": [prodagent_param],
-    "responses": ok(obj({"runs": {"type": "array"}})) | errors("400", "404", "409", "503")}}
+paths["/api/v1/production/agents/{id}/runs"] = {"get": {"operationId": "productionRuns", "parameters": [prodagent_param, limit_param, rowcursor()],
+    "responses": ok(obj({"runs": {"type": "array"}, "next_cursor": nullable(ROWID)})) | errors("400", "404", "409", "503")}}
 paths["/api/v1/production/agents/{id}/run"] = {"post": {"operationId": "runProductionAgent", "summary": "Run a live agent (as production run) as a job",
     "parameters": [prodagent_param],
     "requestBody": body(obj({"command": {"type": "array", "items": {"type": "string", "maxLength": 4096}, "minItems": 1, "maxItems": 1000},

@@ -44,6 +44,9 @@ public struct ServerConfiguration: Sendable {
             // Whatever the server runs (agents, test suites) must not read the token: hidden
             // like novaos's own data, where it really is.
             let absolute = tokenFile.hasPrefix("/") ? tokenFile : currentDirectory + "/" + tokenFile
+            guard !absolute.contains(":") else {
+                throw SandboxError.invalidInput("--token-file \(tokenFile): the path may not contain ':' (it is hidden from what the server runs through NOVAOS_HIDE, a list separated by ':')")
+            }
             self.environment["NOVAOS_HIDE"] = [environment["NOVAOS_HIDE"], absolute].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
         }
         if let timeout = environment["NOVAOS_BUSY_TIMEOUT_MS"].flatMap(Int32.init), timeout >= 0 { busyTimeoutMilliseconds = timeout }

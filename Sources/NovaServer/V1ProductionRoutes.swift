@@ -45,9 +45,10 @@ struct V1ProductionRoutes {
             let window = try query.get("window").map { try parseDuration(String($0), maximumDays: 366) }
             return try await v1.document { try ledger().metrics(of: agent, since: since, window: window) }
         }
-        api.get("agents/:id/runs") { _, context in
+        api.get("agents/:id/runs") { request, context in
             let agent = try context.parameters.require("id")
-            return try await v1.document { try ledger().runs(of: agent) }
+            let (cursor, limit) = try v1.paging(request) { $0 }
+            return try await v1.document { try ledger().runs(of: agent, cursor: cursor, limit: limit) }
         }
         api.post("agents/:id/run") { request, context in try await run(request, context.parameters.require("id")) }
         api.post("agents/:id/budget") { request, context in
@@ -119,10 +120,12 @@ struct V1ProductionRoutes {
     private func run(_ request: Request, _ agent: String) async throws -> Response {
         let body = try await v1.body(request, V1Routes.AgentRunBody.self, fields: V1Routes.AgentRunBody.fields)
         let options = try body.checked(configuration)
-        // The agent is looked up first, so an unknown one is a 404 now rather than a failed job.
-        _ = try await blocking { try ledger().runs(of: agent) }
-        let job = try v1.jobs.submit(kind: .productionRun, subject: agent) { shouldStop, note in
-            try ledger().runAgent(agent, command: body.command, options: options(shouldStop, note))
+        // The agent is looked up now: an unknown one is a 404 rather than a failed job, and a
+        // slot runs the version live when the job was accepted (if it is not live any more when
+        // the job starts, the job fails, as `production run` would).
+        let id = try await blocking { try ledger().agentID(for: agent) }
+        let job = try v1.jobs.submit(kind: .productionRun, subject: id.rawValue) { shouldStop, note in
+            try ledger().runAgent(id.rawValue, command: body.command, options: options(shouldStop, note))
         }
         return try v1.accepted(job)
     }
@@ -154,8 +157,8 @@ struct V1ProductionRoutes {
                 )
             }
             return kind == .rollback
-                ? try guardian.rollback(preview.agentID.rawValue, to: body.to, reason: body.reason)
-                : try guardian.retire(preview.agentID.rawValue, reason: body.reason)
+                ? try guardian.rollback(preview.agentID.rawValue, to: body.to, reason: body.reason, expected: preview)
+                : try guardian.retire(preview.agentID.rawValue, reason: body.reason, expected: preview)
         }
         return try APIResponse.document(change)
     }

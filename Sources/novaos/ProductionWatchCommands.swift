@@ -208,7 +208,7 @@ extension ProductionCommand {
             try confirmSlotChange(preview, yes: yes, context: context)
             // The agent the preview named (and the user confirmed), not the slot again: if the
             // slot changed meanwhile, or on a re-run, nothing is rolled back twice.
-            let change = try guardian.rollback(preview.agentID.rawValue, to: to, reason: reason, step: context.testCrashHook())
+            let change = try guardian.rollback(preview.agentID.rawValue, to: to, reason: reason, expected: preview, step: context.testCrashHook())
             try context.emit(change, json: global.json)
         }
     }
@@ -231,7 +231,7 @@ extension ProductionCommand {
             let guardian = try global.productionGuard(in: context)
             let preview = try guardian.preview(.retire, agent)
             if preview.liveBefore != preview.liveAfter { try confirmSlotChange(preview, yes: yes, context: context) }
-            let change = try guardian.retire(agent, reason: reason, step: context.testCrashHook())
+            let change = try guardian.retire(agent, reason: reason, expected: preview, step: context.testCrashHook())
             try context.emit(change, json: global.json)
         }
     }

@@ -96,13 +96,22 @@ import Testing
         #expect(try runBinary(["sandbox", "runs", agent, "--json"], home: home).decode(RunList.self).runs.count == before)
 
         // A command that cannot start names itself in the error: a passed value in it is redacted.
-        let unstartable = try server.request("POST", "/api/v1/agents/\(agent)/run", body: #"{"command":["/nonexistent/sk-live-0123456789abcdef"],"env":{"K":"sk-live-0123456789abcdef"}}"#)
-        let failed = try finished(server, try #require(unstartable.json["id"] as? String))
-        #expect(failed.json["status"] as? String == "failed" && !failed.body.contains("sk-live-0123456789abcdef"), "\(failed.body)")
+        for secret in ["sk-live-0123456789abcdef", #"sk-\"quoted\\secret"#] {
+            let unstartable = try server.request("POST", "/api/v1/agents/\(agent)/run", body: #"{"command":["/nonexistent/\#(secret)"],"env":{"K":"\#(secret)"}}"#)
+            let failed = try finished(server, try #require(unstartable.json["id"] as? String))
+            #expect(failed.json["status"] as? String == "failed" && !failed.body.contains("quoted") && !failed.body.contains("sk-live"), "\(failed.body)")
+        }
     }
 
     @Test func whatTheServerRunsCannotReadItsToken() throws {
         let (home, _, agent) = try homeWithAgent(tokenBudget: 1_000_000)
+        // A path with ':' could not be hidden (NOVAOS_HIDE is a list separated by ':'): refused.
+        let odd = home.appendingPathComponent("a:b")
+        try FileManager.default.createDirectory(at: odd, withIntermediateDirectories: true)
+        try "tok-0123456789abcdef0123456789\n".write(to: odd.appendingPathComponent("token"), atomically: true, encoding: .utf8)
+        chmod(odd.appendingPathComponent("token").path, 0o600)
+        let refused = try runBinary(["serve", "--port", "0", "--token-file", odd.appendingPathComponent("token").path], home: home)
+        #expect(refused.exitCode == 64 && refused.stderr.contains("may not contain ':'"), "\(refused.stderr)")
         let token = home.appendingPathComponent("server.token")
         try "tok-0123456789abcdef0123456789\n".write(to: token, atomically: true, encoding: .utf8)
         chmod(token.path, 0o600)

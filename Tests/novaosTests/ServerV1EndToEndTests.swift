@@ -201,6 +201,9 @@ import Testing
         }
         #expect(finished.json["status"] as? String == "finished", "\(finished.body)")
         #expect((try server.request("GET", "/api/v1/production/agents/winner/runs").json["runs"] as? [Any])?.count == 1)
+        #expect(job.json["subject"] as? String == live) // the slot's live version when accepted
+        #expect(try server.request("GET", "/api/v1/production/agents/winner/runs?limit=1").json["next_cursor"] is NSNull)
+        #expect(try server.request("GET", "/api/v1/production/slots/nothing").status == 404)
         let unknown = try server.request("POST", "/api/v1/production/agents/nothing/run", body: #"{"command":["true"]}"#)
         #expect(unknown.status == 404, "\(unknown.body)")
 
@@ -218,6 +221,7 @@ import Testing
         let unknownRollback = try server.request("POST", "/api/v1/production/rollback", body: #"{"agent":"prd_0000000000000000","confirm":true}"#)
         #expect(unknownRollback.status == 404, "\(unknownRollback.body)")
         #expect(try server.request("POST", "/api/v1/production/retire", body: #"{"agent":"\#(live)","to":"x"}"#).status == 400)
+        #expect(try server.request("POST", "/api/v1/production/retire", body: #"{"agent":"prd_0000000000000000","confirm":true}"#).status == 404)
     }
 
     @Test func eightClientsWritingUsageAtOnceLoseNothing() throws {

@@ -43,7 +43,10 @@ public struct Production: Sendable {
     /// agent ID): an agent added later always comes on a later page.
     public func listAgents(cursor: String?, limit: Int) throws -> Page<ProductionAgent> {
         try Page<ProductionAgent>.check(limit: limit)
-        let cursor = try cursor.map { try AgentID($0).rawValue }
+        let cursor = try cursor.map { text -> String in
+            guard let id = try? AgentID(text) else { throw SandboxError.invalidInput("invalid cursor \(quoted(text)): expected the next_cursor of a page") }
+            return id.rawValue
+        }
         let rows = try reading { connection, hasSlots in
             if let cursor, try connection.scalarInt("SELECT count(*) FROM (\(Self.agentsView(hasSlots))) WHERE id = ?", [cursor]) == 0 {
                 throw SandboxError.notFound(kind: "production agent", id: cursor)
@@ -105,7 +108,7 @@ public struct Production: Sendable {
             )
         }
         guard let detail = detail ?? nil else {
-            throw SandboxError.invalidInput("no production slot named \(quoted(name)); 'novaos production list' shows the slots")
+            throw SandboxError.notFound(kind: "production slot named", id: name, hint: "'novaos production list' shows the slots")
         }
         return detail
     }

@@ -226,26 +226,40 @@ public final class ProductionGuard {
     /// `to` (default: the slot's newest standby version) goes live, or the slot is left empty.
     /// An agent already rolled back is left as it is (`changed` false), so a re-run after a
     /// crash changes nothing twice.
+    ///
+    /// - Parameter expected: the `preview` a person confirmed (or that needed no confirmation).
+    ///   When the slot has changed since, so that the change would now leave a different
+    ///   version live than the preview said, nothing is done (`invalidState`).
     public func rollback(
-        _ subject: String, to replacement: String? = nil, reason: String? = nil, step: (SlotChangeStep) throws -> Void = { _ in }
+        _ subject: String, to replacement: String? = nil, reason: String? = nil, expected: SlotChange? = nil,
+        step: (SlotChangeStep) throws -> Void = { _ in }
     ) throws -> SlotChange {
-        try change(.rollback, subject, to: replacement.map(AgentID.init(unchecked:)), reason: reason, step: step)
+        try change(.rollback, subject, to: replacement.map(AgentID.init(unchecked:)), reason: reason, expected: expected, step: step)
     }
 
     /// Takes a version out of service for good (`retired`). Retiring the live version puts
-    /// the slot's newest standby version live, as a rollback does.
-    public func retire(_ agent: String, reason: String? = nil, step: (SlotChangeStep) throws -> Void = { _ in }) throws -> SlotChange {
-        try change(.retire, agent, to: nil, reason: reason, step: step)
+    /// the slot's newest standby version live, as a rollback does. `expected` as for `rollback`.
+    public func retire(
+        _ agent: String, reason: String? = nil, expected: SlotChange? = nil, step: (SlotChangeStep) throws -> Void = { _ in }
+    ) throws -> SlotChange {
+        try change(.retire, agent, to: nil, reason: reason, expected: expected, step: step)
     }
 
     private func change(
-        _ kind: SlotChange.Kind, _ subject: String, to replacement: AgentID?, reason: String?, step: (SlotChangeStep) throws -> Void
+        _ kind: SlotChange.Kind, _ subject: String, to replacement: AgentID?, reason: String?, expected: SlotChange?,
+        step: (SlotChangeStep) throws -> Void
     ) throws -> SlotChange {
         if let reason { try Self.validateReason(reason) }
         return try store.write {
             let at = store.now() // read under the write lock, so the history stays in order
             var change = try plan(kind, subject, to: replacement, at: at)
             guard change.changed else { return change }
+            if let expected, change.liveBefore != expected.liveBefore || change.liveAfter != expected.liveAfter {
+                let now = change.liveAfter.map { "\($0) would go live" } ?? "the slot would be left empty"
+                throw SandboxError.invalidState(
+                    "slot \(quoted(change.slot)) changed since it was looked at (\(change.liveBefore.map(\.rawValue) ?? "nothing") is live now, and \(now)); nothing was changed: look again"
+                )
+            }
             let agent = try store.agent(change.agentID.rawValue)!
             change.liveAfter = try store.takeOutOfService(agent, as: change.state, replacement: change.liveAfter, at: at, step: step)
             change.reason = reason ?? (kind == .rollback ? "rolled back by hand" : "retired by hand")
@@ -271,7 +285,7 @@ public final class ProductionGuard {
             agent = try store.resolve(subject)
         case .retire:
             guard let found = try store.agent(subject) else {
-                throw SandboxError.invalidInput("no production agent with ID \(quoted(subject)); retire names a version by its ID ('novaos production slot NAME' lists them)")
+                throw SandboxError.notFound(kind: "production agent", id: subject, hint: "retire names a version by its ID ('novaos production slot NAME' lists them)")
             }
             agent = found
         }

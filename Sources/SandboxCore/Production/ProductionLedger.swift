@@ -48,6 +48,18 @@ public final class ProductionLedger: RunBook {
         }
     }
 
+    /// One page of `runs(of:)`, older than the run `cursor`.
+    public func runs(of subject: String, cursor: String?, limit: Int) throws -> Page<RunRecord> {
+        try Page<RunRecord>.check(limit: limit)
+        let before = try Page<RunRecord>.rowID(cursor)
+        return try store.read { try Sandbox.runsPage(in: db, agent: try store.resolve(subject).id, before: before, limit: limit) }
+    }
+
+    /// The production agent `subject` names: itself, or a slot's live version now.
+    public func agentID(for subject: String) throws -> AgentID {
+        try store.read { try store.resolve(subject).id }
+    }
+
     var databasePath: String { paths.productionDatabase.path }
 
     func write<T>(_ body: () throws -> T) throws -> T { try store.write(body) }

@@ -78,9 +78,11 @@ extension RunBook {
                     Timestamp.string(from: now()), run.runID
                 )
             }
-            // "cannot start /path/…" names the command, which may hold a passed value.
+            // "cannot start "/path/…"" names the command, which may hold a passed value, and
+            // quotes it as Swift does (`debugDescription`): the quoted forms are redacted too.
             let message = (error as? SandboxError)?.description ?? "\(error)"
-            let redacted = redactor.redact(message)
+            let quotedForms = passed.values.map { String($0.debugDescription.dropFirst().dropLast()) }
+            let redacted = Redactor(secrets: Array(passed.values) + quotedForms).redact(message)
             throw redacted == message ? error : SandboxError.invalidInput(redacted)
         }
 

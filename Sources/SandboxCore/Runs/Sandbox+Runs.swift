@@ -142,12 +142,18 @@ extension Sandbox {
         let before = try Page<RunRecord>.rowID(cursor)
         return try read {
             _ = try loadAgent(id)
-            let rows = try db.query(
-                "SELECT \(Self.runColumns) FROM runs WHERE agent_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
-                [id.rawValue, before, Int64(limit + 1)], Self.decodeRun
-            )
-            return Page(key: "runs", rows: rows, limit: limit) { String($0.id) }
+            return try Self.runsPage(in: db, agent: id, before: before, limit: limit)
         }
+    }
+
+    /// A page of the runs of `agent` in `db` (a sandbox or production): newest first, older
+    /// than the run `before`.
+    static func runsPage(in db: Connection, agent: AgentID, before: Int64?, limit: Int) throws -> Page<RunRecord> {
+        let rows = try db.query(
+            "SELECT \(runColumns) FROM runs WHERE agent_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
+            [agent.rawValue, before, Int64(limit + 1)], decodeRun
+        )
+        return Page(key: "runs", rows: rows, limit: limit) { String($0.id) }
     }
 
     /// Pauses an active agent: it keeps its data, may still be promoted, and does not run.

@@ -190,6 +190,29 @@ import Testing
         #expect(check.criteria.first { $0.name == "min_roi" }?.pass == true)
     }
 
+    /// A confirmation never stands for a change it did not see: retiring a standby needs none,
+    /// but if a rollback puts that standby live before the retirement runs, the retirement
+    /// would empty the slot, so it is refused and nothing changes.
+    @Test func aChangeTheSlotOutranSinceItsPreviewIsRefused() throws {
+        let world = try World()
+        let first = try world.promote("support")
+        let second = try world.promote("support")
+        let guardian = try world.guardian()
+        let retirePreview = try guardian.preview(.retire, first.rawValue)
+        #expect(retirePreview.liveBefore == second && retirePreview.liveAfter == second)
+        _ = try guardian.rollback("support", expected: try guardian.preview(.rollback, "support")) // first goes live
+        #expect(throws: SandboxError.self) { try guardian.retire(first.rawValue, expected: retirePreview) }
+        let slot = try Production(paths: world.sandbox.paths).slot("support")
+        #expect(slot.live == first)
+        #expect(try Production(paths: world.sandbox.paths).history(of: "support").events.filter { $0.kind == "retire" }.isEmpty)
+        // Looked at again, it goes through, as confirmed.
+        let fresh = try guardian.preview(.retire, first.rawValue)
+        #expect(try guardian.retire(first.rawValue, expected: fresh).liveAfter == nil)
+        #expect(throws: SandboxError.notFound(kind: "production slot named", id: "nothing", hint: "'novaos production list' shows the slots")) {
+            try Production(paths: world.sandbox.paths).slot("nothing")
+        }
+    }
+
     @Test func rollbackAndRetireByHand() throws {
         let world = try World()
         let first = try world.promote("support")

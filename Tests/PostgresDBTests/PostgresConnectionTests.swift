@@ -1,0 +1,133 @@
+import Foundation
+import PostgresDB
+import Testing
+
+/// A PostgreSQL server for the tests: `NOVAOS_TEST_POSTGRES_URL`, which `scripts/with-postgres`
+/// sets (CI runs the tests through it). Without it the suites skip, saying why.
+enum TestPostgres {
+    static let url = ProcessInfo.processInfo.environment["NOVAOS_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
+
+    static let skipReason: Comment = "no PostgreSQL server: run the tests through scripts/with-postgres, which starts one (NOVAOS_TEST_POSTGRES_URL)"
+
+    /// A new, empty database of its own for one test, and its URL.
+    static func freshDatabase() throws -> String {
+        let admin = try PostgresConnection(try #require(url))
+        let name = "novaos_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
+        try admin.execute("CREATE DATABASE \(name)")
+        var components = URLComponents(string: try #require(url))!
+        components.path = "/" + name
+        return components.string!
+    }
+}
+
+@Suite(.enabled(if: TestPostgres.url != nil, TestPostgres.skipReason))
+struct PostgresConnectionTests {
+    @Test func parametersAreBoundNeverInterpolated() throws {
+        let db = try PostgresConnection(try TestPostgres.freshDatabase())
+        try db.execute("CREATE TABLE notes (id bigint PRIMARY KEY, body text, flag boolean)")
+        let hostile = "x'); DROP TABLE notes; --\u{0}".replacingOccurrences(of: "\u{0}", with: "") + " ünï \"q\" \\"
+        #expect(try db.run("INSERT INTO notes VALUES ($1, $2, $3)", [Int64(1), hostile, true]) == 1)
+        #expect(try db.run("INSERT INTO notes VALUES ($1, $2, $3)", [Int64(2), nil, false]) == 1)
+        let rows = try db.query("SELECT id, body, flag FROM notes ORDER BY id")
+        #expect(rows.count == 2)
+        #expect(try rows[0].requiredText("body") == hostile && rows[0].bool("flag") == true && rows[0].int64("id") == 1)
+        #expect(try rows[1].text("body") == nil && rows[1].bool("flag") == false)
+        #expect(throws: PostgresError.self) { try rows[0].text("missing") }
+    }
+
+    @Test func errorsKeepTheirSQLState() throws {
+        let db = try PostgresConnection(try TestPostgres.freshDatabase())
+        try db.execute("CREATE TABLE slots (name text PRIMARY KEY)")
+        try db.run("INSERT INTO slots VALUES ($1)", ["a"])
+        do {
+            try db.run("INSERT INTO slots VALUES ($1)", ["a"])
+            Issue.record("a duplicate was accepted")
+        } catch let error as PostgresError {
+            #expect(error.isUniqueViolation && error.sqlState == "23505" && !error.isRetryable)
+            #expect(error.description.contains("23505") && error.sql == "INSERT INTO slots VALUES ($1)")
+        }
+        #expect { try db.execute("SELEC 1") } throws: { ($0 as? PostgresError)?.sqlState == "42601" }
+        // The connection is still usable after an error.
+        #expect(try db.query("SELECT count(*) AS n FROM slots")[0].int64("n") == 1)
+    }
+
+    @Test func aConnectionThatCannotBeMadeSaysWhyWithoutSQLState() throws {
+        do {
+            _ = try PostgresConnection("postgresql://nobody@127.0.0.1:1/none?connect_timeout=2")
+            Issue.record("connected to port 1")
+        } catch let error as PostgresError {
+            #expect(error.sqlState == nil && error.isConnectionFailure && !error.message.isEmpty && !error.message.contains("\n"))
+        }
+    }
+
+    @Test func aPasswordInTheURLIsFound() throws {
+        #expect(try PostgresConnection.namesPassword("postgresql://u:secret@db.example.com/registry"))
+        #expect(try PostgresConnection.namesPassword("host=db user=u password=secret"))
+        #expect(try PostgresConnection.namesPassword("postgresql://u@db.example.com/registry?password=secret"))
+        #expect(try !PostgresConnection.namesPassword("postgresql://u@db.example.com/registry?sslmode=require"))
+        #expect(try !PostgresConnection.namesPassword("postgres://db.example.com"))
+        #expect(throws: PostgresError.self) { try PostgresConnection.namesPassword("postgresql://[broken") }
+    }
+
+    @Test func aTransactionRollsBackWhenItsBodyThrows() throws {
+        let db = try PostgresConnection(try TestPostgres.freshDatabase())
+        try db.execute("CREATE TABLE t (n bigint)")
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try db.inTransaction { try db.run("INSERT INTO t VALUES (1)"); throw Stop() }
+        }
+        #expect(try db.query("SELECT count(*) AS n FROM t")[0].int64("n") == 0)
+        try db.inTransaction { _ = try db.run("INSERT INTO t VALUES (2)") }
+        #expect(try db.query("SELECT count(*) AS n FROM t")[0].int64("n") == 1)
+    }
+
+    /// Eight connections increment one counter in SERIALIZABLE transactions at once: every
+    /// serialization failure is retried, so the counter ends at exactly 8 × 25.
+    @Test func serializationFailuresAreRetriedAndNothingIsLost() throws {
+        let url = try TestPostgres.freshDatabase()
+        let setup = try PostgresConnection(url)
+        try setup.execute("CREATE TABLE counter (n bigint NOT NULL); INSERT INTO counter VALUES (0)")
+        let failures = Mutex(0)
+        DispatchQueue.concurrentPerform(iterations: 8) { _ in
+            do {
+                let db = try PostgresConnection(url)
+                for _ in 0..<25 {
+                    try db.inTransaction(.serializable, maximumAttempts: 50) {
+                        let n = try db.query("SELECT n FROM counter")[0].int64("n")
+                        try db.run("UPDATE counter SET n = $1", [n + 1])
+                    }
+                }
+            } catch {
+                failures.withLock { $0 += 1 }
+            }
+        }
+        #expect(failures.withLock { $0 } == 0)
+        #expect(try setup.query("SELECT n FROM counter")[0].int64("n") == 200)
+    }
+
+    @Test func copyInLoadsRowsOrNothing() throws {
+        let db = try PostgresConnection(try TestPostgres.freshDatabase())
+        try db.execute("CREATE TABLE events (id bigint PRIMARY KEY, amount bigint NOT NULL)")
+        var next = 0
+        let copied = try db.copyIn("COPY events (id, amount) FROM STDIN") {
+            guard next < 10 else { return nil }
+            defer { next += 1 }
+            return Array((0..<1_000).map { "\(next * 1_000 + $0)\t\($0)\n" }.joined().utf8)
+        }
+        #expect(copied == 10_000)
+        #expect(try db.query("SELECT count(*) AS n, sum(amount) AS s FROM events")[0].int64("s") == 10 * 499_500)
+        // A bad row fails the whole copy, with its SQLSTATE; nothing of it stays.
+        #expect { try db.copyIn("COPY events (id, amount) FROM STDIN") { next < 12 ? { next += 1; return Array("\(20_000 + next)\tnot-a-number\n".utf8) }() : nil } }
+            throws: { ($0 as? PostgresError)?.sqlState == "22P02" }
+        #expect(try db.query("SELECT count(*) AS n FROM events")[0].int64("n") == 10_000)
+        #expect(try db.query("SELECT 1 AS one")[0].int64("one") == 1)
+    }
+}
+
+/// A minimal lock for the tests (Synchronization's Mutex needs a newer platform on macOS).
+final class Mutex<Value>: @unchecked Sendable {
+    private var value: Value
+    private let lock = NSLock()
+    init(_ value: Value) { self.value = value }
+    func withLock<T>(_ body: (inout Value) -> T) -> T { lock.withLock { body(&value) } }
+}
