@@ -34,6 +34,8 @@ let package = Package(
             providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
         ),
         .target(name: "PostgresDB", dependencies: ["CPostgreSQL"]),
+        // Team mode: the production registry on PostgreSQL (issue 15, in progress).
+        .target(name: "TeamRegistry", dependencies: ["SandboxCore", "PostgresDB"]),
         // Spawning, isolation (bubblewrap), the supervise loop, capped logs, safe file operations: no SQL.
         .target(name: "Supervision"),
         // git, GitHub, test suites and code analysis of experiment repositories.
@@ -77,7 +79,9 @@ let package = Package(
         // The fuzz target: `scripts/fuzz SECONDS` (libFuzzer); built plainly, it replays inputs.
         .executableTarget(name: "novaos-fuzz", dependencies: ["SandboxCore"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .testTarget(name: "SQLiteDBTests", dependencies: ["SQLiteDB"]),
-        .testTarget(name: "PostgresDBTests", dependencies: ["PostgresDB"]),
+        .target(name: "PostgresTestSupport", dependencies: ["PostgresDB"], path: "Tests/PostgresTestSupport"),
+        .testTarget(name: "PostgresDBTests", dependencies: ["PostgresDB", "PostgresTestSupport"]),
+        .testTarget(name: "TeamRegistryTests", dependencies: ["TeamRegistry", "PostgresDB", "PostgresTestSupport", "SandboxCore"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB", "ExperimentRepos", "Supervision"]),
         .testTarget(name: "novaosTests", dependencies: ["novaos", "SandboxCore", "SQLiteDB"]),

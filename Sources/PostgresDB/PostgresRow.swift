@@ -53,3 +53,17 @@ extension Int: PostgresBindable { public var postgresText: String { String(self)
 extension Int64: PostgresBindable { public var postgresText: String { String(self) } }
 extension Int32: PostgresBindable { public var postgresText: String { String(self) } }
 extension Bool: PostgresBindable { public var postgresText: String { self ? "t" : "f" } }
+
+extension PostgresRow {
+    /// The value of column `index` (0-based), nil for NULL: for code shared with SQLite's
+    /// positional rows.
+    public func text(at index: Int) -> String? { values[index] }
+
+    /// An integer column by position.
+    public func int64(at index: Int) throws -> Int64 {
+        guard let text = values[index], let value = Int64(text) else {
+            throw PostgresError(sqlState: nil, message: "column \(names[index]) is not an integer: \(values[index] ?? "NULL")")
+        }
+        return value
+    }
+}

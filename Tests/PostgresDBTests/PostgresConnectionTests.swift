@@ -1,26 +1,9 @@
 import Foundation
 import PostgresDB
+import PostgresTestSupport
 import Testing
 
-/// A PostgreSQL server for the tests: `NOVAOS_TEST_POSTGRES_URL`, which `scripts/with-postgres`
-/// sets (CI runs the tests through it). Without it the suites skip, saying why.
-enum TestPostgres {
-    static let url = ProcessInfo.processInfo.environment["NOVAOS_TEST_POSTGRES_URL"].flatMap { $0.isEmpty ? nil : $0 }
-
-    static let skipReason: Comment = "no PostgreSQL server: run the tests through scripts/with-postgres, which starts one (NOVAOS_TEST_POSTGRES_URL)"
-
-    /// A new, empty database of its own for one test, and its URL.
-    static func freshDatabase() throws -> String {
-        let admin = try PostgresConnection(try #require(url))
-        let name = "novaos_test_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "")
-        try admin.execute("CREATE DATABASE \(name)")
-        var components = URLComponents(string: try #require(url))!
-        components.path = "/" + name
-        return components.string!
-    }
-}
-
-@Suite(.enabled(if: TestPostgres.url != nil, TestPostgres.skipReason))
+@Suite(.enabled(if: TestPostgres.url != nil, Comment(rawValue: TestPostgres.skipReason)))
 struct PostgresConnectionTests {
     @Test func parametersAreBoundNeverInterpolated() throws {
         let db = try PostgresConnection(try TestPostgres.freshDatabase())
