@@ -35,9 +35,11 @@ extension Sandbox {
     ///     prove that a later call completes the promotion.
     /// - Throws: `SandboxError.promotionRefused` for `NOT_READY` without `force`;
     ///   `SandboxError.invalidState` for a project already promoted or killed.
+    ///
+    /// - Parameter target: where the plan is copied; nil: `production.db` (created when missing).
     public func promote(
         _ id: ProjectID, force: Bool = false, slotMap: [AgentID: String] = [:], guardrails: [String] = [],
-        hook: (PromotionStep) throws -> Void = { _ in }
+        target: (any PromotionTarget)? = nil, hook: (PromotionStep) throws -> Void = { _ in }
     ) throws -> PromotionResult {
         var policy = GuardrailPolicy()
         try policy.apply(guardrails)
@@ -53,16 +55,9 @@ extension Sandbox {
         let plannedGuardrails = String(decoding: try JSONWriter(pretty: false).encode(guardrails), as: UTF8.self)
 
         try requireWritable()
-        let production = try openProductionForWriting()
-        let productionPath = paths.productionDatabase.path
-        do {
-            try production.execute("BEGIN IMMEDIATE TRANSACTION")
-        } catch let error as SQLiteError {
-            throw DatabaseFile.describe(error, path: productionPath)
-        }
-        defer {
-            if production.isInTransaction { try? production.execute("ROLLBACK TRANSACTION") }
-        }
+        let target = try target ?? SQLitePromotionTarget(try openProductionForWriting(), path: paths.productionDatabase.path)
+        try target.lock()
+        defer { target.abandon() }
 
         try write {
             if let state = try promotionState(id) {
@@ -95,12 +90,10 @@ extension Sandbox {
         }
         try hook(.planned)
 
-        try copyPlan(id, into: production, hook: hook)
-        do {
-            try production.execute("COMMIT TRANSACTION")
-        } catch let error as SQLiteError {
-            throw DatabaseFile.describe(error, path: productionPath)
-        }
+        let plan = try loadPlan(id)
+        // The history says when the change happened: now, in the target's transaction.
+        try target.copy(plan, at: now(), hook: hook)
+        try target.commit()
         try hook(.copied)
 
         try write {
@@ -235,14 +228,9 @@ extension Sandbox {
         try promotionState(id) == "pending"
     }
 
-    /// Step 3: writes every planned agent to production, in the caller's production transaction.
-    private func copyPlan(_ id: ProjectID, into production: Connection, hook: (PromotionStep) throws -> Void) throws {
-        struct Planned {
-            var sandboxID: String, productionID: String, type: String, name: String, normalBudget: Int64, config: String, slot: String?
-            /// The sandbox period, for the guardrails to compare with.
-            var tokens: Int64, cost: Int64, revenue: Int64, usageEvents: Int64, revenueEvents: Int64
-        }
-        let (planned, startedAt, learnings, policy): ([Planned], String, String, GuardrailPolicy) = try read {
+    /// Step 3's input: the plan as production receives it, read back from the sandbox.
+    private func loadPlan(_ id: ProjectID) throws -> PromotionPlan {
+        try read {
             let rows = try db.query(
                 """
                 SELECT pa.sandbox_agent_id, pa.production_agent_id, a.type, a.name, a.normal_token_budget, a.config, pa.slot,
@@ -254,11 +242,11 @@ extension Sandbox {
                 """,
                 [id.rawValue]
             ) { row in
-                Planned(
-                    sandboxID: row.text(0), productionID: row.text(1), type: row.text(2), name: row.text(3), normalBudget: row.int64(4),
-                    config: row.text(5), slot: row.optionalText(6), tokens: row.int64(7), cost: row.int64(8), revenue: row.int64(9),
+                (PromotionPlan.Agent(
+                    sandboxID: AgentID(unchecked: row.text(0)), productionID: AgentID(unchecked: row.text(1)), type: row.text(2), name: row.text(3),
+                    normalBudget: row.int64(4), config: row.text(5), slot: "", tokens: row.int64(7), cost: row.int64(8), revenue: row.int64(9),
                     usageEvents: row.int64(10), revenueEvents: row.int64(11)
-                )
+                ), row.optionalText(6))
             }
             var policy = GuardrailPolicy()
             let pairs = try db.scalarText("SELECT guardrails FROM promotions WHERE project_id = ?", [id.rawValue]) ?? "[]"
@@ -271,71 +259,17 @@ extension Sandbox {
                 .flatMap { try loadEvaluation(rowID: $0) }
             let experiments = try loadExperiments(project: id).filter { $0.completedAt != nil }
             let learnings = try JSONWriter(pretty: false).encode(PromotionLearnings(evaluation: evaluation, experiments: experiments))
-            return (
-                rows, try db.scalarText("SELECT started_at FROM promotions WHERE project_id = ?", [id.rawValue]) ?? Timestamp.string(from: now()),
-                String(decoding: learnings, as: UTF8.self), policy
+            // The slots the plan fixed (plans from before slots were planned: the agents' names).
+            let slots = try PromotionRules.slots(
+                for: rows.map { ($0.0.sandboxID, $0.0.name) },
+                chosen: Dictionary(uniqueKeysWithValues: rows.compactMap { agent, slot in slot.map { (agent.sandboxID, $0) } })
             )
-        }
-        let productionPath = paths.productionDatabase.path
-        // The slots the plan fixed (plans from before slots were planned: the agents' names).
-        let slots = try PromotionRules.slots(
-            for: planned.map { (AgentID(unchecked: $0.sandboxID), $0.name) },
-            chosen: Dictionary(uniqueKeysWithValues: planned.compactMap { agent in agent.slot.map { (AgentID(unchecked: agent.sandboxID), $0) } })
-        )
-        let policyJSON = String(decoding: try JSONWriter(pretty: false).encode(policy), as: UTF8.self)
-        // The history says when the change happened: now, in this transaction.
-        let changedAt = Timestamp.string(from: now())
-        do {
-            if planned.isEmpty { try hook(.copying) }
-            for (index, agent) in planned.enumerated() {
-                if index == planned.count / 2 { try hook(.copying) }
-                // The agent goes live in its slot, and the version live there before stands by.
-                // Copied already (a re-run), it changes nothing.
-                let slot = slots[index]
-                if try production.scalarText("SELECT id FROM agents WHERE id = ?", [agent.productionID]) == nil {
-                    let previous = try production.scalarText("SELECT id FROM agents WHERE slot = ? AND state = 'live'", [slot])
-                    try production.run("UPDATE agents SET state = 'standby' WHERE slot = ? AND state = 'live'", slot)
-                    try production.run(
-                        """
-                        INSERT INTO agents (id, project_id, type, name, status, token_budget, normal_token_budget, config, deployed_at,
-                                            promoted_from_project_id, promoted_from_agent_id, slot, state, live_since)
-                        VALUES (?, NULL, ?, ?, 'active', ?, ?, ?, ?, ?, ?, ?, 'live', ?)
-                        ON CONFLICT DO NOTHING
-                        """,
-                        agent.productionID, agent.type, agent.name, agent.normalBudget, agent.normalBudget, agent.config,
-                        startedAt, id.rawValue, agent.sandboxID, slot, changedAt
-                    )
-                    if production.changes > 0 {
-                        try production.run(
-                            """
-                            INSERT INTO guardrails (agent_id, min_roi, min_roi_vs_sandbox, min_events, window_seconds, bake_seconds, failure_limit,
-                                                    sandbox_tokens, sandbox_cost_micros, sandbox_revenue_micros, sandbox_usage_events, sandbox_revenue_events)
-                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                            """,
-                            agent.productionID, policy.minROI, policy.minROIVsSandbox, policy.minEvents, policy.window, policy.bakeTime,
-                            policy.failureLimit, agent.tokens, agent.cost, agent.revenue, agent.usageEvents, agent.revenueEvents
-                        )
-                        try production.run(
-                            """
-                            INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details)
-                            VALUES (?, 'promotion', ?, ?, ?, ?, 'sandbox promote', ?,
-                                    json_object('project_id', ?, 'sandbox_agent_id', ?, 'guardrails', json(?), 'learned', json(?), 'user', ?))
-                            """,
-                            changedAt, slot, agent.productionID, previous, agent.productionID, "promoted from project \(id.rawValue)",
-                            id.rawValue, agent.sandboxID, policyJSON, learnings, ProductionStore.userName
-                        )
-                    }
-                }
-                let origin = try production.scalarText("SELECT promoted_from_agent_id FROM agents WHERE id = ?", [agent.productionID])
-                guard origin == agent.sandboxID else {
-                    throw SandboxError.database(
-                        path: productionPath,
-                        message: "production already holds agent \(agent.productionID) from somewhere else, or agent \(agent.sandboxID) under another ID; nothing was promoted"
-                    )
-                }
-            }
-        } catch let error as SQLiteError {
-            throw DatabaseFile.describe(error, path: productionPath)
+            return PromotionPlan(
+                projectID: id,
+                agents: rows.enumerated().map { index, row in var agent = row.0; agent.slot = slots[index]; return agent },
+                startedAt: try db.scalarText("SELECT started_at FROM promotions WHERE project_id = ?", [id.rawValue]) ?? Timestamp.string(from: now()),
+                policy: policy, learnings: String(decoding: learnings, as: UTF8.self), user: ProductionStore.userName
+            )
         }
     }
 
