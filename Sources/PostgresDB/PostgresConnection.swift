@@ -44,6 +44,9 @@ public final class PostgresConnection {
     /// True while the connection is usable (not lost, not closed by the server).
     public var isConnected: Bool { PQstatus(handle) == CONNECTION_OK }
 
+    /// The process ID of the server's backend serving this connection (`pg_backend_pid()`).
+    public var backendPID: Int32 { PQbackendPID(handle) }
+
     /// The server's version as a number: 150018 for 15.18.
     public var serverVersion: Int { Int(PQserverVersion(handle)) }
 

@@ -74,6 +74,30 @@ struct PromotionIntoRegistryTests {
         #expect(try Self.count(db, "SELECT count(*) FROM agents WHERE state = 'live'") == 6)
     }
 
+    /// The registry's connection is cut halfway through the copy (as a server restart would):
+    /// the promotion fails saying the registry cannot be reached, nothing of the copy stays,
+    /// and the next `promote` completes the plan exactly once.
+    @Test func aConnectionLostMidPromotionLeavesAPlanTheNextPromoteCompletes() throws {
+        let url = try Self.migratedRegistry()
+        let (sandbox, project) = try Self.promotableSandbox(agents: 6)
+        let connection = try PostgresConnection(url)
+        let admin = try PostgresConnection(url)
+        do {
+            _ = try sandbox.promote(project, target: PostgresPromotionTarget(connection, name: "test registry")) { step in
+                if step == .copying { try admin.query("SELECT pg_terminate_backend($1)", [connection.backendPID]) }
+            }
+            Issue.record("the promotion went through a cut connection")
+        } catch let error as SandboxError {
+            guard case .unavailable(let message) = error else { Issue.record("\(error)"); return }
+            #expect(message.contains("test registry"))
+        }
+        #expect(try Self.count(admin, "SELECT count(*) FROM agents") == 0)
+        let result = try sandbox.promote(project, target: try Self.target(url))
+        #expect(result.migratedAgents.count == 6)
+        #expect(try Self.count(admin, "SELECT count(*) FROM agents") == 6)
+        #expect(try Self.count(admin, "SELECT count(*) FROM production_events") == 6)
+    }
+
     /// Eight sandboxes promote projects whose agents fill the same 25 slots, at the same
     /// moment: every agent once, one live version per slot, one history row per promotion.
     @Test func sandboxesPromotingAtOnceKeepOneLiveVersionPerSlot() throws {
