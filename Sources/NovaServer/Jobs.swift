@@ -37,7 +37,6 @@ final class JobBoard: Sendable {
     private struct Entry {
         var job: Job
         var sequence: Int
-        var cancelRequested = false
         var resultBytes = 0
     }
 
@@ -91,7 +90,7 @@ final class JobBoard: Sendable {
     /// last job of the page before: a job forgotten since does not break the paging). Results
     /// are left out: `GET /api/v1/jobs/{id}` has them.
     func page(after cursor: String?, limit: Int) throws -> JobPage {
-        guard (1...1_000).contains(limit) else { throw APIFailure.badRequest("limit must be from 1 to 1000") }
+        try Page<Job>.check(limit: limit)
         let before = try cursor.map { text -> Int in
             guard let sequence = Int(text), sequence > 0 else { throw APIFailure.badRequest("cursor must be the next_cursor of a page of jobs") }
             return sequence
@@ -149,7 +148,6 @@ final class JobBoard: Sendable {
             entry.job.finishedAt = Date()
             entry.job.error = JobError(code: "cancelled", message: reason)
         case .running:
-            entry.cancelRequested = true
             entry.job.cancelRequested = true
         case .finished, .failed, .cancelled:
             return entry.job
@@ -170,7 +168,7 @@ final class JobBoard: Sendable {
     }
 
     private func shouldStop(_ id: String) -> Bool {
-        state.withLock { $0.stopping || ($0.jobs[id]?.cancelRequested ?? true) }
+        state.withLock { $0.stopping || ($0.jobs[id]?.job.cancelRequested ?? true) }
     }
 
     private func note(_ text: String, to id: String) {
@@ -190,11 +188,11 @@ final class JobBoard: Sendable {
                 entry.job.result = value
                 entry.resultBytes = (try? JSONWriter(pretty: false).encode(value).count) ?? 0
                 state.resultBytes += entry.resultBytes
-                entry.job.status = entry.cancelRequested ? .cancelled : .finished
+                entry.job.status = entry.job.cancelRequested ? .cancelled : .finished
             case .failure(let error):
                 let failure = APIFailure(error)
-                entry.job.error = JobError(code: entry.cancelRequested ? "cancelled" : failure.code, message: failure.message)
-                entry.job.status = entry.cancelRequested ? .cancelled : .failed
+                entry.job.error = JobError(code: entry.job.cancelRequested ? "cancelled" : failure.code, message: failure.message)
+                entry.job.status = entry.job.cancelRequested ? .cancelled : .failed
             }
             state.jobs[id] = entry
             forgetOldFinished(&state)

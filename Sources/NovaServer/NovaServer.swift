@@ -47,9 +47,8 @@ public enum NovaServer {
         // runs end `interrupted`, as with Ctrl-C; a test suite a request runs stops too) and
         // waited for, then the server finishes the requests in flight. The wait covers the
         // agents' grace period, after which the supervisor kills what is left.
-        let grace = configuration.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
         let group = ServiceGroup(configuration: .init(
-            services: [app, JobShutdown(jobs: jobs, limit: .seconds(max(grace, 2) + 15))],
+            services: [app, JobShutdown(jobs: jobs, limit: .seconds(max(configuration.killGracePeriod, 2) + 15))],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: app.logger
         ))
         try await group.run()

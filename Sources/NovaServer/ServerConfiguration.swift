@@ -25,7 +25,10 @@ public struct ServerConfiguration: Sendable {
     public var allowUnisolatedRuns = false
     /// How long a request waits for another process's write lock before it is a 503
     /// (`NOVAOS_BUSY_TIMEOUT_MS`, as for the CLI; default 10 s).
-    public var busyTimeoutMilliseconds: Int32 = 10_000
+    public var busyTimeoutMilliseconds: Int32
+    /// How long an agent the server runs has between SIGTERM and SIGKILL
+    /// (`NOVAOS_KILL_GRACE_MS`, as for the CLI; default 2 s).
+    public var killGracePeriod: TimeInterval
 
     /// - Throws: `SandboxError.invalidInput` for a non-loopback host without a token, a port
     ///   out of range, or a token file that is not a private regular file holding a token of
@@ -39,6 +42,8 @@ public struct ServerConfiguration: Sendable {
         self.paths = paths
         self.environment = environment
         self.currentDirectory = currentDirectory
+        busyTimeoutMilliseconds = Sandbox.busyTimeoutMilliseconds(in: environment)
+        killGracePeriod = RunOptions.gracePeriod(in: environment)
         token = try tokenFile.map(Self.readToken)
         if let tokenFile {
             // Whatever the server runs (agents, test suites) must not read the token: hidden
@@ -49,7 +54,6 @@ public struct ServerConfiguration: Sendable {
             }
             self.environment["NOVAOS_HIDE"] = [environment["NOVAOS_HIDE"], absolute].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ":")
         }
-        if let timeout = environment["NOVAOS_BUSY_TIMEOUT_MS"].flatMap(Int32.init), timeout >= 0 { busyTimeoutMilliseconds = timeout }
         if token == nil, !NetworkAddress.isLoopback(host) {
             throw SandboxError.invalidInput("listening on \(host) (not loopback) needs a token: pass --token-file FILE")
         }

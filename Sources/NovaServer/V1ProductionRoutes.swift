@@ -148,8 +148,7 @@ struct V1ProductionRoutes {
         let change = try await blocking { () throws -> SlotChange in
             let guardian = try guardian()
             let preview = try guardian.preview(kind, body.agent, to: body.to)
-            let confirmationNeeded = kind == .rollback ? preview.changed : preview.liveBefore != preview.liveAfter
-            if confirmationNeeded, body.confirm != true {
+            if preview.changesLiveVersion, body.confirm != true {
                 let verb = kind == .rollback ? "rolling back" : "retiring"
                 throw APIFailure(
                     status: .conflict, code: "confirmation_required",

@@ -281,9 +281,8 @@ struct V1Routes {
             _ = try Sandbox.agentVariables(passing, from: [:])
             let network = network ?? true
             return { shouldStop, note in
-                let grace = configuration.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
                 var options = RunOptions(
-                    timeout: timeout, gracePeriod: grace, environment: configuration.environment, currentDirectory: configuration.currentDirectory,
+                    timeout: timeout, gracePeriod: configuration.killGracePeriod, environment: configuration.environment, currentDirectory: configuration.currentDirectory,
                     shouldInterrupt: shouldStop, output: { _, _ in true }, note: note
                 )
                 options.warn = note

@@ -40,10 +40,17 @@ extension PostgresConnection {
                     final.message += " (gave up after \(attempt) attempts)"
                     throw final
                 }
-                let base = 5_000 << min(attempt - 1, 7) // microseconds
-                usleep(UInt32(base + Int.random(in: 0..<base)))
+                Self.backOff(after: attempt)
                 attempt += 1
             }
         }
+    }
+
+    /// Waits before a transaction's attempt `attempt + 1`: a random time between the base and
+    /// twice it, the base 5 ms doubling with each attempt up to 640 ms, so transactions that
+    /// collided do not collide again in step.
+    public static func backOff(after attempt: Int) {
+        let base = 5_000 << min(attempt - 1, 7) // microseconds
+        usleep(UInt32(base + Int.random(in: 0..<base)))
     }
 }

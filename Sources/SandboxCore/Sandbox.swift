@@ -59,6 +59,12 @@ public final class Sandbox: @unchecked Sendable {
     ///     tests can see how operations fail on a full disk.
     ///   - priceFile: a price file over the built-in table (`--prices`); nil: `HOME/prices.json`
     ///     when there is one.
+    /// How long to wait for another process's write lock: `NOVAOS_BUSY_TIMEOUT_MS` in
+    /// `environment` (a negative value is 0), else 10 s. The CLI and `novaos serve` read it alike.
+    public static func busyTimeoutMilliseconds(in environment: [String: String]) -> Int32 {
+        environment["NOVAOS_BUSY_TIMEOUT_MS"].flatMap { Int32($0) }.map { max(0, $0) } ?? DatabaseFile.defaultBusyTimeoutMilliseconds
+    }
+
     public init(
         paths: SandboxPaths,
         create: Bool = true,

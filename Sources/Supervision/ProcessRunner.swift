@@ -77,10 +77,12 @@ public struct ProcessRunner: Sendable {
             _ = poll(&fds, 2, 50)
             if open.stdout { open.stdout = readAvailable(child.stdout) { buffer.append($0) } }
             if open.stderr { open.stderr = readAvailable(child.stderr) { buffer.append($0) } }
-            if !timedOut, !stopped, Date().timeIntervalSince(start) > timeout || shouldStop() {
-                if Date().timeIntervalSince(start) > timeout { timedOut = true } else { stopped = true }
-                if containment != nil { Bubblewrap.signalContents(of: child.pid, SIGTERM) } else { child.signalGroup(SIGTERM) }
-                killAt = Date().addingTimeInterval(gracePeriod)
+            if !timedOut, !stopped {
+                if Date().timeIntervalSince(start) > timeout { timedOut = true } else if shouldStop() { stopped = true }
+                if timedOut || stopped {
+                    if containment != nil { Bubblewrap.signalContents(of: child.pid, SIGTERM) } else { child.signalGroup(SIGTERM) }
+                    killAt = Date().addingTimeInterval(gracePeriod)
+                }
             }
             if let deadline = killAt, Date() >= deadline {
                 child.signalGroup(SIGKILL)

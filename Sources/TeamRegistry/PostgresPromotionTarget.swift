@@ -3,9 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-#if canImport(Glibc)
-import Glibc
-#endif
 import PostgresDB
 import SandboxCore
 
@@ -47,8 +44,7 @@ public final class PostgresPromotionTarget: PromotionTarget {
             } catch let error as SandboxError where error.isRetryablePostgres && attempt < maximumAttempts {
                 // The transaction is lost: run the copy again in a new one.
                 try? db.execute("ROLLBACK")
-                let base = 5_000 << min(attempt - 1, 7)
-                usleep(UInt32(base + Int.random(in: 0..<base)))
+                PostgresConnection.backOff(after: attempt)
                 attempt += 1
                 try mapped { try db.execute("BEGIN ISOLATION LEVEL READ COMMITTED") }
             }

@@ -178,7 +178,7 @@ public enum RegistrySchema {
             let applied = try db.inTransaction {
                 try db.query("SELECT pg_advisory_xact_lock($1)", [migrationLock])
                 try db.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
-                let current = Int(try db.query("SELECT coalesce(max(version), 0) AS version FROM schema_version")[0].int64("version"))
+                let current = try storedVersion(db)
                 first = first ?? current
                 guard current <= version else { throw SandboxError.newerSchema(path: name, found: current, supported: version) }
                 guard current < version else { return false }
@@ -193,7 +193,10 @@ public enum RegistrySchema {
     /// The registry's version; 0 before the first migration.
     public static func currentVersion(_ db: PostgresConnection) throws -> Int {
         let exists = try db.query("SELECT to_regclass('schema_version') IS NOT NULL AS present")[0].bool("present")
-        guard exists else { return 0 }
-        return Int(try db.query("SELECT coalesce(max(version), 0) AS version FROM schema_version")[0].int64("version"))
+        return exists ? try storedVersion(db) : 0
+    }
+
+    private static func storedVersion(_ db: PostgresConnection) throws -> Int {
+        Int(try db.query("SELECT coalesce(max(version), 0) AS version FROM schema_version")[0].int64("version"))
     }
 }

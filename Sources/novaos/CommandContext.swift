@@ -64,7 +64,7 @@ struct CommandContext {
 
     /// Busy timeout for SQLite locks: `NOVAOS_BUSY_TIMEOUT_MS`, else 10 s.
     var busyTimeoutMilliseconds: Int32 {
-        environment["NOVAOS_BUSY_TIMEOUT_MS"].flatMap { Int32($0) }.map { max(0, $0) } ?? 10_000
+        Sandbox.busyTimeoutMilliseconds(in: environment)
     }
 
     /// Colour only for a terminal, and never when `NO_COLOR` is set (no-color.org).

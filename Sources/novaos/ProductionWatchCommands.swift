@@ -230,7 +230,7 @@ extension ProductionCommand {
         func execute(in context: CommandContext) throws {
             let guardian = try global.productionGuard(in: context)
             let preview = try guardian.preview(.retire, agent)
-            if preview.liveBefore != preview.liveAfter { try confirmSlotChange(preview, yes: yes, context: context) }
+            try confirmSlotChange(preview, yes: yes, context: context)
             let change = try guardian.retire(agent, reason: reason, expected: preview, step: context.testCrashHook())
             try context.emit(change, json: global.json)
         }
@@ -240,7 +240,7 @@ extension ProductionCommand {
 /// Asks before a change of a slot's live version, as `promote` asks: on a terminal, or not at
 /// all with `--yes`; without a terminal and without `--yes`, refused.
 private func confirmSlotChange(_ preview: SlotChange, yes: Bool, context: CommandContext) throws {
-    guard preview.changed, !yes else { return }
+    guard preview.changesLiveVersion, !yes else { return }
     let verb = preview.kind == .rollback ? "roll back" : "retire"
     let next = preview.liveAfter.map { "\($0.rawValue) goes live" } ?? "the slot is left empty"
     try context.confirm(

@@ -139,7 +139,7 @@ struct RunFlags: ParsableArguments {
 /// production): signals and output handled, the result printed, and the exit status the
 /// run's end calls for.
 func supervise(in context: CommandContext, json: Bool, start: (RunOptions) throws -> RunRecord) throws {
-        let grace = context.environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
+        let grace = RunOptions.gracePeriod(in: context.environment)
         let mode = IsolationMode(rawValue: isolation) ?? .namespace
         if mode == .none {
             context.warn("--isolation none: the agent runs unisolated, with novaos's file access and network")

@@ -161,13 +161,8 @@ import Testing
         let slow = home.appendingPathComponent("slow")
         try FileManager.default.createDirectory(at: slow.appendingPathComponent("tests"), withIntermediateDirectories: true)
         try "import time\n\ndef test_slow():\n    time.sleep(60)\n".write(to: slow.appendingPathComponent("tests/test_slow.py"), atomically: true, encoding: .utf8)
-        for arguments in [["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "slow"]] {
-            let git = Process()
-            git.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-            git.arguments = arguments
-            git.currentDirectoryURL = slow
-            try git.run()
-            git.waitUntilExit()
+        for arguments in [["init", "-q"], ["add", "."], ["commit", "-qm", "slow"]] {
+            try git(arguments, in: slow)
         }
         let server = try RunningServer(home: home, environment: environment)
         defer { server.stop() }
@@ -188,14 +183,7 @@ import Testing
             #expect(try server.request("GET", "/api/sandbox/experiment-results/\(experiment)").status == 200)
         }
         let repository = home.appendingPathComponent("sandbox/repositories/exp")
-        let log = Process()
-        log.executableURL = URL(fileURLWithPath: "/usr/bin/git")
-        log.arguments = ["-C", repository.path, "log", "--format=%s"]
-        let out = Pipe()
-        log.standardOutput = out
-        try log.run()
-        let subjects = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        log.waitUntilExit()
+        let subjects = try git(["log", "--format=%s"], in: repository)
         #expect(subjects.split(separator: "\n").filter { $0.hasPrefix("Record ") }.count == 2, "\(subjects)")
 
         // Cancelling a run stops its suite; the revision is not recorded.

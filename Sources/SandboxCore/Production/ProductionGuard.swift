@@ -461,6 +461,10 @@ public struct SlotChange: Codable, Sendable, Equatable {
     /// The slot's live version before and after (null: empty).
     @NullEncoded public var liveBefore: AgentID?
     @NullEncoded public var liveAfter: AgentID?
+
+    /// Whether the change puts another version live (or empties the slot): what a person
+    /// confirms before a rollback or a retirement.
+    public var changesLiveVersion: Bool { liveBefore != liveAfter }
     /// False when the agent was already in that state (nothing changed).
     public var changed: Bool
     public var at: Date

@@ -300,7 +300,7 @@ extension Sandbox {
         let sourceName = source ?? repository.path
         let sourcePath = scratch + "/source.git"
         if let source, RemoteURL.looksLikeURL(source) {
-            try RemoteURL.validate(source)
+            // Validated by `checkRepositoryRun` before anything started.
             try git.run(["clone", "--quiet", "--mirror", "--", source, sourcePath], in: scratch)
         } else {
             let local = source.map { $0.hasPrefix("/") ? $0 : joinedPath(options.currentDirectory, $0) } ?? repository.path

@@ -53,6 +53,11 @@ public struct RunList: Codable, Sendable, Equatable {
 
 /// Settings of one run.
 public struct RunOptions {
+    /// The grace period `NOVAOS_KILL_GRACE_MS` in `environment` asks for (milliseconds), else 2 s.
+    public static func gracePeriod(in environment: [String: String]) -> TimeInterval {
+        environment["NOVAOS_KILL_GRACE_MS"].flatMap(Double.init).map { $0 / 1000 } ?? 2
+    }
+
     /// Stop the agent after this many seconds.
     public var timeout: TimeInterval?
     /// How long the agent has between SIGTERM and SIGKILL.

@@ -18,7 +18,7 @@ public struct Page<Item: Encodable & Sendable>: Encodable, Sendable {
     }
 
     /// Refuses a limit out of 1…1000.
-    static func check(limit: Int) throws {
+    public static func check(limit: Int) throws {
         guard (1...maximumLimit).contains(limit) else { throw SandboxError.invalidInput("limit must be from 1 to \(maximumLimit), got \(limit)") }
     }
 
