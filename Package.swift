@@ -83,7 +83,7 @@ let package = Package(
         .testTarget(name: "PostgresDBTests", dependencies: ["PostgresDB", "PostgresTestSupport"]),
         .testTarget(name: "TeamRegistryTests", dependencies: ["TeamRegistry", "PostgresDB", "PostgresTestSupport", "SandboxCore"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
-        .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB", "ExperimentRepos", "Supervision"]),
+        .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB", "ExperimentRepos", "Supervision", "TeamRegistry", "PostgresTestSupport"]),
         .testTarget(name: "novaosTests", dependencies: ["novaos", "SandboxCore", "SQLiteDB"]),
     ]
 )

@@ -44,6 +44,13 @@ public final class PostgresConnection {
     /// True while the connection is usable (not lost, not closed by the server).
     public var isConnected: Bool { PQstatus(handle) == CONNECTION_OK }
 
+    /// True inside a transaction block (`BEGIN` sent, neither `COMMIT` nor `ROLLBACK` yet),
+    /// including one a failed statement aborted.
+    public var isInTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR || status == PQTRANS_ACTIVE
+    }
+
     /// The process ID of the server's backend serving this connection (`pg_backend_pid()`).
     public var backendPID: Int32 { PQbackendPID(handle) }
 

@@ -33,6 +33,8 @@ public final class Sandbox: @unchecked Sendable {
     /// The ledger's insert statements, compiled on first use and kept: bulk imports insert
     /// through them millions of times.
     var ledgerStatements: LedgerStatements?
+    /// `db` as the ledger code shared with production sees it.
+    private(set) lazy var ledgerDatabase: any LedgerDatabase = SQLiteLedgerDatabase(db, path: paths.sandboxDatabase.path)
     /// The override price file given at open; nil: `HOME/prices.json` when it exists.
     let priceFile: URL?
     /// The price table, read on first use: commands that price nothing never read the file.

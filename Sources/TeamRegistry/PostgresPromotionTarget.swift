@@ -61,7 +61,7 @@ public final class PostgresPromotionTarget: PromotionTarget {
 
     private func copyOnce(_ plan: PromotionPlan, at changedAt: Date, hook: (PromotionStep) throws -> Void) throws {
         for slot in Set(plan.agents.map(\.slot)).sorted() {
-            try db.query("SELECT pg_advisory_xact_lock(hashtextextended('novaos slot ' || $1, 0))", [slot])
+            try db.query(RegistrySchema.slotLockSQL, [slot])
         }
         try db.query("SELECT pg_advisory_xact_lock($1)", [RegistrySchema.historyLock])
         let changed = Timestamp.text(changedAt)
@@ -130,14 +130,14 @@ public final class PostgresPromotionTarget: PromotionTarget {
 extension SandboxError {
     /// A PostgreSQL failure as SandboxCore reports it: a lost connection is `unavailable`,
     /// a serialization failure or deadlock `busy` (try again), the rest `database` with the
-    /// `SQLSTATE`.
+    /// `SQLSTATE`. The server's detail is left out: it can quote the row's values.
     init(_ error: PostgresError, registry: String) {
         if error.isRetryable {
             self = .busy(path: registry)
         } else if error.isConnectionFailure {
-            self = .unavailable("the production registry \(registry) cannot be reached (\(error.message)); nothing was promoted that a re-run will not complete")
+            self = .unavailable("the production registry \(registry) cannot be reached (\(error.message)); nothing was changed that a re-run will not complete")
         } else {
-            self = .database(path: registry, message: error.description)
+            self = .database(path: registry, message: error.message + (error.sqlState.map { " (SQLSTATE \($0))" } ?? ""))
         }
     }
 

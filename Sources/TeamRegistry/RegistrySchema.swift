@@ -8,8 +8,8 @@ import SandboxCore
 /// Differences from SQLite, each for a reason:
 /// - values keep SQLite's shapes (text timestamps in ISO 8601, integer micro-units, 0/1 flags,
 ///   JSON as text checked by a cast to `jsonb`), so both backends give the same JSON documents;
-/// - `agents.position` (an identity column) stands for SQLite's `rowid`: the order agents were
-///   added in, which slots and paging rely on;
+/// - `agents.rowid` (an identity column) stands for SQLite's implicit `rowid`: the order agents
+///   were added in, which slots and paging rely on; named so, the same SQL reads both;
 /// - `production_events` is append-only through a trigger function (SQLite: three triggers),
 ///   and its `id` comes from an identity column: writers that append take the history's
 ///   advisory lock first, so ids are given in commit order and a reader paging by id never
@@ -20,13 +20,19 @@ public enum RegistrySchema {
     public static let migrationLock: Int64 = 0x6E6F_7661_6F73_0001
     /// The advisory lock every transaction that appends to the history takes.
     public static let historyLock: Int64 = 0x6E6F_7661_6F73_0002
+    /// Takes the advisory lock of the slot `$1`, which every change of the slot's live version
+    /// (promotion, rollback, retirement) holds until its transaction ends.
+    static let slotLockSQL = "SELECT pg_advisory_xact_lock(hashtextextended('novaos slot ' || $1, 0))"
+    /// The version of `production.db` whose tables this schema has (the production commands
+    /// read older files differently).
+    static let productionVersion = 5
 
     /// Migration n (1-based) brings the schema from version n-1 to n.
     static let migrations: [String] = [
         """
         CREATE TABLE agents (
             id                       text PRIMARY KEY,
-            position                 bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+            rowid                    bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
             project_id               text,
             type                     text NOT NULL,
             name                     text NOT NULL,

@@ -1,4 +1,7 @@
 import Foundation
+import PostgresTestSupport
+import TeamRegistry
+import Testing
 @testable import SandboxCore
 
 /// A home folder in the temporary directory, removed by nothing: the OS cleans /tmp.
@@ -28,4 +31,32 @@ func seededProject(_ sandbox: Sandbox) throws -> (project: ProjectID, winner: Ag
     _ = try sandbox.recordRevenue(agent: winner.id, amount: dollars("10"))
     _ = try sandbox.recordUsage(agent: loser.id, model: "claude-opus-4", inputTokens: 10_000, outputTokens: 1_000)
     return (project.id, winner.id, loser.id)
+}
+
+/// Where production lives in a test of the production suite: `production.db`, or a registry
+/// on PostgreSQL of its own (a new database per call) when `scripts/with-postgres` started a
+/// server. Without one the suite runs on SQLite only, and `PostgresBackendTests` shows as
+/// skipped, saying why.
+enum ProductionBackend: String, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static var available: [ProductionBackend] { TestPostgres.url == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    var testDescription: String { rawValue }
+
+    /// nil: the default, `production.db` in the sandbox's home.
+    func registry() throws -> ProductionRegistry? {
+        switch self {
+        case .sqlite: nil
+        case .postgres: try TeamRegistry.registry(url: try TestPostgres.freshDatabase())
+        }
+    }
+}
+
+@Suite(.enabled(if: TestPostgres.url != nil, Comment(rawValue: TestPostgres.skipReason)))
+struct PostgresBackendTests {
+    /// The production suite's PostgreSQL half runs (this shows as skipped when it cannot).
+    @Test func theProductionSuiteRunsOnPostgreSQL() {
+        #expect(ProductionBackend.available.contains(.postgres))
+    }
 }

@@ -134,11 +134,20 @@ extension EventLedger {
     /// Tokens that the agent's open runs (but `excludingRun`) hold reserved. A run whose
     /// supervisor died holds nothing: its reservation ends with it.
     func tokensReserved(agent: AgentID, excludingRun: Int64?) throws -> Int64 {
-        let open = try db.query(
-            "SELECT reserved_tokens, supervisor_pid, supervisor_start FROM runs WHERE agent_id = ? AND ended_at IS NULL AND id IS NOT ? AND reserved_tokens > 0",
-            [agent.rawValue, excludingRun], { ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2)) }
+        // On a shared registry, another machine's supervisor cannot be looked at from here:
+        // its reservation holds until that machine closes the run.
+        let host = ledgerDatabase.supervisorHost
+        let open = try ledgerDatabase.query(
+            """
+            SELECT reserved_tokens, supervisor_pid, supervisor_start\(host == nil ? "" : ", supervisor_host = ?") FROM runs
+            WHERE agent_id = ? AND ended_at IS NULL AND reserved_tokens > 0\(excludingRun == nil ? "" : " AND id <> ?")
+            """,
+            (host.map { [$0] } ?? []) + [agent.rawValue] + (excludingRun.map { [$0] } ?? []),
+            { ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2), host == nil || $0.bool(3)) }
         )
-        return open.reduce(Int64(0)) { sum, run in Sandbox.supervisorIsAlive(pid: run.1, start: run.2) ? sum + run.0 : sum }
+        return open.reduce(Int64(0)) { sum, run in
+            !run.3 || Sandbox.supervisorIsAlive(pid: run.1, start: run.2) ? sum + run.0 : sum
+        }
     }
 }
 

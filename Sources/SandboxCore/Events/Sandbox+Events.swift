@@ -125,14 +125,14 @@ struct LedgerStatements {
     var revenue: Statement
 }
 
-/// A database that keeps the ledger (`agents`, `api_costs`, `revenue`, identical in both
-/// databases): the sandbox, and production's live agents. What differs between them is who
-/// may record and what a budget does, so those are the requirements; inserting records,
-/// keeping the totals and importing are shared (`importLines`).
+/// A database that keeps the ledger (`agents`, `api_costs`, `revenue`, alike in the sandbox,
+/// `production.db` and a team's registry): the sandbox, and production's live agents. What
+/// differs between them is who may record, what a budget does, and how records are inserted
+/// (the sandbox through statements compiled once), so those are the requirements; keeping the
+/// totals and importing are shared (`importLines`).
 protocol EventLedger: AnyObject {
-    var db: Connection { get }
-    /// The ledger's insert statements once compiled (see `ledger()`).
-    var ledgerStatements: LedgerStatements? { get set }
+    /// The database the ledger is kept in.
+    var ledgerDatabase: any LedgerDatabase { get }
     /// Refuses an agent that may not record now (killed, in a closed project, not live).
     func checkRecording(agent: String) throws
     /// Applies the budget rules after `effects` (per agent) were added, in the caller's
@@ -140,8 +140,15 @@ protocol EventLedger: AnyObject {
     func enforceBudgets(after effects: [String: EventEffect]) throws -> BudgetOutcome
     func prices() throws -> PriceCatalog
     func now() -> Date
-    /// Runs `body`, mapping SQLite errors to messages that name the database.
+    /// Runs `body`, mapping the database's errors to messages that name it.
     func mappingErrors<T>(_ body: () throws -> T) throws -> T
+    /// Inserts a usage record. Returns its row ID, or nil when its event ID was already
+    /// recorded (the unique index on `event_id` decides). Totals are not touched.
+    func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64?
+    /// Inserts a revenue record; nil when its event ID was already recorded.
+    func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64?
+    /// Runs a whole import in one write transaction.
+    func importTransaction<T>(_ body: () throws -> T) throws -> T
 }
 
 /// The SQL of the ledger's inserts.
@@ -178,6 +185,25 @@ extension EventLedger {
         return (try CheckedRevenue(revenue, now: Timestamp.string(from: recordedAt)), recordedAt)
     }
 
+    /// Adds to an agent's running totals, in the caller's transaction, so they always equal
+    /// the sums of the agent's records.
+    func addToTotals(agent: String, _ effect: EventEffect) throws {
+        try ledgerDatabase.run(
+            "UPDATE agents SET tokens_used = tokens_used + ?, cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ? WHERE id = ?",
+            [effect.tokens, effect.cost, effect.revenue, agent]
+        )
+    }
+
+    /// Inserts a checked event; false when its event ID was already recorded. Totals are not touched.
+    func insert(_ event: CheckedEvent, agent: String) throws -> Bool {
+        switch event {
+        case .usage(let usage): try insertUsage(agent: agent, usage) != nil
+        case .revenue(let revenue): try insertRevenue(agent: agent, revenue) != nil
+        }
+    }
+}
+
+extension Sandbox: EventLedger {
     /// The ledger's insert statements, prepared once per connection.
     func ledger() throws -> LedgerStatements {
         if let ledgerStatements { return ledgerStatements }
@@ -189,8 +215,7 @@ extension EventLedger {
         return statements
     }
 
-    /// Inserts a usage record. Returns its row ID, or nil when its event ID was already
-    /// recorded (the unique index on `event_id` decides). Totals are not touched.
+    /// Through statements compiled once: imports insert millions of records.
     func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
         var values: [SQLiteValue] = [
             .text(agent), usage.eventID.map(SQLiteValue.text) ?? .null, .text(usage.model), .text(usage.operation),
@@ -209,7 +234,6 @@ extension EventLedger {
         return db.changes == 0 ? nil : db.lastInsertRowID
     }
 
-    /// Inserts a revenue record; nil when its event ID was already recorded.
     func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64? {
         try ledger().revenue.runBorrowing([
             .text(agent), revenue.eventID.map(SQLiteValue.text) ?? .null, .integer(revenue.amount.micros), .text(revenue.source),
@@ -218,22 +242,34 @@ extension EventLedger {
         return db.changes == 0 ? nil : db.lastInsertRowID
     }
 
-    /// Adds to an agent's running totals, in the caller's transaction, so they always equal
-    /// the sums of the agent's records.
-    func addToTotals(agent: String, _ effect: EventEffect) throws {
-        let statement = try db.cached(
-            "UPDATE agents SET tokens_used = tokens_used + ?, cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ? WHERE id = ?"
-        )
-        try statement.run([effect.tokens, effect.cost, effect.revenue, agent])
-    }
-
-    /// Inserts a checked event; false when its event ID was already recorded. Totals are not touched.
-    func insert(_ event: CheckedEvent, agent: String) throws -> Bool {
-        switch event {
-        case .usage(let usage): try insertUsage(agent: agent, usage) != nil
-        case .revenue(let revenue): try insertRevenue(agent: agent, revenue) != nil
-        }
+    /// The import's transaction, with the foreign-key check off: every agent is checked by
+    /// `checkRecording` under the transaction's write lock, and agents are never deleted, so
+    /// the per-row look-up would only repeat that check. The pragma cannot change inside a
+    /// transaction; it is restored whatever happens.
+    func importTransaction<T>(_ body: () throws -> T) throws -> T {
+        try mappingErrors { try db.execute("PRAGMA foreign_keys = OFF") }
+        defer { try? db.execute("PRAGMA foreign_keys = ON") }
+        return try mappingErrors { try db.inTransaction(.immediate, body) }
     }
 }
 
-extension Sandbox: EventLedger {}
+extension ProductionLedger {
+    func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
+        try db.insertReturningID(LedgerSQL.insertUsageSQL, [
+            agent, usage.eventID, usage.model, usage.operation, usage.tokens.input, usage.tokens.output, usage.cost.micros, usage.priceSource,
+            usage.recordedAt, usage.tokens.cacheRead, usage.tokens.cacheWrite, usage.cacheDuration.rawValue, Int64(usage.batch ? 1 : 0),
+        ])
+    }
+
+    func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64? {
+        try db.insertReturningID(LedgerSQL.insertRevenueSQL, [
+            agent, revenue.eventID, revenue.amount.micros, revenue.source, revenue.description, revenue.recordedAt,
+        ])
+    }
+
+    /// Once only: the import reads its input as it goes, so it cannot run again after a
+    /// conflict (PostgreSQL's serialization failure is reported as busy).
+    func importTransaction<T>(_ body: () throws -> T) throws -> T {
+        try store.write(maximumAttempts: 1, body)
+    }
+}

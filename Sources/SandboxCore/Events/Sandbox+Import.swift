@@ -160,14 +160,9 @@ extension EventLedger {
             lastAgent = text
         }
 
-        // Every agent is checked by `checkAgent` under this transaction's write lock, and agents
-        // are never deleted, so the per-row foreign-key lookup would only repeat that check.
-        // The pragma cannot change inside a transaction; it is restored whatever happens.
-        try mappingErrors { try db.execute("PRAGMA foreign_keys = OFF") }
-        defer { try? db.execute("PRAGMA foreign_keys = ON") }
         do {
             try mappingErrors {
-                try db.inTransaction(.immediate) {
+                try importTransaction {
                     var reader = LineReader(fileDescriptor: fileDescriptor)
                     var lineNumber = 0
                     try reader.forEachLine(progress: progress) { line in

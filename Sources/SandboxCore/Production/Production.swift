@@ -25,13 +25,16 @@ public struct LatestCheck: Codable, Sendable, Equatable {
 /// `ProductionLedger` and `ProductionGuard` write it.
 public struct Production: Sendable {
     public let paths: SandboxPaths
+    public let registry: ProductionRegistry
 
-    public init(paths: SandboxPaths) {
+    /// - Parameter registry: where production lives; nil: `production.db`.
+    public init(paths: SandboxPaths, registry: ProductionRegistry? = nil) {
         self.paths = paths
+        self.registry = registry ?? .file(paths)
     }
 
     /// Every production agent, oldest first. A missing `production.db` reads as empty and is
-    /// not created.
+    /// not created; so does a team registry no one has promoted into yet.
     public func listAgents() throws -> ProductionAgentList {
         try reading { connection, hasSlots in
             ProductionAgentList(agents: try Self.agents(in: connection, hasSlots: hasSlots, where: "", []))
@@ -48,12 +51,15 @@ public struct Production: Sendable {
             return id.rawValue
         }
         let rows = try reading { connection, hasSlots in
-            if let cursor, try connection.scalarInt("SELECT count(*) FROM (\(Self.agentsView(hasSlots))) WHERE id = ?", [cursor]) == 0 {
+            guard let cursor else {
+                return try Self.agents(in: connection, hasSlots: hasSlots, where: "", [], orderBy: "position", limit: limit + 1)
+            }
+            if try connection.scalarInt("SELECT count(*) FROM (\(Self.agentsView(hasSlots))) AS agents WHERE id = ?", [cursor]) == 0 {
                 throw SandboxError.notFound(kind: "production agent", id: cursor)
             }
             return try Self.agents(
                 in: connection, hasSlots: hasSlots,
-                where: "WHERE ?1 IS NULL OR position > (SELECT position FROM (\(Self.agentsView(hasSlots))) WHERE id = ?1)",
+                where: "WHERE position > (SELECT position FROM (\(Self.agentsView(hasSlots))) AS cursor WHERE id = ?)",
                 [cursor], orderBy: "position", limit: limit + 1
             )
         }
@@ -131,7 +137,7 @@ public struct Production: Sendable {
             var conditions: [String] = []
             var values: [any SQLiteBindable] = []
             if let subject {
-                let known = try connection.scalarInt("SELECT count(*) FROM (\(Self.agentsView(hasSlots))) WHERE slot = ?1 OR id = ?1", [subject])
+                let known = try connection.scalarInt("SELECT count(*) FROM (\(Self.agentsView(hasSlots))) AS agents WHERE slot = ?1 OR id = ?1", [subject])
                 guard known > 0 else {
                     throw SandboxError.notFound(kind: "production agent or slot named", id: subject, hint: "'novaos production list' shows them")
                 }
@@ -158,16 +164,16 @@ public struct Production: Sendable {
     /// empty before any check or before guardrails existed (version 5).
     public func latestChecks() throws -> [AgentID: LatestCheck] {
         try reading { connection, _ -> [AgentID: LatestCheck] in
-            guard try connection.userVersion >= 5 else { return [:] }
+            guard try connection.productionSchemaVersion() >= 5 else { return [:] }
             var verdicts: [AgentID: LatestCheck] = [:]
             try connection.forEachRow(
                 """
                 SELECT agent_id, verdict, reason, checked_at, consecutive_failures FROM guardrail_checks
                 WHERE id IN (SELECT max(id) FROM guardrail_checks GROUP BY agent_id)
-                """
+                """, []
             ) { row in
                 guard let verdict = GuardrailVerdict(rawValue: row.text(1)) else {
-                    throw SandboxError.database(path: paths.productionDatabase.path, message: "unknown guardrail verdict \(quoted(row.text(1)))")
+                    throw SandboxError.database(path: connection.location, message: "unknown guardrail verdict \(quoted(row.text(1)))")
                 }
                 verdicts[AgentID(unchecked: row.text(0))] = LatestCheck(
                     verdict: verdict, reason: row.text(2), checkedAt: Timestamp.date(from: row.text(3)), consecutiveFailures: row.int(4)
@@ -177,21 +183,15 @@ public struct Production: Sendable {
         } ?? [:]
     }
 
-    /// Runs `body` on a read-only connection to `production.db`, in one read transaction;
-    /// nil when there is no production database yet (it is not created). `hasSlots` is false
-    /// for a database older than version 4, which a read-only command reads without upgrading.
-    private func reading<T>(_ body: (Connection, _ hasSlots: Bool) throws -> T) throws -> T? {
-        let path = paths.productionDatabase.path
-        guard FileManager.default.fileExists(atPath: path) else { return nil }
-        let connection = try DatabaseFile.open(paths.productionDatabase, kind: .production, readOnly: true)
-        do {
-            // The version is read inside the transaction: another process may upgrade the
-            // database meanwhile, and the snapshot must match the columns read from it.
-            return try connection.inTransaction(.deferred) {
-                try body(connection, try connection.userVersion >= 4)
-            }
-        } catch let error as SQLiteError {
-            throw DatabaseFile.describe(error, path: path)
+    /// Runs `body` on a connection to the registry for reading, in one read transaction; nil
+    /// when there is no registry yet (it is not created). `hasSlots` is false for a
+    /// `production.db` older than version 4, which a read-only command reads without upgrading.
+    private func reading<T>(_ body: (any LedgerDatabase, _ hasSlots: Bool) throws -> T) throws -> T? {
+        guard let connection = try registry.readable() else { return nil }
+        // The version is read inside the transaction: another process may upgrade the
+        // database meanwhile, and the snapshot must match the columns read from it.
+        return try connection.mappingErrors {
+            try connection.read { try body(connection, try connection.productionSchemaVersion() >= 4) }
         }
     }
 
@@ -210,15 +210,15 @@ public struct Production: Sendable {
     }
 
     private static func agents(
-        in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable],
+        in connection: any LedgerDatabase, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable],
         orderBy order: String = "deployed_at, position", limit: Int? = nil
     ) throws -> [ProductionAgent] {
         try connection.query(
             """
             SELECT id, name, type, status, token_budget, config, deployed_at, promoted_from_project_id, promoted_from_agent_id, slot, state
-            FROM (\(agentsView(hasSlots))) \(filter) ORDER BY \(order) LIMIT ?
+            FROM (\(agentsView(hasSlots))) AS agents \(filter) ORDER BY \(order)\(limit.map { " LIMIT \($0)" } ?? "")
             """,
-            values + [Int64(limit ?? -1)]
+            values
         ) { row in
             var origin: ProductionAgent.Origin?
             if let project = row.optionalText(7), let agent = row.optionalText(8) {
@@ -235,12 +235,12 @@ public struct Production: Sendable {
 
     /// The history; before version 4, the promotions the upgrade will write into it.
     private static func events(
-        in connection: Connection, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable], limit: Int? = nil
+        in connection: any LedgerDatabase, hasSlots: Bool, where filter: String, _ values: [any SQLiteBindable], limit: Int? = nil
     ) throws -> [ProductionEvent] {
         let table = hasSlots ? "production_events" : "(SELECT number AS id, * FROM (\(Schema.oldPromotions)))"
         return try connection.query(
-            "SELECT id, at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details FROM \(table) \(filter) ORDER BY id LIMIT ?",
-            values + [Int64(limit ?? -1)]
+            "SELECT id, at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details FROM \(table) AS events \(filter) ORDER BY id\(limit.map { " LIMIT \($0)" } ?? "")",
+            values
         ) { row in
             ProductionEvent(
                 id: row.int64(0), at: Timestamp.date(from: row.text(1)), kind: row.text(2), slot: row.optionalText(3),

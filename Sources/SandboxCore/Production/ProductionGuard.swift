@@ -3,7 +3,6 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import SQLiteDB
 
 /// Watches production: guardrail policies, `production check` (which rolls back an agent at
 /// its failure limit), and rollbacks and retirements by hand. Every change is one transaction
@@ -13,9 +12,11 @@ public final class ProductionGuard {
 
     public var paths: SandboxPaths { store.paths }
 
-    /// Opens `production.db`, which a promotion must have created.
-    public init(paths: SandboxPaths, clock: @escaping () -> Date = Date.init, busyTimeoutMilliseconds: Int32 = 10_000) throws {
-        store = try ProductionStore(paths: paths, clock: clock, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+    /// Opens the production registry (nil: `production.db`, which a promotion must have created).
+    public init(
+        paths: SandboxPaths, registry: ProductionRegistry? = nil, clock: @escaping () -> Date = Date.init, busyTimeoutMilliseconds: Int32 = 10_000
+    ) throws {
+        store = try ProductionStore(paths: paths, registry: registry, clock: clock, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
     }
 
     // MARK: Policies
@@ -190,15 +191,14 @@ public final class ProductionGuard {
     /// Stores a check; returns its ID.
     private func store(_ check: GuardrailCheck) throws -> Int64 {
         let measurements = String(decoding: try JSONWriter(pretty: false).encode(check), as: UTF8.self)
-        try store.db.run(
+        return try store.db.insertReturningID(
             """
             INSERT INTO guardrail_checks (agent_id, slot, checked_at, verdict, reason, consecutive_failures, action, measurements)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            check.agentID.rawValue, check.slot, Timestamp.string(from: check.windowEnd), check.verdict.rawValue, check.reason,
-            check.consecutiveFailures, check.action == .rolledBack ? "rolled_back" : "none", measurements
-        )
-        return store.db.lastInsertRowID
+            [check.agentID.rawValue, check.slot, Timestamp.string(from: check.windowEnd), check.verdict.rawValue, check.reason,
+             check.consecutiveFailures, check.action == .rolledBack ? "rolled_back" : "none", measurements]
+        )!
     }
 
     /// The stored checks of an agent (or a slot's live version), newest first.

@@ -20,22 +20,23 @@ import Supervision
 /// ```
 public final class ProductionLedger: RunBook {
     let store: ProductionStore
-    var ledgerStatements: LedgerStatements?
     private let priceFile: URL?
     private var loadedPrices: PriceCatalog?
     private let clock: () -> Date
 
     public var paths: SandboxPaths { store.paths }
-    var db: Connection { store.db }
+    var db: any LedgerDatabase { store.db }
+    var ledgerDatabase: any LedgerDatabase { store.db }
 
-    /// Opens `production.db`, which a promotion must have created.
+    /// Opens the production registry (nil: `production.db`, which a promotion must have created).
     ///
     /// - Parameter priceFile: a price file over the built-in table; nil: `HOME/prices.json`
     ///   when there is one (as for the sandbox).
     public init(
-        paths: SandboxPaths, clock: @escaping () -> Date = Date.init, busyTimeoutMilliseconds: Int32 = 10_000, priceFile: URL? = nil
+        paths: SandboxPaths, registry: ProductionRegistry? = nil, clock: @escaping () -> Date = Date.init, busyTimeoutMilliseconds: Int32 = 10_000,
+        priceFile: URL? = nil
     ) throws {
-        store = try ProductionStore(paths: paths, clock: clock, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
+        store = try ProductionStore(paths: paths, registry: registry, clock: clock, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         self.priceFile = priceFile
         self.clock = clock
     }
@@ -60,7 +61,7 @@ public final class ProductionLedger: RunBook {
         try store.read { try store.resolve(subject).id }
     }
 
-    var databasePath: String { paths.productionDatabase.path }
+    var databasePath: String { store.db.location }
 
     func write<T>(_ body: () throws -> T) throws -> T { try store.write(body) }
 
@@ -219,7 +220,7 @@ public final class ProductionLedger: RunBook {
                 )
             }
         }, recordingBook: {
-            try ProductionLedger(paths: paths, clock: clock, busyTimeoutMilliseconds: 50, priceFile: priceFile)
+            try ProductionLedger(paths: paths, registry: store.registry, clock: clock, busyTimeoutMilliseconds: 50, priceFile: priceFile)
         })
     }
 
@@ -246,7 +247,7 @@ public final class ProductionLedger: RunBook {
         fileDescriptor: Int32, source: String, options: ImportOptions = ImportOptions(), progress: (Int64) -> Void = { _ in }
     ) throws -> ImportSummary {
         if db.isReadOnly {
-            throw SandboxError.database(path: paths.productionDatabase.path, message: "the database is read-only; nothing was changed")
+            throw SandboxError.database(path: db.location, message: "the database is read-only; nothing was changed")
         }
         return try importLines(fileDescriptor: fileDescriptor, source: source, options: options, progress: progress)
     }

@@ -6,34 +6,23 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import SQLiteDB
 
 /// A connection to `production.db` for the commands that change production after promotion
 /// (its ledger, its guardrails, rollbacks and retirements): transactions, the agents by ID or
 /// slot, the history, and the one rule for taking a live version out of service.
 final class ProductionStore {
     let paths: SandboxPaths
-    let db: Connection
+    let registry: ProductionRegistry
+    let db: any LedgerDatabase
     private let clock: () -> Date
 
-    /// Opens the production database, which must exist (promotion creates it).
-    init(paths: SandboxPaths, clock: @escaping () -> Date, busyTimeoutMilliseconds: Int32) throws {
+    /// Opens the production registry, which must exist (promotion creates `production.db`).
+    init(paths: SandboxPaths, registry: ProductionRegistry?, clock: @escaping () -> Date, busyTimeoutMilliseconds: Int32) throws {
         self.paths = paths
         self.clock = clock
-        let path = paths.productionDatabase.path
-        var info = stat()
-        if lstat(path, &info) != 0, errno == ENOENT {
-            throw SandboxError.invalidState("there is no production database yet at \(path): promote a project first ('novaos sandbox promote')")
-        }
-        db = try DatabaseFile.open(paths.productionDatabase, kind: .production, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
-        // A read-only file of an older version opens without its upgrade; these commands need it.
-        let version: Int
-        do { version = try db.userVersion } catch let error as SQLiteError { throw DatabaseFile.describe(error, path: path) }
-        guard version == Schema.productionMigrations.count else {
-            throw SandboxError.unreadableDatabase(
-                path: path, reason: "it needs a schema upgrade (version \(version) to \(Schema.productionMigrations.count)) but is read-only"
-            )
-        }
+        let registry = registry ?? .file(paths)
+        self.registry = registry
+        db = try registry.writable(busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         // Runs whose supervisor is gone are closed as `lost` by every command that writes here.
         ProductionLedger.closeRunsOfDeadSupervisors(in: db, now: now())
     }
@@ -41,26 +30,22 @@ final class ProductionStore {
     /// The current time, to whole seconds.
     func now() -> Date { wholeSeconds(clock()) }
 
-    /// Runs `body` in one write transaction (`BEGIN IMMEDIATE`).
-    func write<T>(_ body: () throws -> T) throws -> T {
+    /// Runs `body` in one write transaction (SQLite: `BEGIN IMMEDIATE`; PostgreSQL:
+    /// serializable, run again after a conflict).
+    func write<T>(maximumAttempts: Int = 8, _ body: () throws -> T) throws -> T {
         if db.isReadOnly {
-            throw SandboxError.database(path: paths.productionDatabase.path, message: "the database is read-only; nothing was changed")
+            throw SandboxError.database(path: db.location, message: "the database is read-only; nothing was changed")
         }
-        return try mappingErrors { try db.inTransaction(.immediate, body) }
+        return try db.mappingErrors { try db.write(maximumAttempts: maximumAttempts, body) }
     }
 
     /// Runs `body` in one read transaction.
     func read<T>(_ body: () throws -> T) throws -> T {
-        if db.isInTransaction { return try mappingErrors(body) }
-        return try mappingErrors { try db.inTransaction(.deferred, body) }
+        try db.mappingErrors { try db.read(body) }
     }
 
     func mappingErrors<T>(_ body: () throws -> T) throws -> T {
-        do {
-            return try body()
-        } catch let error as SQLiteError {
-            throw DatabaseFile.describe(error, path: paths.productionDatabase.path)
-        }
+        try db.mappingErrors(body)
     }
 
     /// A production agent as the commands that change production need it.
@@ -78,7 +63,7 @@ final class ProductionStore {
 
     private static let agentColumns = "id, name, slot, state, status, token_budget, tokens_used, live_since, deployed_at"
 
-    private static func storedAgent(_ row: Row) -> StoredAgent {
+    private static func storedAgent(_ row: any LedgerRow) -> StoredAgent {
         StoredAgent(
             id: AgentID(unchecked: row.text(0)), name: row.text(1), slot: row.optionalText(2),
             state: row.optionalText(3).flatMap(ProductionState.init(rawValue:)), status: AgentStatus(rawValue: row.text(4)) ?? .killed,
@@ -142,14 +127,14 @@ final class ProductionStore {
         var details = details
         if let user = Self.userName { details["user"] = .string(user) }
         let json = String(decoding: try JSONWriter(pretty: false).encode(JSONValue.object(details)), as: UTF8.self)
-        try db.run(
+        try db.lockHistory()
+        return try db.insertReturningID(
             """
             INSERT INTO production_events (at, kind, slot, agent_id, previous_agent_id, live_agent_id, actor, reason, details)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            Timestamp.string(from: at), kind, slot, agent?.rawValue, previous?.rawValue, live?.rawValue, actor, reason, json
-        )
-        return db.lastInsertRowID
+            [Timestamp.string(from: at), kind, slot, agent?.rawValue, previous?.rawValue, live?.rawValue, actor, reason, json]
+        )!
     }
 
     /// Who runs this process, for the history: the login name of the effective user.
@@ -167,14 +152,15 @@ final class ProductionStore {
         _ agent: StoredAgent, as state: ProductionState, replacement: AgentID?, at: Date, step: (SlotChangeStep) throws -> Void
     ) throws -> AgentID? {
         guard let slot = agent.slot else { throw SandboxError.invalidState("agent \(agent.id) fills no slot") }
+        try db.lockSlot(slot)
         try db.run("UPDATE agents SET state = ? WHERE id = ?", state.rawValue, agent.id.rawValue)
         try step(.outOfService)
         guard agent.state == .live else { return try liveAgent(in: slot) }
         // The slot has no live version now; `next` (when there is one) becomes it.
         let next = try replacement ?? previousVersion(in: slot)
         if let next {
-            try db.run("UPDATE agents SET state = 'live', live_since = ? WHERE id = ? AND state = 'standby'", Timestamp.string(from: at), next.rawValue)
-            guard db.changes == 1 else { throw SandboxError.invalidState("agent \(next) is not a standby version of slot \(quoted(slot))") }
+            let changed = try db.run("UPDATE agents SET state = 'live', live_since = ? WHERE id = ? AND state = 'standby'", Timestamp.string(from: at), next.rawValue)
+            guard changed == 1 else { throw SandboxError.invalidState("agent \(next) is not a standby version of slot \(quoted(slot))") }
         }
         try step(.replaced)
         return next

@@ -31,15 +31,15 @@ extension Sandbox {
     ///
     /// - Parameters:
     ///   - force: promote even when the evaluation says `NOT_READY`.
+    ///   - registry: where production lives; nil: `production.db` (created when missing).
+    ///   - target: where the plan is copied, over the registry's own (tests stop it halfway).
     ///   - hook: called at each `PromotionStep`; tests throw or kill the process there to
     ///     prove that a later call completes the promotion.
     /// - Throws: `SandboxError.promotionRefused` for `NOT_READY` without `force`;
     ///   `SandboxError.invalidState` for a project already promoted or killed.
-    ///
-    /// - Parameter target: where the plan is copied; nil: `production.db` (created when missing).
     public func promote(
         _ id: ProjectID, force: Bool = false, slotMap: [AgentID: String] = [:], guardrails: [String] = [],
-        target: (any PromotionTarget)? = nil, hook: (PromotionStep) throws -> Void = { _ in }
+        registry: ProductionRegistry? = nil, target: (any PromotionTarget)? = nil, hook: (PromotionStep) throws -> Void = { _ in }
     ) throws -> PromotionResult {
         var policy = GuardrailPolicy()
         try policy.apply(guardrails)
@@ -55,7 +55,7 @@ extension Sandbox {
         let plannedGuardrails = String(decoding: try JSONWriter(pretty: false).encode(guardrails), as: UTF8.self)
 
         try requireWritable()
-        let target = try target ?? SQLitePromotionTarget(try openProductionForWriting(), path: paths.productionDatabase.path)
+        let target = try target ?? (registry ?? .file(paths)).promotionTarget(busyTimeoutMilliseconds: busyTimeoutMilliseconds)
         try target.lock()
         defer { target.abandon() }
 
@@ -107,22 +107,6 @@ extension Sandbox {
         }
         try hook(.completed)
         return try read { try loadPlanResult(id, status: .promoted) }
-    }
-
-    /// Opens `production.db` for writing, creating it (and its folder) when needed, and
-    /// refuses a read-only one up front.
-    private func openProductionForWriting() throws -> Connection {
-        let productionPath = paths.productionDatabase.path
-        do {
-            try FileManager.default.createDirectory(at: paths.productionDatabase.deletingLastPathComponent(), withIntermediateDirectories: true)
-        } catch {
-            throw SandboxError.fileSystem(path: productionPath, message: "cannot create the folder for the production database (\(firstLine(of: error)))")
-        }
-        let production = try DatabaseFile.open(paths.productionDatabase, kind: .production, busyTimeoutMilliseconds: busyTimeoutMilliseconds)
-        guard !production.isReadOnly else {
-            throw SandboxError.database(path: productionPath, message: "the database is read-only; promotion needs to write it. Nothing was changed")
-        }
-        return production
     }
 
     /// What `promote` would do, changing nothing: the same checks and the same choice of

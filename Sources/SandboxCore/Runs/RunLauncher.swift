@@ -73,7 +73,7 @@ extension RunBook {
             }
         } catch {
             try? write {
-                try db.run(
+                try ledgerDatabase.run(
                     "UPDATE runs SET ended_at = ?, stop_reason = 'failed_to_start', exit_code = 127 WHERE id = ? AND ended_at IS NULL",
                     Timestamp.string(from: now()), run.runID
                 )
@@ -172,7 +172,7 @@ extension RunBook {
     }
 
     func loadRun(_ id: Int64) throws -> RunRecord {
-        guard let run = try db.queryFirst("SELECT \(Sandbox.runColumns) FROM runs WHERE id = ?", [id], Sandbox.decodeRun) else {
+        guard let run = try ledgerDatabase.queryFirst("SELECT \(Sandbox.runColumns) FROM runs WHERE id = ?", [id], Sandbox.decodeRun) else {
             throw SandboxError.notFound(kind: "run", id: String(id))
         }
         return run
@@ -227,19 +227,22 @@ extension RunBook {
     /// Cheap when there are none: one look-up in a partial index of open runs. A busy
     /// database is left for the next command.
     func closeRunsOfDeadSupervisors() {
-        Self.closeRunsOfDeadSupervisors(in: db, now: now())
+        Self.closeRunsOfDeadSupervisors(in: ledgerDatabase, now: now())
     }
 
-    /// `closeRunsOfDeadSupervisors` on any connection to a database with `runs`.
-    static func closeRunsOfDeadSupervisors(in db: Connection, now: Date) {
+    /// `closeRunsOfDeadSupervisors` on any database with `runs`: of a shared one, only the
+    /// runs this machine supervised (another machine's processes cannot be looked at here).
+    static func closeRunsOfDeadSupervisors(in db: any LedgerDatabase, now: Date) {
+        let host = db.supervisorHost
         guard !db.isReadOnly,
-              let open = try? db.query("SELECT id, supervisor_pid, supervisor_start FROM runs WHERE ended_at IS NULL", [], {
-                  ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2))
-              }), !open.isEmpty else { return }
+              let open = try? db.query(
+                  "SELECT id, supervisor_pid, supervisor_start FROM runs WHERE ended_at IS NULL\(host == nil ? "" : " AND supervisor_host = ?")",
+                  host.map { [$0] } ?? [], { ($0.int64(0), $0.optionalInt64(1), $0.optionalInt64(2)) }
+              ), !open.isEmpty else { return }
         let lost = open.filter { _, pid, start in !Sandbox.supervisorIsAlive(pid: pid, start: start) }
         guard !lost.isEmpty else { return }
         let stamp = Timestamp.string(from: now)
-        _ = try? db.inTransaction(.immediate) {
+        _ = try? db.write {
             for (id, _, _) in lost {
                 try db.run("UPDATE runs SET ended_at = ?, stop_reason = 'lost' WHERE id = ? AND ended_at IS NULL", stamp, id)
             }
@@ -248,14 +251,15 @@ extension RunBook {
 
     /// Writes the row of a run about to start (its log path follows once its ID is known).
     func insertRun(agent: AgentID, _ start: RunStart) throws -> Int64 {
-        try db.run(
+        let db = ledgerDatabase
+        let host = db.supervisorHost
+        return try db.insertReturningID(
             """
-            INSERT INTO runs (agent_id, command, log_path, started_at, isolation, supervisor_pid, supervisor_start)
-            VALUES (?, ?, '', ?, ?, ?, ?)
+            INSERT INTO runs (agent_id, command, log_path, started_at, isolation, supervisor_pid, supervisor_start\(host == nil ? "" : ", supervisor_host"))
+            VALUES (?, ?, '', ?, ?, ?, ?\(host == nil ? "" : ", ?"))
             """,
-            agent.rawValue, start.storedCommand, Timestamp.string(from: start.startedAt), start.isolation.rawValue, Int64(start.supervisor.pid),
-            start.supervisor.startTime
-        )
-        return db.lastInsertRowID
+            [agent.rawValue, start.storedCommand, Timestamp.string(from: start.startedAt), start.isolation.rawValue, Int64(start.supervisor.pid),
+             start.supervisor.startTime] + (host.map { [$0] } ?? [])
+        )!
     }
 }

@@ -177,12 +177,13 @@ final class RunRecorder: RunLedger {
                 }
             }
             if recorded > 0 { try book.addToTotals(agent: agentID.rawValue, total) }
-            try book.db.cached(
+            try book.ledgerDatabase.run(
                 """
                 UPDATE runs SET events = events + ?, rejected_events = rejected_events + ?, tokens_used = tokens_used + ?,
                                 cost_micros = cost_micros + ?, revenue_micros = revenue_micros + ?, reserved_tokens = ? WHERE id = ?
-                """
-            ).run([Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, open.reduce(0, +), runID])
+                """,
+                [Int64(recorded), Int64(rejected.count), total.tokens, total.cost, total.revenue, open.reduce(0, +), runID]
+            )
             budgets = try book.enforceBudgets(agent: agentID.rawValue, added: total.tokens, addedCost: total.cost)
             let verdict = try state().verdict
             reservations = open // only once the transaction stands
@@ -207,7 +208,7 @@ final class RunRecorder: RunLedger {
     }
 
     private func reservationFigures() throws -> ReservationFigures {
-        let (budget, used) = try book.db.queryFirst(
+        let (budget, used) = try book.ledgerDatabase.queryFirst(
             "SELECT token_budget, tokens_used FROM agents WHERE id = ?", [agentID.rawValue], { ($0.int64(0), $0.int64(1)) }
         ) ?? (0, 0)
         return ReservationFigures(budget: budget, used: used, reservedByOtherRuns: try book.tokensReserved(agent: agentID, excludingRun: runID))
@@ -226,12 +227,12 @@ final class RunRecorder: RunLedger {
     }
 
     func check() throws(LedgerFailure) -> LedgerVerdict {
-        try guarded { try book.db.inTransaction(.deferred) { try state().verdict } }
+        try guarded { try book.ledgerDatabase.read { try state().verdict } }
     }
 
     func finish(_ outcome: RunOutcome) throws(LedgerFailure) {
         try transaction {
-            try book.db.run(
+            try book.ledgerDatabase.run(
                 "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, stop_reason = ?, reserved_tokens = 0 WHERE id = ? AND ended_at IS NULL",
                 Timestamp.string(from: book.now()), outcome.exitCode.map(Int64.init), outcome.signal.map(Int64.init),
                 outcome.stopReason.rawValue, runID
@@ -261,10 +262,10 @@ final class RunRecorder: RunLedger {
     }
 
     private func transaction<T>(_ body: () throws -> T) throws(LedgerFailure) -> T {
-        try guarded { try book.db.inTransaction(.immediate, body) }
+        try guarded { try book.ledgerDatabase.write(body) }
     }
 
-    /// SQLite's failures, as the supervisor needs to tell them apart.
+    /// The database's failures, as the supervisor needs to tell them apart.
     private func guarded<T>(_ body: () throws -> T) throws(LedgerFailure) -> T {
         do {
             return try body()
@@ -273,6 +274,10 @@ final class RunRecorder: RunLedger {
             if error.isFull { throw .full }
             throw .failed(DatabaseFile.describe(error, path: book.databasePath).description)
         } catch {
+            if let described = book.ledgerDatabase.describe(error) {
+                if case .busy = described { throw .busy }
+                throw .failed(described.description)
+            }
             throw .failed("\(error)")
         }
     }

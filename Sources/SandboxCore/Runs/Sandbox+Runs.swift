@@ -132,7 +132,7 @@ extension Sandbox {
     public func runs(agent id: AgentID) throws -> RunList {
         try read {
             _ = try loadAgent(id)
-            return RunList(runs: try db.query("SELECT \(Self.runColumns) FROM runs WHERE agent_id = ? ORDER BY id DESC", [id.rawValue], Self.decodeRun))
+            return RunList(runs: try db.query("SELECT \(Self.runColumns) FROM runs WHERE agent_id = ? ORDER BY id DESC", [id.rawValue]) { Self.decodeRun($0) })
         }
     }
 
@@ -142,16 +142,16 @@ extension Sandbox {
         let before = try Page<RunRecord>.rowID(cursor)
         return try read {
             _ = try loadAgent(id)
-            return try Self.runsPage(in: db, agent: id, before: before, limit: limit)
+            return try Self.runsPage(in: ledgerDatabase, agent: id, before: before, limit: limit)
         }
     }
 
     /// A page of the runs of `agent` in `db` (a sandbox or production): newest first, older
     /// than the run `before`.
-    static func runsPage(in db: Connection, agent: AgentID, before: Int64?, limit: Int) throws -> Page<RunRecord> {
+    static func runsPage(in db: any LedgerDatabase, agent: AgentID, before: Int64?, limit: Int) throws -> Page<RunRecord> {
         let rows = try db.query(
-            "SELECT \(runColumns) FROM runs WHERE agent_id = ?1 AND (?2 IS NULL OR id < ?2) ORDER BY id DESC LIMIT ?3",
-            [agent.rawValue, before, Int64(limit + 1)], decodeRun
+            "SELECT \(runColumns) FROM runs WHERE agent_id = ?\(before == nil ? "" : " AND id < ?") ORDER BY id DESC LIMIT \(limit + 1)",
+            [agent.rawValue] + (before.map { [$0] } ?? []), decodeRun
         )
         return Page(key: "runs", rows: rows, limit: limit) { String($0.id) }
     }
@@ -195,7 +195,7 @@ extension Sandbox {
         events, rejected_events, log_path, isolation
         """
 
-    static func decodeRun(_ row: Row) -> RunRecord {
+    static func decodeRun(_ row: any LedgerRow) -> RunRecord {
         var command: [String] = []
         if case .array(let items) = JSONValue.decodeStored(row.text(2)) {
             command = items.map { if case .string(let text) = $0 { text } else { $0.jsonText } }
@@ -219,8 +219,8 @@ extension Sandbox {
             FROM runs AS r JOIN agents AS a ON a.id = r.agent_id
             WHERE a.project_id = ? ORDER BY r.id DESC LIMIT ?
             """,
-            [project.rawValue, limit], Self.decodeRun
-        )
+            [project.rawValue, limit]
+        ) { Self.decodeRun($0) }
     }
 }
 

@@ -12,20 +12,26 @@ import Testing
         func advance(hours: Double) { now = now.addingTimeInterval(hours * 3_600) }
     }
 
-    /// A sandbox and production sharing one home and one clock.
+    /// A sandbox and production sharing one home and one clock; production in `production.db`
+    /// or in a registry on PostgreSQL of its own (`backend`).
     struct World {
         let clock = Clock()
         let sandbox: Sandbox
+        let registry: ProductionRegistry?
         let ledger: () throws -> ProductionLedger
         let guardian: () throws -> ProductionGuard
+        let production: () -> Production
 
-        init() throws {
+        init(_ backend: ProductionBackend = .sqlite) throws {
             let home = try makeHome()
             let clock = clock
             sandbox = try Sandbox(paths: SandboxPaths(home: home), clock: { clock.now })
             let paths = sandbox.paths
-            ledger = { try ProductionLedger(paths: paths, clock: { clock.now }) }
-            guardian = { try ProductionGuard(paths: paths, clock: { clock.now }) }
+            let registry = try backend.registry()
+            self.registry = registry
+            ledger = { try ProductionLedger(paths: paths, registry: registry, clock: { clock.now }) }
+            guardian = { try ProductionGuard(paths: paths, registry: registry, clock: { clock.now }) }
+            production = { Production(paths: paths, registry: registry) }
         }
 
         /// Promotes a new project whose one agent, `name`, made `revenue` on $0.012 of
@@ -36,7 +42,7 @@ import Testing
             let agent = try sandbox.deployAgent(project: project.id, type: "customer_support", name: name)
             _ = try sandbox.recordUsage(agent: agent.id, model: "claude-haiku-3.5", inputTokens: 10_000, outputTokens: 1_000)
             _ = try sandbox.recordRevenue(agent: agent.id, amount: dollars(revenue))
-            return try #require(try sandbox.promote(project.id, guardrails: guardrails).migratedAgents.first?.productionID)
+            return try #require(try sandbox.promote(project.id, guardrails: guardrails, registry: registry).migratedAgents.first?.productionID)
         }
 
         /// `count` usage events of $1 each and `revenue` in all, recorded now.
@@ -49,8 +55,8 @@ import Testing
         }
     }
 
-    @Test func promotionGivesEachAgentItsGuardrailsAndSandboxFigures() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func promotionGivesEachAgentItsGuardrailsAndSandboxFigures(backend: ProductionBackend) throws {
+        let world = try World(backend)
         let agent = try world.promote("support", guardrails: ["min_roi=10", "window=7d", "bake_time=0", "min_roi=12.5"])
         let shown = try world.guardian().guardrails(of: "support")
         #expect(shown.agentID == agent)
@@ -69,8 +75,8 @@ import Testing
         #expect(try world.sandbox.promotionState(project) == nil)
     }
 
-    @Test func onlyTheLiveVersionRecordsAndItsBudgetBinds() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func onlyTheLiveVersionRecordsAndItsBudgetBinds(backend: ProductionBackend) throws {
+        let world = try World(backend)
         let first = try world.promote("support")
         let second = try world.promote("support")
         let ledger = try world.ledger()
@@ -82,7 +88,7 @@ import Testing
         // binds: the call that reaches it pauses the agent, and the history says so.
         let record = try ledger.recordUsage(agent: "support", model: "claude-haiku-3.5", tokens: TokenCounts(input: 20_000, output: 0))
         #expect(record.budgetExceeded && record.pausedAgents == [second])
-        var history = try Production(paths: world.sandbox.paths).history(of: "support").events
+        var history = try world.production().history(of: "support").events
         #expect(history.last?.kind == "budget" && history.last?.actor == "budget" && history.last?.agentID == second)
 
         // Raised above what it used, the budget resumes it; lowered again, it pauses it at once.
@@ -91,13 +97,13 @@ import Testing
         let lowered = try ledger.setTokenBudget(of: second.rawValue, tokens: 1_000)
         #expect(lowered.pausedAgents == [second] && lowered.resumedAgents.isEmpty)
         #expect(throws: SandboxError.self) { try ledger.setTokenBudget(of: "support", tokens: 0) }
-        history = try Production(paths: world.sandbox.paths).history(of: "support").events
+        history = try world.production().history(of: "support").events
         #expect(history.suffix(3).map(\.actor) == ["production budget", "production budget", "budget"])
         #expect(history.suffix(3).allSatisfy { $0.kind == "budget" })
     }
 
-    @Test func productionImportTakesLiveAgentsOnly() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func productionImportTakesLiveAgentsOnly(backend: ProductionBackend) throws {
+        let world = try World(backend)
         let first = try world.promote("support")
         let second = try world.promote("support")
         let file = world.sandbox.paths.home.appendingPathComponent("events.jsonl")
@@ -122,8 +128,8 @@ import Testing
         return try ledger.importEvents(fileDescriptor: descriptor, source: file.path)
     }
 
-    @Test func checksAreInconclusiveWhileBakingOrWithFewEventsAndRollBackAtTheLimit() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func checksAreInconclusiveWhileBakingOrWithFewEventsAndRollBackAtTheLimit(backend: ProductionBackend) throws {
+        let world = try World(backend)
         let first = try world.promote("support")
         let second = try world.promote(
             "support", guardrails: ["min_events=5", "bake_time=2h", "window=1h", "failure_limit=2", "min_roi_vs_sandbox=0"]
@@ -157,13 +163,13 @@ import Testing
         let dryRun = try guardian.check(dryRun: true)
         #expect(dryRun.wouldRollBack == [second] && dryRun.rolledBack.isEmpty)
         #expect(dryRun.checks.first { $0.agentID == second }?.action == .wouldRollBack)
-        #expect(try Production(paths: world.sandbox.paths).slot("support").live == second) // the dry run changed nothing
+        #expect(try world.production().slot("support").live == second) // the dry run changed nothing
 
         let report = try guardian.check()
         check = try #require(report.checks.first { $0.agentID == second })
         #expect(check.verdict == .fail && check.consecutiveFailures == 2 && check.action == .rolledBack && check.liveAfter == first)
         #expect(report.rolledBack == [second])
-        let slot = try Production(paths: world.sandbox.paths).slot("support")
+        let slot = try world.production().slot("support")
         #expect(slot.live == first)
         #expect(slot.versions.map(\.state) == [.rolledBack, .live])
         #expect(slot.events.last?.kind == "rollback" && slot.events.last?.actor == "production check" && slot.events.last?.liveAgentID == first)
@@ -177,8 +183,8 @@ import Testing
         #expect(try guardian.check().checks.map(\.verdict) == [.inconclusive])
     }
 
-    @Test func theSandboxComparisonFailsAnAgentThatEarnsFarLessThanItDidThere() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func theSandboxComparisonFailsAnAgentThatEarnsFarLessThanItDidThere(backend: ProductionBackend) throws {
+        let world = try World(backend)
         // Sandbox ROI: $0.012 of cost earned $0.024, 100%; production at 20% is under half of it.
         let agent = try world.promote("support", revenue: "0.024", guardrails: ["bake_time=0", "min_events=1", "failure_limit=1"])
         try world.trade("support", events: 5, revenue: "6")
@@ -193,8 +199,8 @@ import Testing
     /// A confirmation never stands for a change it did not see: retiring a standby needs none,
     /// but if a rollback puts that standby live before the retirement runs, the retirement
     /// would empty the slot, so it is refused and nothing changes.
-    @Test func aChangeTheSlotOutranSinceItsPreviewIsRefused() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func aChangeTheSlotOutranSinceItsPreviewIsRefused(backend: ProductionBackend) throws {
+        let world = try World(backend)
         let first = try world.promote("support")
         let second = try world.promote("support")
         let guardian = try world.guardian()
@@ -202,19 +208,19 @@ import Testing
         #expect(retirePreview.liveBefore == second && retirePreview.liveAfter == second)
         _ = try guardian.rollback("support", expected: try guardian.preview(.rollback, "support")) // first goes live
         #expect(throws: SandboxError.self) { try guardian.retire(first.rawValue, expected: retirePreview) }
-        let slot = try Production(paths: world.sandbox.paths).slot("support")
+        let slot = try world.production().slot("support")
         #expect(slot.live == first)
-        #expect(try Production(paths: world.sandbox.paths).history(of: "support").events.filter { $0.kind == "retire" }.isEmpty)
+        #expect(try world.production().history(of: "support").events.filter { $0.kind == "retire" }.isEmpty)
         // Looked at again, it goes through, as confirmed.
         let fresh = try guardian.preview(.retire, first.rawValue)
         #expect(try guardian.retire(first.rawValue, expected: fresh).liveAfter == nil)
         #expect(throws: SandboxError.notFound(kind: "production slot named", id: "nothing", hint: "'novaos production list' shows the slots")) {
-            try Production(paths: world.sandbox.paths).slot("nothing")
+            try world.production().slot("nothing")
         }
     }
 
-    @Test func rollbackAndRetireByHand() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func rollbackAndRetireByHand(backend: ProductionBackend) throws {
+        let world = try World(backend)
         let first = try world.promote("support")
         let second = try world.promote("support")
         let third = try world.promote("support")
@@ -225,7 +231,7 @@ import Testing
         #expect(throws: SandboxError.self) { try guardian.rollback("support", to: "prd_0000000000000000") }
         let preview = try guardian.preview(.rollback, "support", to: first.rawValue)
         #expect(preview.liveAfter == first && preview.eventID == nil)
-        #expect(try Production(paths: world.sandbox.paths).slot("support").live == third)
+        #expect(try world.production().slot("support").live == third)
 
         let change = try guardian.rollback("support", to: first.rawValue, reason: "complaints")
         #expect(change.changed && change.agentID == third && change.liveBefore == third && change.liveAfter == first && change.eventID != nil)
@@ -241,7 +247,7 @@ import Testing
         #expect(throws: SandboxError.self) { try guardian.rollback("support") } // the slot is empty
         #expect(throws: SandboxError.self) { try guardian.retire("support") } // retire takes an agent ID
 
-        let slot = try Production(paths: world.sandbox.paths).slot("support")
+        let slot = try world.production().slot("support")
         #expect(slot.live == nil)
         #expect(slot.versions.map(\.state) == [.rolledBack, .retired, .retired])
         #expect(slot.events.map(\.kind) == ["promotion", "promotion", "promotion", "rollback", "retire", "retire"])
@@ -249,25 +255,25 @@ import Testing
         #expect(slot.events[3].reason == "complaints" && slot.events[3].actor == "production rollback")
         // A new promotion fills the empty slot.
         let fourth = try world.promote("support")
-        #expect(try Production(paths: world.sandbox.paths).slot("support").live == fourth)
+        #expect(try world.production().slot("support").live == fourth)
     }
 
-    @Test func aCrashInsideARollbackLeavesTheSlotAsItWas() throws {
+    @Test(arguments: ProductionBackend.available) func aCrashInsideARollbackLeavesTheSlotAsItWas(backend: ProductionBackend) throws {
         struct Crash: Error {}
         for step in SlotChangeStep.allCases {
-            let world = try World()
+            let world = try World(backend)
             let first = try world.promote("support", guardrails: ["bake_time=0", "min_events=1", "failure_limit=1"])
             let second = try world.promote("support", guardrails: ["bake_time=0", "min_events=1", "failure_limit=1"])
             try world.trade("support", events: 2, revenue: "0")
             #expect(throws: Crash.self) { try world.guardian().check { if $0 == step { throw Crash() } } }
             #expect(throws: Crash.self) { try world.guardian().rollback("support") { if $0 == step { throw Crash() } } }
-            let slot = try Production(paths: world.sandbox.paths).slot("support")
+            let slot = try world.production().slot("support")
             #expect(slot.live == second, "\(step)")
             #expect(slot.events.count == 2, "\(step)")
             // Run again, the check rolls back exactly once.
             let report = try world.guardian().check()
             #expect(report.rolledBack == [second])
-            let after = try Production(paths: world.sandbox.paths).slot("support")
+            let after = try world.production().slot("support")
             #expect(after.live == first && after.events.filter { $0.kind == "rollback" }.count == 1, "\(step)")
         }
     }
@@ -290,8 +296,8 @@ import Testing
         #expect(policy.minROI == -12.3456)
     }
 
-    @Test func aRollbackRestoresTheVersionLiveMostRecently() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func aRollbackRestoresTheVersionLiveMostRecently(backend: ProductionBackend) throws {
+        let world = try World(backend)
         let a = try world.promote("support")
         _ = try world.promote("support")
         _ = try world.promote("support")
@@ -302,22 +308,22 @@ import Testing
         #expect(try world.guardian().rollback("support").liveAfter == a)
     }
 
-    @Test func guardrailChangesAreInTheHistory() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func guardrailChangesAreInTheHistory(backend: ProductionBackend) throws {
+        let world = try World(backend)
         let agent = try world.promote("support")
         let guardian = try world.guardian()
         let change = try guardian.setGuardrails(of: "support", ["min_roi=25", "failure_limit=5"])
         #expect(change.previous?.minROI == 0 && change.policy.minROI == 25 && change.changes == ["min_roi 0% → 25%", "failure_limit 3 → 5"])
         #expect(try guardian.setGuardrails(of: agent.rawValue, ["min_roi=25"]).changes.isEmpty)
         #expect(throws: SandboxError.self) { try guardian.setGuardrails(of: "support", ["bake_time=forever"]) }
-        let events = try Production(paths: world.sandbox.paths).history(of: "support").events
+        let events = try world.production().history(of: "support").events
         #expect(events.map(\.kind) == ["promotion", "guardrail"])
         #expect(events.last?.reason == "min_roi 0% → 25%, failure_limit 3 → 5")
         #expect(try guardian.guardrails(of: "support").policy.failureLimit == 5)
     }
 
-    @Test func metricsCoverTheirWindow() throws {
-        let world = try World()
+    @Test(arguments: ProductionBackend.available) func metricsCoverTheirWindow(backend: ProductionBackend) throws {
+        let world = try World(backend)
         let agent = try world.promote("support")
         try world.trade("support", events: 2, revenue: "3")
         world.clock.advance(hours: 48)

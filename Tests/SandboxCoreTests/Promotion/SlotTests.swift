@@ -25,16 +25,17 @@ import Testing
         #expect(throws: Never.self) { try PromotionRules.validateSlot("prd_support") }
     }
 
-    @Test func aSecondPromotionIntoASlotGoesLiveAndTheFirstStandsBy() throws {
+    @Test(arguments: ProductionBackend.available) func aSecondPromotionIntoASlotGoesLiveAndTheFirstStandsBy(backend: ProductionBackend) throws {
         let sandbox = try makeSandbox()
+        let registry = try backend.registry()
         let first = try profitableProject(sandbox, agentName: "support-bot")
-        let firstID = try #require(try sandbox.promote(first.project).migratedAgents.first?.productionID)
+        let firstID = try #require(try sandbox.promote(first.project, registry: registry).migratedAgents.first?.productionID)
         let second = try profitableProject(sandbox, agentName: "support-bot")
-        let secondID = try #require(try sandbox.promote(second.project).migratedAgents.first?.productionID)
+        let secondID = try #require(try sandbox.promote(second.project, registry: registry).migratedAgents.first?.productionID)
         let other = try profitableProject(sandbox, agentName: "triage")
-        _ = try sandbox.promote(other.project)
+        _ = try sandbox.promote(other.project, registry: registry)
 
-        let production = Production(paths: sandbox.paths)
+        let production = Production(paths: sandbox.paths, registry: registry)
         let slot = try production.slot("support-bot")
         #expect(slot.live == secondID)
         #expect(slot.versions.map(\.id) == [secondID, firstID])
@@ -150,15 +151,16 @@ import Testing
     }
 
     /// `production list --at`: what was live when, read from the history.
-    @Test func productionAtATimeIsReadFromTheHistory() throws {
+    @Test(arguments: ProductionBackend.available) func productionAtATimeIsReadFromTheHistory(backend: ProductionBackend) throws {
         final class Clock: @unchecked Sendable { var now = Date(timeIntervalSince1970: 1_800_000_000) }
         let clock = Clock()
         let start = clock.now
+        let registry = try backend.registry()
         let sandbox = try Sandbox(paths: SandboxPaths(home: try makeHome()), clock: { clock.now })
-        let firstID = try #require(try sandbox.promote(try profitableProject(sandbox, agentName: "bot").project).migratedAgents.first?.productionID)
+        let firstID = try #require(try sandbox.promote(try profitableProject(sandbox, agentName: "bot").project, registry: registry).migratedAgents.first?.productionID)
         clock.now = start.addingTimeInterval(3_600)
-        let secondID = try #require(try sandbox.promote(try profitableProject(sandbox, agentName: "bot").project).migratedAgents.first?.productionID)
-        let production = Production(paths: sandbox.paths)
+        let secondID = try #require(try sandbox.promote(try profitableProject(sandbox, agentName: "bot").project, registry: registry).migratedAgents.first?.productionID)
+        let production = Production(paths: sandbox.paths, registry: registry)
         #expect(try production.listAgents(at: start.addingTimeInterval(-1)).agents.isEmpty)
         let between = try production.listAgents(at: start.addingTimeInterval(1_800)).agents
         #expect(between.map(\.id) == [firstID] && between.map(\.state) == [.live])

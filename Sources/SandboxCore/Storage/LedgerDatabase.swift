@@ -1,0 +1,162 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import SQLiteDB
+
+/// A database that keeps a ledger (agents, usage and revenue records, runs): the sandbox's
+/// `sandbox.db`, `production.db`, or a team's production registry on PostgreSQL (the
+/// `TeamRegistry` target). The production commands, the run recorder and the event import are
+/// written once against it; what differs between SQLite and PostgreSQL is here, not in them.
+///
+/// SQL is written in the dialect both understand (`ON CONFLICT DO NOTHING`, `RETURNING`,
+/// `NULLS LAST`), with SQLite's `?` and `?NNN` parameters, which a PostgreSQL database
+/// translates to `$NNN`. A parameter's type must follow from where it is used (never a bare
+/// `? IS NULL`), since PostgreSQL is sent every value as text. `agents.rowid` orders agents as
+/// they were added on both (PostgreSQL: an identity column named so).
+public protocol LedgerDatabase: AnyObject {
+    /// The database as messages name it: a file's path, or a URL without its password.
+    var location: String { get }
+    /// The machine this process runs on, stored with each run so that only a supervisor on
+    /// the same machine closes a run whose supervisor is gone; nil where runs have no host
+    /// (SQLite files are local).
+    var supervisorHost: String? { get }
+    /// The production schema's version (for `production.db` files older than the slots).
+    func productionSchemaVersion() throws -> Int
+    var isReadOnly: Bool { get }
+    var isInTransaction: Bool { get }
+
+    /// Runs a statement; returns the number of rows it changed.
+    @discardableResult
+    func run(_ sql: String, _ values: [any SQLiteBindable]) throws -> Int
+    /// Runs a query, calling `body` with each row.
+    func forEachRow(_ sql: String, _ values: [any SQLiteBindable], _ body: (any LedgerRow) throws -> Void) throws
+
+    /// Runs `body` in a transaction that sees and writes as if it ran alone (SQLite:
+    /// `BEGIN IMMEDIATE`; PostgreSQL: `SERIALIZABLE`, run again after a serialization failure
+    /// or deadlock up to `maximumAttempts` times, so `body` must then be safe to run more than
+    /// once). Nested calls join the transaction open.
+    func write<T>(maximumAttempts: Int, _ body: () throws -> T) throws -> T
+    /// Runs `body` in a transaction that reads one snapshot. Nested calls join the one open.
+    func read<T>(_ body: () throws -> T) throws -> T
+    /// In a write transaction, before appending to the history: history IDs follow commit order.
+    func lockHistory() throws
+    /// In a write transaction, before changing which version of `slot` is live (the same
+    /// lock a promotion takes). SQLite's write lock already covers both.
+    func lockSlot(_ slot: String) throws
+
+    /// This database's failure as SandboxCore reports it (busy, unreachable, full, …), naming
+    /// the database; nil for an error that did not come from the database.
+    func describe(_ error: any Error) -> SandboxError?
+}
+
+/// One row of a `LedgerDatabase` query, read by column index.
+public protocol LedgerRow {
+    func isNull(_ index: Int32) -> Bool
+    func int64(_ index: Int32) -> Int64
+    func double(_ index: Int32) -> Double
+    func text(_ index: Int32) -> String
+}
+
+extension LedgerRow {
+    public func int(_ index: Int32) -> Int { Int(int64(index)) }
+    public func optionalInt64(_ index: Int32) -> Int64? { isNull(index) ? nil : int64(index) }
+    public func optionalText(_ index: Int32) -> String? { isNull(index) ? nil : text(index) }
+    public func bool(_ index: Int32) -> Bool { int64(index) != 0 }
+}
+
+extension Row: LedgerRow {}
+
+extension LedgerDatabase {
+    /// `write`, run again after a conflict up to 8 times.
+    public func write<T>(_ body: () throws -> T) throws -> T {
+        try write(maximumAttempts: 8, body)
+    }
+
+    @discardableResult
+    public func run(_ sql: String, _ values: any SQLiteBindable...) throws -> Int {
+        try run(sql, values)
+    }
+
+    public func query<T>(_ sql: String, _ values: [any SQLiteBindable] = [], _ decode: (any LedgerRow) throws -> T) throws -> [T] {
+        var rows: [T] = []
+        try forEachRow(sql, values) { rows.append(try decode($0)) }
+        return rows
+    }
+
+    public func queryFirst<T>(_ sql: String, _ values: [any SQLiteBindable] = [], _ decode: (any LedgerRow) throws -> T) throws -> T? {
+        var first: T?
+        try forEachRow(sql, values) { row in
+            if first == nil { first = try decode(row) }
+        }
+        return first
+    }
+
+    /// The first column of the first row as an integer; 0 when there is no row.
+    public func scalarInt(_ sql: String, _ values: [any SQLiteBindable] = []) throws -> Int64 {
+        try queryFirst(sql, values) { $0.int64(0) } ?? 0
+    }
+
+    /// The first column of the first row as text; nil when there is no row or it is NULL.
+    public func scalarText(_ sql: String, _ values: [any SQLiteBindable] = []) throws -> String? {
+        try queryFirst(sql, values) { $0.optionalText(0) } ?? nil
+    }
+
+    /// Inserts one row with `… RETURNING id`; nil when `ON CONFLICT DO NOTHING` skipped it.
+    public func insertReturningID(_ sql: String, _ values: [any SQLiteBindable]) throws -> Int64? {
+        try queryFirst(sql + " RETURNING id", values) { $0.int64(0) }
+    }
+
+    /// Runs `body`, reporting this database's failures as SandboxCore's errors.
+    public func mappingErrors<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch {
+            throw describe(error) ?? error
+        }
+    }
+}
+
+/// A SQLite file as a `LedgerDatabase`: statements are compiled once per connection and kept.
+public final class SQLiteLedgerDatabase: LedgerDatabase {
+    public let connection: Connection
+    public let location: String
+
+    public init(_ connection: Connection, path: String) {
+        self.connection = connection
+        self.location = path
+    }
+
+    public var supervisorHost: String? { nil }
+    public func productionSchemaVersion() throws -> Int { try connection.userVersion }
+    public var isReadOnly: Bool { connection.isReadOnly }
+    public var isInTransaction: Bool { connection.isInTransaction }
+
+    @discardableResult
+    public func run(_ sql: String, _ values: [any SQLiteBindable]) throws -> Int {
+        try connection.cached(sql).run(values)
+        return connection.changes
+    }
+
+    public func forEachRow(_ sql: String, _ values: [any SQLiteBindable], _ body: (any LedgerRow) throws -> Void) throws {
+        try connection.forEachRow(sql, values) { try body($0) }
+    }
+
+    public func write<T>(maximumAttempts: Int, _ body: () throws -> T) throws -> T {
+        if connection.isInTransaction { return try body() }
+        return try connection.inTransaction(.immediate, body)
+    }
+
+    public func read<T>(_ body: () throws -> T) throws -> T {
+        if connection.isInTransaction { return try body() }
+        return try connection.inTransaction(.deferred, body)
+    }
+
+    public func lockHistory() throws {}
+    public func lockSlot(_ slot: String) throws {}
+
+    public func describe(_ error: any Error) -> SandboxError? {
+        (error as? SQLiteError).map { DatabaseFile.describe($0, path: location) }
+    }
+}

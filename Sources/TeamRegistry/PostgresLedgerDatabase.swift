@@ -1,0 +1,125 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import PostgresDB
+import SandboxCore
+import SQLiteDB
+
+/// A team's production registry on PostgreSQL as a `LedgerDatabase`, so every production
+/// command runs on it as on `production.db`:
+///
+/// - SQLite's `?` and `?NNN` parameters become `$NNN` (translated once per statement text);
+///   values are bound as text, never interpolated;
+/// - a write is `SERIALIZABLE` and runs again after a serialization failure (`40001`) or a
+///   deadlock (`40P01`), with backoff, a bounded number of times: it then behaves as SQLite's
+///   one writer at a time does, without holding a lock across the team;
+/// - a read is `REPEATABLE READ`: one snapshot, as SQLite's read transaction;
+/// - appending to the history takes the history's advisory lock, and changing a slot's live
+///   version the slot's (the locks a promotion takes);
+/// - runs carry this machine's name, so only this machine closes its lost runs.
+public final class PostgresLedgerDatabase: LedgerDatabase {
+    let connection: PostgresConnection
+    public let location: String
+    public let supervisorHost: String?
+    private var translated: [String: String] = [:]
+
+    /// - Parameter location: the registry as messages show it (its URL, which names no password).
+    public init(_ connection: PostgresConnection, location: String) {
+        self.connection = connection
+        self.location = location
+        supervisorHost = Self.hostName()
+    }
+
+    public func productionSchemaVersion() throws -> Int { RegistrySchema.productionVersion }
+    public var isReadOnly: Bool { false }
+    public var isInTransaction: Bool { connection.isInTransaction }
+
+    @discardableResult
+    public func run(_ sql: String, _ values: [any SQLiteBindable]) throws -> Int {
+        try connection.run(postgres(sql), Self.parameters(values))
+    }
+
+    public func forEachRow(_ sql: String, _ values: [any SQLiteBindable], _ body: (any LedgerRow) throws -> Void) throws {
+        for row in try connection.query(postgres(sql), Self.parameters(values)) {
+            try body(RegistryRow(row: row))
+        }
+    }
+
+    public func write<T>(maximumAttempts: Int, _ body: () throws -> T) throws -> T {
+        if connection.isInTransaction { return try body() }
+        return try connection.inTransaction(.serializable, maximumAttempts: maximumAttempts, body)
+    }
+
+    public func read<T>(_ body: () throws -> T) throws -> T {
+        if connection.isInTransaction { return try body() }
+        return try connection.inTransaction(.repeatableRead, body)
+    }
+
+    public func lockHistory() throws {
+        try connection.query("SELECT pg_advisory_xact_lock($1)", [RegistrySchema.historyLock])
+    }
+
+    public func lockSlot(_ slot: String) throws {
+        try connection.query(RegistrySchema.slotLockSQL, [slot])
+    }
+
+    public func describe(_ error: any Error) -> SandboxError? {
+        (error as? PostgresError).map { SandboxError($0, registry: location) }
+    }
+
+    private func postgres(_ sql: String) -> String {
+        if let known = translated[sql] { return known }
+        let text = postgresPlaceholders(sql)
+        translated[sql] = text
+        return text
+    }
+
+    /// SQLite's values in PostgreSQL's text format. A real is written in the shortest form
+    /// that reads back as the same double.
+    static func parameters(_ values: [any SQLiteBindable]) -> [(any PostgresBindable)?] {
+        values.map { value -> (any PostgresBindable)? in
+            switch value.sqliteValue {
+            case .null: nil
+            case .integer(let integer): integer
+            case .real(let real): real.description
+            case .text(let text): text
+            case .blob(let bytes): "\\x" + bytes.map { String($0, radix: 16).leftPadded(to: 2) }.joined()
+            }
+        }
+    }
+
+    static func hostName() -> String? {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+/// A row of the registry, read as SQLite's rows are: every value arrives as text.
+struct RegistryRow: LedgerRow {
+    let row: PostgresRow
+
+    func isNull(_ index: Int32) -> Bool { row.values[Int(index)] == nil }
+
+    func int64(_ index: Int32) -> Int64 {
+        guard let text = row.values[Int(index)] else { return 0 }
+        if let value = Int64(text) { return value }
+        switch text {
+        case "t": return 1
+        case "f": return 0
+        default: return Double(text).map { Int64(exactly: $0.rounded(.towardZero)) ?? 0 } ?? 0
+        }
+    }
+
+    func double(_ index: Int32) -> Double {
+        row.values[Int(index)].flatMap(Double.init) ?? 0
+    }
+
+    func text(_ index: Int32) -> String { row.values[Int(index)] ?? "" }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}
