@@ -1,12 +1,23 @@
 // swift-tools-version:6.1
 import PackageDescription
 
+// The release command-line binaries carry the Swift runtime and FoundationEssentials in
+// themselves: no shared libraries to find and relocate at start-up (a third of the start-up
+// cost). Debug builds and the test binaries link them dynamically as usual.
+let staticRelease: [LinkerSetting] = [
+    .unsafeFlags(
+        ["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization", "-Xlinker", "--no-export-dynamic"],
+        .when(platforms: [.linux], configuration: .release)
+    ),
+]
+
 let package = Package(
     name: "novaos",
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "SandboxCore", targets: ["SandboxCore"]),
         .executable(name: "novaos", targets: ["novaos"]),
+        .executable(name: "novaos-team", targets: ["novaos-team"]),
         .executable(name: "novaos-server", targets: ["novaos-server"]),
     ],
     dependencies: [
@@ -46,16 +57,25 @@ let package = Package(
             dependencies: ["SQLiteDB", "Supervision", "ExperimentRepos"],
             resources: [.embedInCode("Pricing/prices.json")]
         ),
-        .executableTarget(
-            name: "novaos",
+        // The command line (parsing and rendering only), for both executables.
+        .target(
+            name: "NovaCLI",
             dependencies: [
                 "SandboxCore", "Dashboard", "Supervision",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            ],
-            // The release binary carries the Swift runtime and FoundationEssentials in itself:
-            // no shared libraries to find and relocate at start-up (a third of the start-up
-            // cost). Debug builds and the test binaries link them dynamically as usual.
-            linkerSettings: [.unsafeFlags(["-static-stdlib", "-l_FoundationCollections", "-l_FoundationCShims", "-lswiftSynchronization", "-Xlinker", "--no-export-dynamic"], .when(platforms: [.linux], configuration: .release))]
+            ]
+        ),
+        .executableTarget(
+            name: "novaos",
+            dependencies: ["NovaCLI"],
+            linkerSettings: staticRelease
+        ),
+        // `novaos` with team mode (the production registry on PostgreSQL): the same commands,
+        // with libpq, which only it loads at start-up. `novaos` hands over to it.
+        .executableTarget(
+            name: "novaos-team",
+            dependencies: ["NovaCLI", "TeamRegistry"],
+            linkerSettings: staticRelease
         ),
         // The dashboard's pages (HTML, inline SVG): served by NovaServer, written by `sandbox report`.
         .target(name: "Dashboard", dependencies: ["SandboxCore"]),
@@ -84,6 +104,6 @@ let package = Package(
         .testTarget(name: "TeamRegistryTests", dependencies: ["TeamRegistry", "PostgresDB", "PostgresTestSupport", "SandboxCore"]),
         .testTarget(name: "SupervisionTests", dependencies: ["Supervision"]),
         .testTarget(name: "SandboxCoreTests", dependencies: ["SandboxCore", "SQLiteDB", "ExperimentRepos", "Supervision", "TeamRegistry", "PostgresTestSupport"]),
-        .testTarget(name: "novaosTests", dependencies: ["novaos", "SandboxCore", "SQLiteDB"]),
+        .testTarget(name: "novaosTests", dependencies: ["NovaCLI", "novaos", "novaos-team", "SandboxCore", "SQLiteDB", "PostgresTestSupport"]),
     ]
 )

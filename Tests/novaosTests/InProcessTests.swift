@@ -1,7 +1,7 @@
 import Foundation
 import SandboxCore
 import Testing
-@testable import novaos
+@testable import NovaCLI
 
 /// Commands run in-process through an injected context; JSON decoded back into result types.
 @Suite struct InProcessTests {

@@ -8,8 +8,9 @@ import Testing
 @Suite struct ProductionEndToEndTests {
     /// A home with slot `support-bot` holding two versions: v1 on standby, v2 live with tight
     /// guardrails (bake 1h, 3 events, window 1h, 2 failures). Both promoted at 2030-01-01T00:00:00Z.
-    private func twoVersions() throws -> (home: URL, v1: String, v2: String) {
+    private func twoVersions(_ backend: ProductionBackend = .sqlite) throws -> (home: URL, v1: String, v2: String) {
         let home = try makeHome()
+        try backend.use(in: home)
         let at = ["NOVAOS_TEST_NOW": "2030-01-01T00:00:00Z"]
         var promoted: [String] = []
         for (index, guardrails) in [[], ["bake_time=1h", "min_events=3", "window=1h", "failure_limit=2"]].enumerated() {
@@ -28,8 +29,8 @@ import Testing
         return (home, promoted[0], promoted[1])
     }
 
-    @Test func aFailingAgentIsRolledBackAndTheHistoryTellsTheStory() throws {
-        let (home, v1, v2) = try twoVersions()
+    @Test(arguments: ProductionBackend.available) func aFailingAgentIsRolledBackAndTheHistoryTellsTheStory(backend: ProductionBackend) throws {
+        let (home, v1, v2) = try twoVersions(backend)
         let later = ["NOVAOS_TEST_NOW": "2030-01-01T02:00:00Z"]
         // v2 costs more than it earns: three $1 calls and $0.50 of revenue.
         for _ in 0..<3 {
@@ -90,8 +91,8 @@ import Testing
         #expect(try runBinary(["production", "revenue", v2, "1"], home: home, environment: later).exitCode == 1)
     }
 
-    @Test func guardrailsRollbackAndRetireByHand() throws {
-        let (home, v1, v2) = try twoVersions()
+    @Test(arguments: ProductionBackend.available) func guardrailsRollbackAndRetireByHand(backend: ProductionBackend) throws {
+        let (home, v1, v2) = try twoVersions(backend)
         let shown = try runBinary(["production", "guardrail", "support-bot", "--json"], home: home).decode(AgentGuardrails.self)
         #expect(shown.agentID.rawValue == v2 && shown.policy.failureLimit == 2 && shown.policy.window == 3_600)
         let changed = try runBinary(["production", "guardrail", v2, "min_roi=10", "--json"], home: home).decode(AgentGuardrails.self)
@@ -179,8 +180,8 @@ import Testing
             .decode(RunRecord.self).agentID.rawValue == v1)
     }
 
-    @Test func badProductionInputChangesNothing() throws {
-        let (home, v1, _) = try twoVersions()
+    @Test(arguments: ProductionBackend.available) func badProductionInputChangesNothing(backend: ProductionBackend) throws {
+        let (home, v1, _) = try twoVersions(backend)
         let cases: [(arguments: [String], exit: Int32)] = [
             (["production", "guardrail", "support-bot", "min_roi=abc"], 64),
             (["production", "guardrail", "support-bot", "min_roi=0.00001"], 64),

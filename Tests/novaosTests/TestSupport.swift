@@ -1,7 +1,9 @@
 import Foundation
+import PostgresDB
+import PostgresTestSupport
 import SandboxCore
 import Testing
-@testable import novaos
+@testable import NovaCLI
 
 func makeHome() throws -> URL {
     let url = FileManager.default.temporaryDirectory.appendingPathComponent("novaos-cli-\(UUID().uuidString)")
@@ -78,6 +80,7 @@ func binaryProcess(_ arguments: [String], home: URL, environment extra: [String:
     process.arguments = arguments
     process.currentDirectoryURL = home
     var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("NOVAOS_") }
+    if let registry = TeamHomes.registry(of: home) { environment["NOVAOS_PRODUCTION_DB"] = registry }
     environment.merge(extra) { $1 }
     process.environment = environment
     process.standardInput = FileHandle.nullDevice
@@ -123,6 +126,13 @@ func snapshot(_ home: URL) throws -> String {
         text += String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
     }
+    // A team registry's rows, every table's, in order.
+    if let url = TeamHomes.registry(of: home) {
+        let db = try PostgresConnection(url)
+        for table in ["schema_version", "agents", "api_costs", "revenue", "production_events", "guardrails", "guardrail_checks", "runs"] {
+            text += table + ":\n" + (try db.query("SELECT row_to_json(t)::text FROM \(table) AS t ORDER BY 1").map { $0.text(at: 0) ?? "" }).joined(separator: "\n")
+        }
+    }
     let enumerator = FileManager.default.enumerator(atPath: home.path)
     var files: [String] = []
     while let file = enumerator?.nextObject() as? String {
@@ -158,4 +168,36 @@ func holdingWriteLock(on path: String, forSeconds seconds: Int) throws -> Proces
     try locker.run()
     _ = ready.fileHandleForReading.availableData // "locked"
     return locker
+}
+
+/// Where a test home's production lives: `production.db`, or a registry on PostgreSQL (a new
+/// database) that every command run in the home is pointed at (`NOVAOS_PRODUCTION_DB`), so
+/// one test runs on both. Without a server the PostgreSQL cases are not generated, and
+/// `TeamModeEndToEndTests` shows as skipped, saying why.
+enum ProductionBackend: String, Sendable, CustomTestStringConvertible {
+    case sqlite, postgres
+
+    static var available: [ProductionBackend] { TestPostgres.url == nil ? [.sqlite] : [.sqlite, .postgres] }
+
+    var testDescription: String { rawValue }
+
+    /// Points `home` at this backend.
+    func use(in home: URL) throws {
+        if self == .postgres { TeamHomes.assign(try TestPostgres.freshDatabase(), to: home) }
+    }
+}
+
+/// Test homes whose production is a team registry.
+enum TeamHomes {
+    private static let lock = NSLock()
+    // Guarded by `lock`.
+    nonisolated(unsafe) private static var registries: [String: String] = [:]
+
+    static func assign(_ url: String, to home: URL) {
+        lock.withLock { registries[home.standardizedFileURL.path] = url }
+    }
+
+    static func registry(of home: URL) -> String? {
+        lock.withLock { registries[home.standardizedFileURL.path] }
+    }
 }

@@ -16,10 +16,14 @@ import Glibc
 public struct SandboxPaths: Sendable, Equatable {
     public let home: URL
     public let productionDatabase: URL
+    /// A team's production registry on PostgreSQL (`postgres://…`), when production is there
+    /// and not in `productionDatabase` (see `TeamRegistry`).
+    public let productionRegistryURL: String?
 
-    public init(home: URL, productionDatabase: URL? = nil) {
+    public init(home: URL, productionDatabase: URL? = nil, productionRegistryURL: String? = nil) {
         self.home = home.standardizedFileURL
         self.productionDatabase = (productionDatabase ?? home.appendingPathComponent("production.db")).standardizedFileURL
+        self.productionRegistryURL = productionRegistryURL
     }
 
     /// Resolves the home folder and production database the way the command line does:
@@ -32,8 +36,11 @@ public struct SandboxPaths: Sendable, Equatable {
             return expanded.hasPrefix("/") ? URL(fileURLWithPath: expanded) : URL(fileURLWithPath: currentDirectory).appendingPathComponent(expanded)
         }
         let homeURL = absolute(nonEmpty(home) ?? nonEmpty(environment["NOVAOS_HOME"]) ?? discoverHome(from: currentDirectory))
-        let production = (nonEmpty(productionDatabase) ?? nonEmpty(environment["NOVAOS_PRODUCTION_DB"])).map(absolute)
-        return SandboxPaths(home: homeURL, productionDatabase: production)
+        let production = nonEmpty(productionDatabase) ?? nonEmpty(environment["NOVAOS_PRODUCTION_DB"])
+        if let production, ProductionRegistry.isPostgresURL(production) {
+            return SandboxPaths(home: homeURL, productionRegistryURL: production)
+        }
+        return SandboxPaths(home: homeURL, productionDatabase: production.map(absolute))
     }
 
     /// The home when none is given: the nearest of `directory` and its parents that holds

@@ -39,7 +39,7 @@ extension ProductionCommand {
         func validate() throws { try format.check(json: global.json) }
 
         func execute(in context: CommandContext) throws {
-            let production = Production(paths: global.paths(in: context))
+            let production = try global.production(in: context)
             try context.emit(try at.map(production.listAgents(at:)) ?? production.listAgents(), json: global.json, format: format)
         }
     }
@@ -51,7 +51,7 @@ extension ProductionCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            try context.emit(try Production(paths: global.paths(in: context)).slot(name), json: global.json)
+            try context.emit(try global.production(in: context).slot(name), json: global.json)
         }
     }
 
@@ -66,7 +66,7 @@ extension ProductionCommand {
         @OptionGroup var global: GlobalOptions
 
         func execute(in context: CommandContext) throws {
-            try context.emit(try Production(paths: global.paths(in: context)).history(of: subject, since: since), json: global.json)
+            try context.emit(try global.production(in: context).history(of: subject, since: since), json: global.json)
         }
     }
 
@@ -78,7 +78,17 @@ extension ProductionCommand {
 
         func execute(in context: CommandContext) throws {
             let destination = context.url(forPath: path)
-            try context.emit(try Production(paths: global.paths(in: context)).backup(to: destination, now: context.clock()), json: global.json)
+            if let url = global.paths(in: context).productionRegistryURL {
+                throw SandboxError.invalidInput(
+                    "the production registry is on PostgreSQL: back it up with pg_dump --format=custom --file=\(shellQuoted(destination.path)) \(shellQuoted(url)) (restore with pg_restore); nothing was written"
+                )
+            }
+            try context.emit(try global.production(in: context).backup(to: destination, now: context.clock()), json: global.json)
         }
     }
+}
+
+/// `text` as one word for a POSIX shell: in single quotes, each `'` as `'\''`.
+func shellQuoted(_ text: String) -> String {
+    "'" + text.split(separator: "'", omittingEmptySubsequences: false).joined(separator: "'\\''") + "'"
 }

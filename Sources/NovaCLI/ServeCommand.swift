@@ -39,25 +39,19 @@ struct ServeCommand: ContextCommand {
 
     func execute(in context: CommandContext) throws {
         let paths = global.paths(in: context)
+        if paths.productionRegistryURL != nil {
+            throw SandboxError.invalidInput("novaos serve does not serve a team's registry on PostgreSQL yet; serve production.db, and use the production commands for the registry")
+        }
         var arguments = ["novaos-server", "--host", host, "--port", String(port), "--home", paths.home.path]
         if let production = global.productionDatabase ?? context.environment["NOVAOS_PRODUCTION_DB"], !production.isEmpty {
             arguments += ["--production-db", paths.productionDatabase.path]
         }
         if let tokenFile { arguments += ["--token-file", context.url(forPath: tokenFile).path] }
         if allowUnisolatedRuns { arguments += ["--allow-unisolated-runs", "true"] }
-        let server = Self.serverExecutable()
+        let server = siblingExecutable("novaos-server")
         // Replaces this process: signals reach the server directly, and its exit status is ours.
         let argv = arguments.map { strdup($0) } + [nil]
         execv(server, argv)
         throw SandboxError.unavailable("cannot start \(server): \(String(cString: strerror(errno))) (build it with 'swift build --product novaos-server')")
-    }
-
-    /// `novaos-server` in the folder of the running `novaos`.
-    static func serverExecutable() -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        let executable = count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
-        let folder = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
-        return (folder.isEmpty ? "." : folder) + "/novaos-server"
     }
 }

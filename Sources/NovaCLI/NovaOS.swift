@@ -10,7 +10,20 @@ import Foundation
 import Glibc
 #endif
 
-@main
+/// The command line of `novaos` and `novaos-team`: one set of commands, two executables, so
+/// that only team mode (a production registry on PostgreSQL) loads libpq at start-up.
+public enum CommandLineTool {
+    /// Runs the command line and exits.
+    ///
+    /// - Parameter teamRegistry: opens a team's registry from its URL (`novaos-team`); nil in
+    ///   `novaos`, which hands a command that needs one over to `novaos-team`.
+    public static func main(teamRegistry: (@Sendable (String) throws -> ProductionRegistry)? = nil) -> Never {
+        TeamRegistryHook.open = teamRegistry
+        NovaOS.main()
+        terminate(0)
+    }
+}
+
 struct NovaOS: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "novaos",

@@ -298,6 +298,8 @@ extension SandboxCommand {
                 let equals = pair.firstIndex(of: "=")!
                 slots[try AgentID(String(pair[..<equals]))] = String(pair[pair.index(after: equals)...])
             }
+            // Resolved first: `novaos` hands a promotion into a team's registry to `novaos-team`.
+            let registry = try global.productionRegistry(in: context)
             let sandbox = try global.sandbox(in: context)
             if dryRun {
                 try context.emit(try sandbox.promotionPreview(project, force: force, slotMap: slots), json: global.json)
@@ -313,7 +315,9 @@ extension SandboxCommand {
                     action: "promote \(project)"
                 )
             }
-            let result = try sandbox.promote(project, force: force, slotMap: slots, guardrails: guardrail, hook: context.testCrashHook())
+            let result = try sandbox.promote(
+                project, force: force, slotMap: slots, guardrails: guardrail, registry: registry, hook: context.testCrashHook()
+            )
             try context.emit(result, json: global.json)
         }
     }

@@ -17,7 +17,10 @@ struct GlobalOptions: ParsableArguments {
     ))
     var home: String?
 
-    @Option(name: .customLong("production-db"), help: ArgumentHelp("The production database (default: $NOVAOS_PRODUCTION_DB, else HOME/production.db).", valueName: "path"))
+    @Option(name: .customLong("production-db"), help: ArgumentHelp(
+        "The production database, or a team's registry on PostgreSQL as postgres://USER@HOST/DB (default: $NOVAOS_PRODUCTION_DB, else HOME/production.db).",
+        valueName: "path|url"
+    ))
     var productionDatabase: String?
 
     @Flag(name: .long, help: "Print one JSON document on stdout instead of text.")
@@ -68,17 +71,60 @@ struct GlobalOptions: ParsableArguments {
 }
 
 extension GlobalOptions {
+    /// Where production lives: nil for `production.db` (or the file `--production-db` names);
+    /// a team's registry for a `postgres://` URL. `novaos` hands such a command over to
+    /// `novaos-team` (the process is replaced), which opens the registry.
+    func productionRegistry(in context: CommandContext) throws -> ProductionRegistry? {
+        guard let url = paths(in: context).productionRegistryURL else { return nil }
+        guard let open = TeamRegistryHook.open else { try TeamRegistryHook.handOver() }
+        return try open(url)
+    }
+
+    /// Production as it is, read-only (list, slots, history).
+    func production(in context: CommandContext) throws -> Production {
+        Production(paths: paths(in: context), registry: try productionRegistry(in: context))
+    }
+
     /// Opens the production ledger (usage, revenue, import, metrics).
     func productionLedger(in context: CommandContext) throws -> ProductionLedger {
         try ProductionLedger(
-            paths: paths(in: context), clock: context.clock, busyTimeoutMilliseconds: context.busyTimeoutMilliseconds, priceFile: priceFile(in: context)
+            paths: paths(in: context), registry: try productionRegistry(in: context), clock: context.clock,
+            busyTimeoutMilliseconds: context.busyTimeoutMilliseconds, priceFile: priceFile(in: context)
         )
     }
 
     /// Opens production's guard (guardrails, checks, rollbacks, retirements).
     func productionGuard(in context: CommandContext) throws -> ProductionGuard {
-        try ProductionGuard(paths: paths(in: context), clock: context.clock, busyTimeoutMilliseconds: context.busyTimeoutMilliseconds)
+        try ProductionGuard(
+            paths: paths(in: context), registry: try productionRegistry(in: context), clock: context.clock,
+            busyTimeoutMilliseconds: context.busyTimeoutMilliseconds
+        )
     }
+}
+
+/// How `novaos` reaches a team's registry without loading libpq itself.
+enum TeamRegistryHook {
+    /// Set once by `novaos-team` before any command runs (`CommandLineTool.main`); nil in `novaos`.
+    nonisolated(unsafe) static var open: (@Sendable (String) throws -> ProductionRegistry)?
+
+    /// Replaces this process with `novaos-team` (beside this executable), given the same
+    /// arguments and environment, before anything was changed.
+    static func handOver() throws -> Never {
+        let team = siblingExecutable("novaos-team")
+        execv(team, CommandLine.unsafeArgv)
+        throw SandboxError.unavailable(
+            "the production registry is on PostgreSQL, which \(team) serves, but it cannot start: \(String(cString: strerror(errno))) (build it with 'swift build --product novaos-team')"
+        )
+    }
+}
+
+/// The executable `name` in the folder of the running one (`novaos-server`, `novaos-team`).
+func siblingExecutable(_ name: String) -> String {
+    var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    let executable = count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+    let folder = executable.split(separator: "/", omittingEmptySubsequences: false).dropLast().joined(separator: "/")
+    return (folder.isEmpty ? "." : folder) + "/" + name
 }
 
 /// A JSON argument: the text itself, or `@FILE` to read it from a file (for documents larger

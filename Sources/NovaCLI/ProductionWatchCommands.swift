@@ -177,7 +177,8 @@ extension ProductionCommand {
 
         func execute(in context: CommandContext) throws {
             // Before any promotion there is nothing to judge: an empty report, for cron.
-            guard FileManager.default.fileExists(atPath: global.paths(in: context).productionDatabase.path) else {
+            let paths = global.paths(in: context)
+            guard paths.productionRegistryURL != nil || FileManager.default.fileExists(atPath: paths.productionDatabase.path) else {
                 try context.emit(CheckReport.empty(at: context.clock(), dryRun: dryRun), json: global.json)
                 return
             }
