@@ -63,6 +63,10 @@ public final class PostgresLedgerDatabase: LedgerDatabase {
         try connection.query(RegistrySchema.slotLockSQL, [slot])
     }
 
+    public func bulkInsert() throws -> (any LedgerBulkInsert)? {
+        try PostgresBulkInsert(connection)
+    }
+
     public func describe(_ error: any Error) -> SandboxError? {
         (error as? PostgresError).map { SandboxError($0, registry: location) }
     }

@@ -153,11 +153,7 @@ protocol EventLedger: AnyObject {
 
 /// The SQL of the ledger's inserts.
 enum LedgerSQL {
-    static let insertUsageSQL = """
-        INSERT INTO api_costs (agent_id, event_id, model, operation, input_tokens, output_tokens, cost_micros, price_source,
-                               recorded_at, cache_read_tokens, cache_write_tokens, cache_ttl, batch)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-        """
+    static let insertUsageSQL = insert(into: "api_costs", LedgerColumns.usage)
     /// The same for the common call without cache tokens or batch, whose four columns take
     /// their defaults (0, 0, '5m', 0): four bindings fewer on the import's hot path.
     static let insertPlainUsageSQL = """
@@ -165,10 +161,26 @@ enum LedgerSQL {
                                recorded_at)
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
         """
-    static let insertRevenueSQL = """
-        INSERT INTO revenue (agent_id, event_id, amount_micros, source, description, recorded_at)
-        VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-        """
+    static let insertRevenueSQL = insert(into: "revenue", LedgerColumns.revenue)
+
+    private static func insert(into table: String, _ columns: [String]) -> String {
+        "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) ON CONFLICT DO NOTHING"
+    }
+}
+
+extension PricedUsage {
+    /// The record's values, in the order of `LedgerColumns.usage`.
+    func columnValues(agent: String) -> [any SQLiteBindable] {
+        [agent, eventID, model, operation, tokens.input, tokens.output, cost.micros, priceSource, recordedAt, tokens.cacheRead, tokens.cacheWrite,
+         cacheDuration.rawValue, Int64(batch ? 1 : 0)]
+    }
+}
+
+extension CheckedRevenue {
+    /// The record's values, in the order of `LedgerColumns.revenue`.
+    func columnValues(agent: String) -> [any SQLiteBindable] {
+        [agent, eventID, amount.micros, source, description, recordedAt]
+    }
 }
 
 extension EventLedger {
@@ -255,16 +267,11 @@ extension Sandbox: EventLedger {
 
 extension ProductionLedger {
     func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
-        try db.insertReturningID(LedgerSQL.insertUsageSQL, [
-            agent, usage.eventID, usage.model, usage.operation, usage.tokens.input, usage.tokens.output, usage.cost.micros, usage.priceSource,
-            usage.recordedAt, usage.tokens.cacheRead, usage.tokens.cacheWrite, usage.cacheDuration.rawValue, Int64(usage.batch ? 1 : 0),
-        ])
+        try db.insertReturningID(LedgerSQL.insertUsageSQL, usage.columnValues(agent: agent))
     }
 
     func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64? {
-        try db.insertReturningID(LedgerSQL.insertRevenueSQL, [
-            agent, revenue.eventID, revenue.amount.micros, revenue.source, revenue.description, revenue.recordedAt,
-        ])
+        try db.insertReturningID(LedgerSQL.insertRevenueSQL, revenue.columnValues(agent: agent))
     }
 
     /// Once only: the import reads its input as it goes, so it cannot run again after a

@@ -163,6 +163,10 @@ extension EventLedger {
         do {
             try mappingErrors {
                 try importTransaction {
+                    // A database that takes the records at once (PostgreSQL's COPY) counts
+                    // what was new at the end; otherwise each insert says.
+                    let bulk = try ledgerDatabase.bulkInsert()
+                    var accepted = 0
                     var reader = LineReader(fileDescriptor: fileDescriptor)
                     var lineNumber = 0
                     try reader.forEachLine(progress: progress) { line in
@@ -176,6 +180,14 @@ extension EventLedger {
                             try checkAgent(agent)
                             let checked = try CheckedEvent(event, now: now, prices: &prices)
                             guard insert else { return }
+                            if let bulk {
+                                switch checked {
+                                case .usage(let usage): try bulk.addUsage(usage.columnValues(agent: agent))
+                                case .revenue(let revenue): try bulk.addRevenue(revenue.columnValues(agent: agent))
+                                }
+                                accepted += 1
+                                return
+                            }
                             guard try self.insert(checked, agent: agent) else { summary.duplicate += 1; return }
                             let effect = checked.effect
                             try addEffect(agent, effect)
@@ -191,6 +203,17 @@ extension EventLedger {
                     }
                     if summary.rejected > 0 && !options.skipInvalid {
                         throw ImportRollback()
+                    }
+                    if let bulk {
+                        for (agent, added) in try bulk.finish() {
+                            let effect = EventEffect(tokens: added.tokens, cost: added.costMicros, revenue: added.revenueMicros)
+                            try addEffect(agent, effect)
+                            try total.add(effect)
+                            summary.usageEvents += added.usageRecords
+                            summary.revenueEvents += added.revenueRecords
+                        }
+                        summary.new = summary.usageEvents + summary.revenueEvents
+                        summary.duplicate = accepted - summary.new
                     }
                     try flushEffect()
                     summary.tokens = total.tokens

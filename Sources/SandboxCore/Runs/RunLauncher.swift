@@ -72,7 +72,7 @@ extension RunBook {
                 try startAgent(run, program: program, command: command, passed: passed, bubblewrap: bubblewrap, options: options, paths: paths)
             }
         } catch {
-            try? write {
+            _ = try? write {
                 try ledgerDatabase.run(
                     "UPDATE runs SET ended_at = ?, stop_reason = 'failed_to_start', exit_code = 127 WHERE id = ? AND ended_at IS NULL",
                     Timestamp.string(from: now()), run.runID

@@ -232,7 +232,7 @@ final class RunRecorder: RunLedger {
 
     func finish(_ outcome: RunOutcome) throws(LedgerFailure) {
         try transaction {
-            try book.ledgerDatabase.run(
+            _ = try book.ledgerDatabase.run(
                 "UPDATE runs SET ended_at = ?, exit_code = ?, signal = ?, stop_reason = ?, reserved_tokens = 0 WHERE id = ? AND ended_at IS NULL",
                 Timestamp.string(from: book.now()), outcome.exitCode.map(Int64.init), outcome.signal.map(Int64.init),
                 outcome.stopReason.rawValue, runID

@@ -49,6 +49,48 @@ public protocol LedgerDatabase: AnyObject {
     /// This database's failure as SandboxCore reports it (busy, unreachable, full, …), naming
     /// the database; nil for an error that did not come from the database.
     func describe(_ error: any Error) -> SandboxError?
+
+    /// A way to insert a whole import's records at once (PostgreSQL: `COPY`), in the caller's
+    /// write transaction; nil where inserting them one by one is as fast (SQLite, in process).
+    func bulkInsert() throws -> (any LedgerBulkInsert)?
+}
+
+/// An import's records, inserted together: added one by one (buffered), then inserted in one
+/// go by `finish`, which skips a record whose event ID is already recorded or was added
+/// before it, as one-by-one inserts with `ON CONFLICT DO NOTHING` would.
+public protocol LedgerBulkInsert: AnyObject {
+    /// Adds a usage record: the values of `LedgerColumns.usage`, in order.
+    func addUsage(_ values: [any SQLiteBindable]) throws
+    /// Adds a revenue record: the values of `LedgerColumns.revenue`, in order.
+    func addRevenue(_ values: [any SQLiteBindable]) throws
+    /// Inserts what was added; returns what the new records add up to, per agent.
+    func finish() throws -> [String: LedgerTotals]
+}
+
+/// What an agent's new records add up to.
+public struct LedgerTotals: Sendable, Equatable {
+    public var usageRecords: Int
+    public var revenueRecords: Int
+    public var tokens: Int64
+    public var costMicros: Int64
+    public var revenueMicros: Int64
+
+    public init(usageRecords: Int = 0, revenueRecords: Int = 0, tokens: Int64 = 0, costMicros: Int64 = 0, revenueMicros: Int64 = 0) {
+        self.usageRecords = usageRecords
+        self.revenueRecords = revenueRecords
+        self.tokens = tokens
+        self.costMicros = costMicros
+        self.revenueMicros = revenueMicros
+    }
+}
+
+/// The columns of the ledger's records, in the order their values are given.
+public enum LedgerColumns {
+    public static let usage = [
+        "agent_id", "event_id", "model", "operation", "input_tokens", "output_tokens", "cost_micros", "price_source", "recorded_at",
+        "cache_read_tokens", "cache_write_tokens", "cache_ttl", "batch",
+    ]
+    public static let revenue = ["agent_id", "event_id", "amount_micros", "source", "description", "recorded_at"]
 }
 
 /// One row of a `LedgerDatabase` query, read by column index.
@@ -155,6 +197,7 @@ public final class SQLiteLedgerDatabase: LedgerDatabase {
 
     public func lockHistory() throws {}
     public func lockSlot(_ slot: String) throws {}
+    public func bulkInsert() throws -> (any LedgerBulkInsert)? { nil }
 
     public func describe(_ error: any Error) -> SandboxError? {
         (error as? SQLiteError).map { DatabaseFile.describe($0, path: location) }

@@ -45,6 +45,11 @@ import Testing
             return try #require(try sandbox.promote(project.id, guardrails: guardrails, registry: registry).migratedAgents.first?.productionID)
         }
 
+        /// The first column of the first row of `sql`, read from production (either backend).
+        func storedText(_ sql: String) throws -> String? {
+            try ledger().db.scalarText(sql)
+        }
+
         /// `count` usage events of $1 each and `revenue` in all, recorded now.
         func trade(_ subject: String, events count: Int, revenue: String) throws {
             let ledger = try ledger()
@@ -120,6 +125,35 @@ import Testing
         #expect(!refused.committed && refused.rejected == 1)
         #expect(refused.errors.first?.message.contains("standby") == true)
         #expect(try world.ledger().metrics(of: "support").production.revenue == dollars("2.5"))
+    }
+
+    /// Text with tabs, newlines, backslashes and quotes arrives exactly (PostgreSQL's COPY has
+    /// its own escaping), an event ID repeated in the file counts once, and the totals are the
+    /// sums of what was new.
+    @Test(arguments: ProductionBackend.available) func anImportKeepsTextExactlyAndCountsDuplicatesInTheFile(backend: ProductionBackend) throws {
+        let world = try World(backend)
+        let agent = try world.promote("support")
+        let hostile = #"tab\there \\N back\\slash \"quoted\" new\nline \r é 😀"#
+        let lines = [
+            #"{"type":"revenue","agent_id":"\#(agent)","amount":1.5,"id":"r1","source":"\#(hostile)","description":"\#(hostile)"}"#,
+            #"{"type":"revenue","agent_id":"\#(agent)","amount":9,"id":"r1"}"#, // the same ID: a duplicate
+            #"{"type":"usage","agent_id":"\#(agent)","model":"claude-sonnet-4","operation":"\#(hostile)","input_tokens":100,"output_tokens":10,"id":"u1"}"#,
+            #"{"type":"usage","agent_id":"\#(agent)","model":"claude-sonnet-4","input_tokens":100,"output_tokens":10}"#,
+        ]
+        let file = world.sandbox.paths.home.appendingPathComponent("hostile.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let summary = try importFile(file, into: world.ledger())
+        #expect(summary.committed && summary.lines == 4 && summary.new == 3 && summary.duplicate == 1)
+        #expect(summary.usageEvents == 2 && summary.revenueEvents == 1 && summary.revenue == dollars("1.5") && summary.tokens == 220)
+        let metrics = try world.ledger().metrics(of: "support").production
+        #expect(metrics.revenue == dollars("1.5") && metrics.usageEvents == 2 && metrics.tokens == 220 && metrics.cost == summary.cost)
+        // Again: the three with an ID are duplicates; the one without is recorded once more.
+        let again = try importFile(file, into: world.ledger())
+        #expect(again.committed && again.new == 1 && again.duplicate == 3 && again.tokens == 110)
+        let expected = "tab\there \\N back\\slash \"quoted\" new\nline \r é 😀"
+        #expect(try world.storedText("SELECT source FROM revenue WHERE event_id = 'r1'") == expected)
+        #expect(try world.storedText("SELECT description FROM revenue WHERE event_id = 'r1'") == expected)
+        #expect(try world.storedText("SELECT operation FROM api_costs WHERE event_id = 'u1'") == expected)
     }
 
     private func importFile(_ file: URL, into ledger: ProductionLedger) throws -> ImportSummary {
