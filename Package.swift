@@ -95,7 +95,7 @@ let package = Package(
         ),
         .executableTarget(name: "novaos-server", dependencies: ["NovaServer"]),
         // The benchmark: `swift build -c release && .build/release/novaos-bench` (see README).
-        .executableTarget(name: "novaos-bench", dependencies: ["SandboxCore"]),
+        .executableTarget(name: "novaos-bench", dependencies: ["SandboxCore", "TeamRegistry"]),
         // The fuzz target: `scripts/fuzz SECONDS` (libFuzzer); built plainly, it replays inputs.
         .executableTarget(name: "novaos-fuzz", dependencies: ["SandboxCore"], swiftSettings: [.unsafeFlags(["-parse-as-library"])]),
         .testTarget(name: "SQLiteDBTests", dependencies: ["SQLiteDB"]),

@@ -30,9 +30,6 @@ public final class Sandbox: @unchecked Sendable {
     let busyTimeoutMilliseconds: Int32
     /// The test-only size cap, kept so a run's own recording connection gets it too.
     let maximumPageCount: Int?
-    /// The ledger's insert statements, compiled on first use and kept: bulk imports insert
-    /// through them millions of times.
-    var ledgerStatements: LedgerStatements?
     /// `db` as the ledger code shared with production sees it.
     private(set) lazy var ledgerDatabase: any LedgerDatabase = SQLiteLedgerDatabase(db, path: paths.sandboxDatabase.path)
     /// The override price file given at open; nil: `HOME/prices.json` when it exists.

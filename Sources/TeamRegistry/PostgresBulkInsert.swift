@@ -42,17 +42,18 @@ final class PostgresBulkInsert: LedgerBulkInsert {
         return column.hasSuffix("_tokens") || column.hasSuffix("_micros") ? "bigint" : "text"
     }
 
-    func addUsage(_ values: [any SQLiteBindable]) throws {
-        try add(values, to: &usage)
+    func addUsage(_ values: [SQLiteValue]) throws {
+        // A plain call's last four columns take their defaults.
+        try add(values.count == 9 ? values + [.integer(0), .integer(0), .text("5m"), .integer(0)] : values, to: &usage)
     }
 
-    func addRevenue(_ values: [any SQLiteBindable]) throws {
+    func addRevenue(_ values: [SQLiteValue]) throws {
         try add(values, to: &revenue)
     }
 
-    private func add(_ values: [any SQLiteBindable], to staging: inout Staging) throws {
+    private func add(_ values: [SQLiteValue], to staging: inout Staging) throws {
         sequence += 1
-        Self.appendCopyRow([.integer(sequence)] + values.map(\.sqliteValue), to: &staging.buffer)
+        Self.appendCopyRow([.integer(sequence)] + values, to: &staging.buffer)
         staging.rows += 1
         if staging.buffer.count >= Self.chunkBytes { try send(&staging) }
     }
@@ -70,6 +71,9 @@ final class PostgresBulkInsert: LedgerBulkInsert {
     func finish() throws -> [String: LedgerTotals] {
         try send(&usage)
         try send(&revenue)
+        // The insert sorts the staged rows by seq: in memory rather than through temporary
+        // files (this transaction only).
+        try connection.execute("SET LOCAL work_mem = '256MB'")
         var totals: [String: LedgerTotals] = [:]
         if usage.rows > 0 {
             let columns = usage.columns.joined(separator: ", ")

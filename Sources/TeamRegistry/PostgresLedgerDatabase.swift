@@ -39,6 +39,14 @@ public final class PostgresLedgerDatabase: LedgerDatabase {
         try connection.run(postgres(sql), Self.parameters(values))
     }
 
+    public func insertUsage(_ values: [SQLiteValue]) throws -> Int64? {
+        try insertReturningID(LedgerColumns.insertUsageSQL(count: values.count), values)
+    }
+
+    public func insertRevenue(_ values: [SQLiteValue]) throws -> Int64? {
+        try insertReturningID(LedgerColumns.insertRevenueSQL, values)
+    }
+
     public func forEachRow(_ sql: String, _ values: [any SQLiteBindable], _ body: (any LedgerRow) throws -> Void) throws {
         for row in try connection.query(postgres(sql), Self.parameters(values)) {
             try body(RegistryRow(row: row))

@@ -4,17 +4,19 @@
 //     swift build -c release && .build/release/novaos-bench            # the table (about 4 minutes)
 //     .build/release/novaos-bench --quick                              # smaller sizes (about 1 minute)
 //     .build/release/novaos-bench --guard [--update-budgets]           # callgrind against Tests/Performance/budgets.json
+//     scripts/with-postgres .build/release/novaos-bench --team          # team mode: production on PostgreSQL (about 1 minute)
 //
 // The table asserts nothing: wall-clock figures move 15-30% between runs on a shared machine,
 // so targets are judged by ratios to references measured in the same run, and regressions by
 // instruction counts, which callgrind counts repeatably.
 import Foundation
 import SandboxCore
+import TeamRegistry
 
 let arguments = Set(CommandLine.arguments.dropFirst())
-let known: Set = ["--quick", "--guard", "--update-budgets"]
+let known: Set = ["--quick", "--guard", "--update-budgets", "--team"]
 if let unknown = arguments.subtracting(known).first {
-    FileHandle.standardError.write(Data("novaos-bench: unknown argument \(unknown); expected --quick, --guard or --guard --update-budgets\n".utf8))
+    FileHandle.standardError.write(Data("novaos-bench: unknown argument \(unknown); expected --quick, --team, --guard or --guard --update-budgets\n".utf8))
     exit(64)
 }
 let quick = arguments.contains("--quick")
@@ -269,6 +271,71 @@ if arguments.contains("--guard") {
 line("novaos-bench on \(ProcessInfo.processInfo.activeProcessorCount) cores, \(ProcessInfo.processInfo.operatingSystemVersionString)\(quick ? " (--quick)" : "")")
 line("Medians of \(quick ? 5 : 11) runs (import: one run); every reference is measured in this run, on this machine.")
 line()
+
+// MARK: - Team mode: production on PostgreSQL, beside production.db in the same run
+
+/// A home with a promoted project of `agents` live agents (into `registry`, or production.db).
+func promotedHome(_ name: String, agents count: Int, registry: ProductionRegistry?) throws -> (home: URL, agents: [AgentID]) {
+    let home = scratch.appendingPathComponent(name)
+    let sandbox = try Sandbox(paths: SandboxPaths(home: home))
+    let project = try sandbox.createProject(name: "team-bench")
+    for index in 0..<count {
+        let agent = try sandbox.deployAgent(project: project.id, type: "assistant", name: "slot-\(index)")
+        _ = try sandbox.recordUsage(agent: agent.id, model: "claude-haiku-3.5", inputTokens: 1_000, outputTokens: 100)
+        _ = try sandbox.recordRevenue(agent: agent.id, amount: try Money(parsing: "5"))
+    }
+    let promoted = try sandbox.promote(project.id, registry: registry).migratedAgents.map(\.productionID)
+    let paths = SandboxPaths(home: home)
+    for agent in promoted {
+        _ = try ProductionLedger(paths: paths, registry: registry).setTokenBudget(of: agent.rawValue, tokens: 1_000_000_000_000)
+    }
+    return (home, promoted)
+}
+
+/// `writers` threads at once, each with its own connection, recording `each` usage records
+/// for its own live agent; returns the records per second.
+func concurrentUsage(home: URL, agents: [AgentID], registry: ProductionRegistry?, writers: Int, each: Int) throws -> Double {
+    let paths = SandboxPaths(home: home)
+    let started = Date()
+    DispatchQueue.concurrentPerform(iterations: writers) { writer in
+        do {
+            let ledger = try ProductionLedger(paths: paths, registry: registry)
+            for _ in 0..<each {
+                _ = try ledger.recordUsage(agent: agents[writer].rawValue, model: "claude-sonnet-4", tokens: TokenCounts(input: 100, output: 10))
+            }
+        } catch {
+            fatalError("production usage failed: \(error)")
+        }
+    }
+    return Double(writers * each) / Date().timeIntervalSince(started)
+}
+
+if arguments.contains("--team") {
+    guard let url = ProcessInfo.processInfo.environment["NOVAOS_TEST_POSTGRES_URL"], !url.isEmpty else {
+        FileHandle.standardError.write(Data("novaos-bench --team: no PostgreSQL server; run it through scripts/with-postgres\n".utf8))
+        finish(0)
+    }
+    let registry = try TeamRegistry.registry(url: url)
+    let writers = 8, each = quick ? 250 : 1_000
+    let team = try promotedHome("team-pg", agents: writers, registry: registry)
+    let local = try promotedHome("team-sqlite", agents: writers, registry: nil)
+    let pgUsage = try concurrentUsage(home: team.home, agents: team.agents, registry: registry, writers: writers, each: each)
+    let sqliteUsage = try concurrentUsage(home: local.home, agents: local.agents, registry: nil, writers: writers, each: each)
+
+    // production import of 1M events (125,000 per live agent), through the release binaries.
+    let events = 1_000_000
+    let pgEvents = scratch.appendingPathComponent("team-pg.jsonl"), sqliteEvents = scratch.appendingPathComponent("team-sqlite.jsonl")
+    try writeWorkload(agents: team.agents, eventsPerAgent: events / writers, jsonl: pgEvents, csv: nil)
+    try writeWorkload(agents: local.agents, eventsPerAgent: events / writers, jsonl: sqliteEvents, csv: nil)
+    let pgImport = measure([novaos, "production", "import", pgEvents.path, "--json", "--home", team.home.path, "--production-db", url])
+    let sqliteImport = measure([novaos, "production", "import", sqliteEvents.path, "--json", "--home", local.home.path])
+    guard pgImport.status == 0, sqliteImport.status == 0 else { fatalError("production import failed: \(pgImport.status), \(sqliteImport.status)") }
+    let perSecond = { (measured: Measured) in Int(Double(events) / measured.seconds).formatted() }
+    line("team mode: production on PostgreSQL (\(url.split(separator: "@").last ?? "")), production.db in the same run as the reference")
+    line("  production usage, \(writers) writers x \(each.formatted()) records: \(Int(pgUsage).formatted()) records/s; production.db \(Int(sqliteUsage).formatted()) records/s; ratio \(fixed(pgUsage / sqliteUsage, 2))x")
+    line("  production import, \(events.formatted()) events (COPY): \(fixed(pgImport.seconds, 2)) s, \(perSecond(pgImport)) events/s, \(fixed(pgImport.peakMegabytes, 1)) MB; production.db \(fixed(sqliteImport.seconds, 2)) s, \(perSecond(sqliteImport)) events/s; ratio \(fixed(sqliteImport.seconds / pgImport.seconds, 2))x (target: at least 100,000 events/s)")
+    finish(0)
+}
 
 struct Row {
     var figure: String

@@ -118,18 +118,10 @@ struct EventEffect {
     }
 }
 
-/// The ledger's insert statements, compiled once per connection.
-struct LedgerStatements {
-    var usage: Statement
-    var plainUsage: Statement
-    var revenue: Statement
-}
-
 /// A database that keeps the ledger (`agents`, `api_costs`, `revenue`, alike in the sandbox,
 /// `production.db` and a team's registry): the sandbox, and production's live agents. What
-/// differs between them is who may record, what a budget does, and how records are inserted
-/// (the sandbox through statements compiled once), so those are the requirements; keeping the
-/// totals and importing are shared (`importLines`).
+/// differs between them is who may record and what a budget does, so those are the
+/// requirements; inserting records, keeping the totals and importing are shared (`importLines`).
 protocol EventLedger: AnyObject {
     /// The database the ledger is kept in.
     var ledgerDatabase: any LedgerDatabase { get }
@@ -142,44 +134,30 @@ protocol EventLedger: AnyObject {
     func now() -> Date
     /// Runs `body`, mapping the database's errors to messages that name it.
     func mappingErrors<T>(_ body: () throws -> T) throws -> T
-    /// Inserts a usage record. Returns its row ID, or nil when its event ID was already
-    /// recorded (the unique index on `event_id` decides). Totals are not touched.
-    func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64?
-    /// Inserts a revenue record; nil when its event ID was already recorded.
-    func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64?
     /// Runs a whole import in one write transaction.
     func importTransaction<T>(_ body: () throws -> T) throws -> T
 }
 
-/// The SQL of the ledger's inserts.
-enum LedgerSQL {
-    static let insertUsageSQL = insert(into: "api_costs", LedgerColumns.usage)
-    /// The same for the common call without cache tokens or batch, whose four columns take
-    /// their defaults (0, 0, '5m', 0): four bindings fewer on the import's hot path.
-    static let insertPlainUsageSQL = """
-        INSERT INTO api_costs (agent_id, event_id, model, operation, input_tokens, output_tokens, cost_micros, price_source,
-                               recorded_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
-        """
-    static let insertRevenueSQL = insert(into: "revenue", LedgerColumns.revenue)
-
-    private static func insert(into table: String, _ columns: [String]) -> String {
-        "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) ON CONFLICT DO NOTHING"
-    }
-}
-
 extension PricedUsage {
-    /// The record's values, in the order of `LedgerColumns.usage`.
-    func columnValues(agent: String) -> [any SQLiteBindable] {
-        [agent, eventID, model, operation, tokens.input, tokens.output, cost.micros, priceSource, recordedAt, tokens.cacheRead, tokens.cacheWrite,
-         cacheDuration.rawValue, Int64(batch ? 1 : 0)]
+    /// The record's values, in the order of `LedgerColumns.usage`; only the first nine for the
+    /// common call without cache tokens or batch, whose other columns take their defaults (0,
+    /// 0, '5m', 0): four bindings fewer on the import's hot path.
+    func columnValues(agent: String) -> [SQLiteValue] {
+        var values: [SQLiteValue] = [
+            .text(agent), eventID.map(SQLiteValue.text) ?? .null, .text(model), .text(operation), .integer(tokens.input), .integer(tokens.output),
+            .integer(cost.micros), .text(priceSource), .text(recordedAt),
+        ]
+        if tokens.cacheRead != 0 || tokens.cacheWrite != 0 || cacheDuration != .fiveMinutes || batch {
+            values += [.integer(tokens.cacheRead), .integer(tokens.cacheWrite), .text(cacheDuration.rawValue), .integer(batch ? 1 : 0)]
+        }
+        return values
     }
 }
 
 extension CheckedRevenue {
     /// The record's values, in the order of `LedgerColumns.revenue`.
-    func columnValues(agent: String) -> [any SQLiteBindable] {
-        [agent, eventID, amount.micros, source, description, recordedAt]
+    func columnValues(agent: String) -> [SQLiteValue] {
+        [.text(agent), eventID.map(SQLiteValue.text) ?? .null, .integer(amount.micros), .text(source), .text(description), .text(recordedAt)]
     }
 }
 
@@ -206,6 +184,17 @@ extension EventLedger {
         )
     }
 
+    /// Inserts a usage record. Returns its row ID, or nil when its event ID was already
+    /// recorded (the unique index on `event_id` decides). Totals are not touched.
+    func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
+        try ledgerDatabase.insertUsage(usage.columnValues(agent: agent))
+    }
+
+    /// Inserts a revenue record; nil when its event ID was already recorded.
+    func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64? {
+        try ledgerDatabase.insertRevenue(revenue.columnValues(agent: agent))
+    }
+
     /// Inserts a checked event; false when its event ID was already recorded. Totals are not touched.
     func insert(_ event: CheckedEvent, agent: String) throws -> Bool {
         switch event {
@@ -216,44 +205,6 @@ extension EventLedger {
 }
 
 extension Sandbox: EventLedger {
-    /// The ledger's insert statements, prepared once per connection.
-    func ledger() throws -> LedgerStatements {
-        if let ledgerStatements { return ledgerStatements }
-        let statements = LedgerStatements(
-            usage: try db.prepare(LedgerSQL.insertUsageSQL), plainUsage: try db.prepare(LedgerSQL.insertPlainUsageSQL),
-            revenue: try db.prepare(LedgerSQL.insertRevenueSQL)
-        )
-        ledgerStatements = statements
-        return statements
-    }
-
-    /// Through statements compiled once: imports insert millions of records.
-    func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
-        var values: [SQLiteValue] = [
-            .text(agent), usage.eventID.map(SQLiteValue.text) ?? .null, .text(usage.model), .text(usage.operation),
-            .integer(usage.tokens.input), .integer(usage.tokens.output), .integer(usage.cost.micros), .text(usage.priceSource),
-            .text(usage.recordedAt),
-        ]
-        if usage.tokens.cacheRead == 0, usage.tokens.cacheWrite == 0, usage.cacheDuration == .fiveMinutes, !usage.batch {
-            try ledger().plainUsage.runBorrowing(values)
-        } else {
-            values += [
-                .integer(usage.tokens.cacheRead), .integer(usage.tokens.cacheWrite), .text(usage.cacheDuration.rawValue),
-                .integer(usage.batch ? 1 : 0),
-            ]
-            try ledger().usage.runBorrowing(values)
-        }
-        return db.changes == 0 ? nil : db.lastInsertRowID
-    }
-
-    func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64? {
-        try ledger().revenue.runBorrowing([
-            .text(agent), revenue.eventID.map(SQLiteValue.text) ?? .null, .integer(revenue.amount.micros), .text(revenue.source),
-            .text(revenue.description), .text(revenue.recordedAt),
-        ])
-        return db.changes == 0 ? nil : db.lastInsertRowID
-    }
-
     /// The import's transaction, with the foreign-key check off: every agent is checked by
     /// `checkRecording` under the transaction's write lock, and agents are never deleted, so
     /// the per-row look-up would only repeat that check. The pragma cannot change inside a
@@ -266,14 +217,6 @@ extension Sandbox: EventLedger {
 }
 
 extension ProductionLedger {
-    func insertUsage(agent: String, _ usage: PricedUsage) throws -> Int64? {
-        try db.insertReturningID(LedgerSQL.insertUsageSQL, usage.columnValues(agent: agent))
-    }
-
-    func insertRevenue(agent: String, _ revenue: CheckedRevenue) throws -> Int64? {
-        try db.insertReturningID(LedgerSQL.insertRevenueSQL, revenue.columnValues(agent: agent))
-    }
-
     /// Once only: the import reads its input as it goes, so it cannot run again after a
     /// conflict (PostgreSQL's serialization failure is reported as busy).
     func importTransaction<T>(_ body: () throws -> T) throws -> T {

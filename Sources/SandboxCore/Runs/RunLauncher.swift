@@ -215,6 +215,8 @@ extension SandboxPaths {
         if let home = nonEmpty(environment["HOME"]), home != "/" {
             hidden += SandboxLayout.credentialEntries.map { home + "/" + $0 }
         }
+        // libpq's password file and client key where the environment moves them (team mode).
+        hidden += ["PGPASSFILE", "PGSSLKEY", "PGSERVICEFILE"].compactMap { nonEmpty(environment[$0]) }.filter { $0.hasPrefix("/") }
         // More to hide, named by the user (or by `novaos serve`, its token file): absolute
         // paths separated by ':'.
         hidden += (environment["NOVAOS_HIDE"] ?? "").split(separator: ":").map(String.init).filter { $0.hasPrefix("/") }

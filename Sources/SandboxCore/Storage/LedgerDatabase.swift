@@ -30,6 +30,11 @@ public protocol LedgerDatabase: AnyObject {
     /// Runs a statement; returns the number of rows it changed.
     @discardableResult
     func run(_ sql: String, _ values: [any SQLiteBindable]) throws -> Int
+    /// Inserts a usage record: the values of `LedgerColumns.usage` in order, or only its first
+    /// nine (the rest take their defaults). Its ID, or nil when its event ID is already recorded.
+    func insertUsage(_ values: [SQLiteValue]) throws -> Int64?
+    /// Inserts a revenue record (`LedgerColumns.revenue`); nil when its event ID is already recorded.
+    func insertRevenue(_ values: [SQLiteValue]) throws -> Int64?
     /// Runs a query, calling `body` with each row.
     func forEachRow(_ sql: String, _ values: [any SQLiteBindable], _ body: (any LedgerRow) throws -> Void) throws
 
@@ -59,10 +64,10 @@ public protocol LedgerDatabase: AnyObject {
 /// go by `finish`, which skips a record whose event ID is already recorded or was added
 /// before it, as one-by-one inserts with `ON CONFLICT DO NOTHING` would.
 public protocol LedgerBulkInsert: AnyObject {
-    /// Adds a usage record: the values of `LedgerColumns.usage`, in order.
-    func addUsage(_ values: [any SQLiteBindable]) throws
+    /// Adds a usage record: the values of `LedgerColumns.usage` in order, or its first nine.
+    func addUsage(_ values: [SQLiteValue]) throws
     /// Adds a revenue record: the values of `LedgerColumns.revenue`, in order.
-    func addRevenue(_ values: [any SQLiteBindable]) throws
+    func addRevenue(_ values: [SQLiteValue]) throws
     /// Inserts what was added; returns what the new records add up to, per agent.
     func finish() throws -> [String: LedgerTotals]
 }
@@ -84,13 +89,21 @@ public struct LedgerTotals: Sendable, Equatable {
     }
 }
 
-/// The columns of the ledger's records, in the order their values are given.
+/// The columns of the ledger's records, in the order their values are given, and their inserts.
 public enum LedgerColumns {
     public static let usage = [
         "agent_id", "event_id", "model", "operation", "input_tokens", "output_tokens", "cost_micros", "price_source", "recorded_at",
         "cache_read_tokens", "cache_write_tokens", "cache_ttl", "batch",
     ]
     public static let revenue = ["agent_id", "event_id", "amount_micros", "source", "description", "recorded_at"]
+
+    /// The insert of a usage record with `count` values (all of `usage`, or its first nine).
+    public static func insertUsageSQL(count: Int) -> String { insert(into: "api_costs", usage.prefix(count)) }
+    public static let insertRevenueSQL = insert(into: "revenue", revenue[...])
+
+    private static func insert(into table: String, _ columns: ArraySlice<String>) -> String {
+        "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) ON CONFLICT DO NOTHING"
+    }
 }
 
 /// One row of a `LedgerDatabase` query, read by column index.
@@ -164,6 +177,9 @@ extension LedgerDatabase {
 public final class SQLiteLedgerDatabase: LedgerDatabase {
     public let connection: Connection
     public let location: String
+    /// The ledger's inserts, compiled on first use and kept: imports run them millions of times.
+    private var usageInserts: [Int: Statement] = [:]
+    private var revenueInsert: Statement?
 
     public init(_ connection: Connection, path: String) {
         self.connection = connection
@@ -183,6 +199,24 @@ public final class SQLiteLedgerDatabase: LedgerDatabase {
 
     public func forEachRow(_ sql: String, _ values: [any SQLiteBindable], _ body: (any LedgerRow) throws -> Void) throws {
         try connection.forEachRow(sql, values) { try body($0) }
+    }
+
+    public func insertUsage(_ values: [SQLiteValue]) throws -> Int64? {
+        let statement: Statement
+        if let known = usageInserts[values.count] {
+            statement = known
+        } else {
+            statement = try connection.prepare(LedgerColumns.insertUsageSQL(count: values.count))
+            usageInserts[values.count] = statement
+        }
+        try statement.runBorrowing(values)
+        return connection.changes == 0 ? nil : connection.lastInsertRowID
+    }
+
+    public func insertRevenue(_ values: [SQLiteValue]) throws -> Int64? {
+        if revenueInsert == nil { revenueInsert = try connection.prepare(LedgerColumns.insertRevenueSQL) }
+        try revenueInsert!.runBorrowing(values)
+        return connection.changes == 0 ? nil : connection.lastInsertRowID
     }
 
     public func write<T>(maximumAttempts: Int, _ body: () throws -> T) throws -> T {
