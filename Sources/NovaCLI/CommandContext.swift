@@ -29,6 +29,9 @@ struct CommandContext {
     /// The home the command read (set when it resolves its paths), so that a "nothing
     /// found" message can say where it looked.
     let homeRead = HomeRead()
+    /// True for the process's own command line, which a hand-over to `novaos-team` may
+    /// replace; false in tests that run commands in-process.
+    var isProcess = false
 
     static var live: CommandContext {
         CommandContext(
@@ -44,7 +47,8 @@ struct CommandContext {
             stdoutIsTerminal: isatty(STDOUT_FILENO) == 1,
             stderrIsTerminal: isatty(STDERR_FILENO) == 1,
             readLine: { Swift.readLine() },
-            clock: testClock ?? Date.init
+            clock: testClock ?? Date.init,
+            isProcess: true
         )
     }
 

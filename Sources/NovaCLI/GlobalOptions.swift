@@ -76,7 +76,10 @@ extension GlobalOptions {
     /// `novaos-team` (the process is replaced), which opens the registry.
     func productionRegistry(in context: CommandContext) throws -> ProductionRegistry? {
         guard let url = paths(in: context).productionRegistryURL else { return nil }
-        guard let open = TeamRegistryHook.open else { try TeamRegistryHook.handOver() }
+        guard let open = TeamRegistryHook.open else {
+            guard context.isProcess else { throw SandboxError.unavailable("a team's registry needs novaos-team, which this process cannot become") }
+            try TeamRegistryHook.handOver()
+        }
         return try open(url)
     }
 

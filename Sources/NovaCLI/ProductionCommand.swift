@@ -78,9 +78,10 @@ extension ProductionCommand {
 
         func execute(in context: CommandContext) throws {
             let destination = context.url(forPath: path)
-            if let url = global.paths(in: context).productionRegistryURL {
+            // A registry's URL is checked (no password in it) before it is shown.
+            if let registry = try global.productionRegistry(in: context) {
                 throw SandboxError.invalidInput(
-                    "the production registry is on PostgreSQL: back it up with pg_dump --format=custom --file=\(shellQuoted(destination.path)) \(shellQuoted(url)) (restore with pg_restore); nothing was written"
+                    "the production registry is on PostgreSQL: back it up with pg_dump --format=custom --file=\(shellQuoted(destination.path)) \(shellQuoted(registry.location)) (restore with pg_restore); nothing was written"
                 )
             }
             try context.emit(try global.production(in: context).backup(to: destination, now: context.clock()), json: global.json)

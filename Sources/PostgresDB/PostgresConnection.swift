@@ -150,8 +150,16 @@ public final class PostgresConnection {
     /// Whether a connection string or URI names a password (which belongs in `PGPASSWORD`,
     /// `~/.pgpass` or `PGPASSFILE`, not in a command line or a configuration file).
     ///
-    /// - Throws: `PostgresError` for a string libpq cannot parse.
+    /// - Throws: `PostgresError` for a string libpq cannot parse (its message may quote the string).
     public static func namesPassword(_ conninfo: String) throws -> Bool {
+        try namedSecrets(conninfo).contains("password")
+    }
+
+    /// The secrets a connection string or URI names: `password` and `sslpassword` (the
+    /// client key's), in that order.
+    ///
+    /// - Throws: `PostgresError` for a string libpq cannot parse (its message may quote the string).
+    public static func namedSecrets(_ conninfo: String) throws -> [String] {
         var message: UnsafeMutablePointer<CChar>?
         guard let options = PQconninfoParse(conninfo, &message) else {
             let text = message.map { String(cString: $0) } ?? "invalid connection string"
@@ -159,12 +167,14 @@ public final class PostgresConnection {
             throw PostgresError(sqlState: nil, message: PostgresError.firstLine(text))
         }
         defer { PQconninfoFree(options) }
+        var named: [String] = []
         var option = options
         while let keyword = option.pointee.keyword {
-            if String(cString: keyword) == "password", let value = option.pointee.val, value.pointee != 0 { return true }
+            let name = String(cString: keyword)
+            if ["password", "sslpassword"].contains(name), let value = option.pointee.val, value.pointee != 0 { named.append(name) }
             option += 1
         }
-        return false
+        return named.sorted()
     }
 }
 

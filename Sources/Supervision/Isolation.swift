@@ -45,7 +45,7 @@ public struct SandboxLayout: Sendable, Equatable {
     /// although the rest of the system stays readable (toolchains live in odd places, such
     /// as `~/.pyenv`).
     public static let credentialEntries = [
-        ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".git-credentials", ".gitconfig", ".pgpass", ".postgresql",
+        ".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".netrc", ".git-credentials", ".gitconfig", ".pgpass", ".pg_service.conf", ".postgresql",
         ".npmrc", ".pypirc", ".terraformrc", ".config", ".local/share/keyrings", ".cargo/credentials", ".cargo/credentials.toml",
         ".bash_history", ".python_history", ".psql_history", ".sqlite_history", ".lesshst", ".viminfo",
     ]

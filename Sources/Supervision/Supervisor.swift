@@ -81,13 +81,21 @@ public enum LedgerVerdict: Sendable, Equatable {
 }
 
 /// How recording can fail, as far as the supervisor needs to know.
-public enum LedgerFailure: Error, Sendable, Equatable {
-    /// Another process holds the lock: try again later.
+public enum LedgerFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Another process holds the lock, or the database cannot be reached: try again later.
     case busy
     /// No room left to write.
     case full
     /// Anything else; the text says what.
     case failed(String)
+
+    public var description: String {
+        switch self {
+        case .busy: "the database is busy or cannot be reached"
+        case .full: "the database or disk is full"
+        case .failed(let text): text
+        }
+    }
 }
 
 /// How a supervised run ended.

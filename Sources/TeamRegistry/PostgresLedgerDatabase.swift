@@ -18,16 +18,30 @@ import SQLiteDB
 ///   version the slot's (the locks a promotion takes);
 /// - runs carry this machine's name, so only this machine closes its lost runs.
 public final class PostgresLedgerDatabase: LedgerDatabase {
-    let connection: PostgresConnection
+    private(set) var connection: PostgresConnection
     public let location: String
     public let supervisorHost: String?
     private var translated: [String: String] = [:]
+    /// Connects again after the connection was lost (the server restarted); nil: never.
+    private let reconnect: (() throws -> PostgresConnection)?
 
-    /// - Parameter location: the registry as messages show it (its URL, which names no password).
-    public init(_ connection: PostgresConnection, location: String) {
+    /// - Parameters:
+    ///   - location: the registry as messages show it (its URL, which names no password).
+    ///   - reconnect: a new connection, made when the last one was lost, before the next
+    ///     transaction (a transaction in flight when it was lost fails, and is rolled back).
+    public init(_ connection: PostgresConnection, location: String, reconnect: (() throws -> PostgresConnection)? = nil) {
         self.connection = connection
         self.location = location
-        supervisorHost = Self.hostName()
+        self.reconnect = reconnect
+        supervisorHost = Self.machine()
+    }
+
+    /// Outside a transaction, replaces a lost connection.
+    private func connected() throws -> PostgresConnection {
+        if !connection.isInTransaction, !connection.isConnected, let reconnect {
+            connection = try reconnect()
+        }
+        return connection
     }
 
     public func productionSchemaVersion() throws -> Int { RegistrySchema.productionVersion }
@@ -36,7 +50,7 @@ public final class PostgresLedgerDatabase: LedgerDatabase {
 
     @discardableResult
     public func run(_ sql: String, _ values: [any SQLiteBindable]) throws -> Int {
-        try connection.run(postgres(sql), Self.parameters(values))
+        try connected().run(postgres(sql), Self.parameters(values))
     }
 
     public func insertUsage(_ values: [SQLiteValue]) throws -> Int64? {
@@ -48,19 +62,35 @@ public final class PostgresLedgerDatabase: LedgerDatabase {
     }
 
     public func forEachRow(_ sql: String, _ values: [any SQLiteBindable], _ body: (any LedgerRow) throws -> Void) throws {
-        for row in try connection.query(postgres(sql), Self.parameters(values)) {
+        for row in try connected().query(postgres(sql), Self.parameters(values)) {
             try body(RegistryRow(row: row))
         }
     }
 
     public func write<T>(maximumAttempts: Int, _ body: () throws -> T) throws -> T {
         if connection.isInTransaction { return try body() }
-        return try connection.inTransaction(.serializable, maximumAttempts: maximumAttempts, body)
+        return try transaction(.serializable, maximumAttempts: maximumAttempts, body)
     }
 
     public func read<T>(_ body: () throws -> T) throws -> T {
         if connection.isInTransaction { return try body() }
-        return try connection.inTransaction(.repeatableRead, body)
+        return try transaction(.repeatableRead, maximumAttempts: 8, body)
+    }
+
+    /// A transaction; when the connection turns out to be lost (the server restarted since it
+    /// was last used, which shows only when it is used), once more on a new connection: at
+    /// once when `body` had not started, else when `body` may run again (`maximumAttempts` > 1).
+    private func transaction<T>(_ isolation: PostgresIsolation, maximumAttempts: Int, _ body: () throws -> T) throws -> T {
+        var started = false
+        do {
+            return try connected().inTransaction(isolation, maximumAttempts: maximumAttempts) {
+                started = true
+                return try body()
+            }
+        } catch let error as PostgresError where error.isConnectionFailure && reconnect != nil && !connection.isConnected
+            && (!started || maximumAttempts > 1) {
+            return try connected().inTransaction(isolation, maximumAttempts: maximumAttempts, body)
+        }
     }
 
     public func lockHistory() throws {
@@ -100,10 +130,23 @@ public final class PostgresLedgerDatabase: LedgerDatabase {
         }
     }
 
-    static func hostName() -> String? {
+    /// This machine, as its runs record it: the host name and the machine ID
+    /// (`/etc/machine-id`), so two machines of one name are not taken for one.
+    static func machine() -> String? {
         var buffer = [CChar](repeating: 0, count: 256)
-        guard gethostname(&buffer, buffer.count - 1) == 0 else { return nil }
-        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        let host = gethostname(&buffer, buffer.count - 1) == 0
+            ? String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) : ""
+        let id = firstLine(ofFile: "/etc/machine-id") ?? ""
+        return host.isEmpty && id.isEmpty ? nil : host + " " + id
+    }
+
+    private static func firstLine(ofFile path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var buffer = [CChar](repeating: 0, count: 128)
+        guard fgets(&buffer, Int32(buffer.count), file) != nil else { return nil }
+        let text = String(decoding: buffer.prefix { $0 != 0 && $0 != 10 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.isEmpty ? nil : text
     }
 }
 

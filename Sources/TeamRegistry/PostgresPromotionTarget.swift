@@ -12,10 +12,10 @@ import SandboxCore
 /// - the production IDs are the ones the sandbox's plan fixed, so a re-run writes the same rows;
 /// - `INSERT … ON CONFLICT DO NOTHING` and a verification read: an agent already copied is
 ///   left alone, and an ID that production holds for another agent refuses the promotion;
-/// - the slots of the plan are locked (`pg_advisory_xact_lock`, in sorted order, so two
-///   promotions never deadlock on them) before their live version changes, and the unique
-///   index `agents_one_live_per_slot` is the arbiter whatever happens;
-/// - the history's lock is taken before any history row, so history ids follow commit order;
+/// - the history's lock is taken first (`pg_advisory_xact_lock`), so history ids follow commit
+///   order, then the plan's slots' in sorted order, the order every change of a slot takes
+///   them in, so no two changes wait on each other in a cycle; the unique index
+///   `agents_one_live_per_slot` is the arbiter whatever happens;
 /// - a serialization failure or a deadlock runs the copy again in a new transaction (the plan
 ///   is fixed data), a bounded number of times; a lost connection fails the promotion, and
 ///   the next `promote` completes its plan.
@@ -60,10 +60,12 @@ public final class PostgresPromotionTarget: PromotionTarget {
     }
 
     private func copyOnce(_ plan: PromotionPlan, at changedAt: Date, hook: (PromotionStep) throws -> Void) throws {
+        // The history's lock first, then the slots' in sorted order: the order every change of
+        // a slot takes them in (rollback, retirement, check), so none waits on another in a cycle.
+        try db.query("SELECT pg_advisory_xact_lock($1)", [RegistrySchema.historyLock])
         for slot in Set(plan.agents.map(\.slot)).sorted() {
             try db.query(RegistrySchema.slotLockSQL, [slot])
         }
-        try db.query("SELECT pg_advisory_xact_lock($1)", [RegistrySchema.historyLock])
         let changed = Timestamp.text(changedAt)
         let policy = plan.policy
         let policyValue = try JSONValue.parseObject(String(decoding: try JSONWriter(pretty: false).encode(policy), as: UTF8.self), what: "the guardrails")
@@ -135,7 +137,7 @@ extension SandboxError {
         if error.isRetryable {
             self = .busy(path: registry)
         } else if error.isConnectionFailure {
-            self = .unavailable("the production registry \(registry) cannot be reached (\(error.message)); nothing was changed that a re-run will not complete")
+            self = .unavailable("the production registry \(registry) cannot be reached (\(error.message))")
         } else {
             self = .database(path: registry, message: error.message + (error.sqlState.map { " (SQLSTATE \($0))" } ?? ""))
         }

@@ -34,6 +34,7 @@ public final class ProductionGuard {
     public func setGuardrails(of subject: String, _ pairs: [String]) throws -> AgentGuardrails {
         guard !pairs.isEmpty else { throw SandboxError.invalidInput("name at least one guardrail to set, like min_roi=10") }
         return try store.write {
+            try store.db.lockHistory()
             let at = store.now() // read under the write lock, so the history stays in order
             let agent = try store.resolve(subject)
             guard agent.slot != nil else { throw SandboxError.invalidState("agent \(agent.id) fills no slot, so it has no guardrails") }
@@ -90,6 +91,7 @@ public final class ProductionGuard {
     public func check(dryRun: Bool = false, step: (SlotChangeStep) throws -> Void = { _ in }) throws -> CheckReport {
         func body() throws -> CheckReport {
             // Read under the lock: a check that waited for another sees its changes and comes after them.
+            if !dryRun { try self.store.db.lockHistory() }
             let at = self.store.now()
             var report = CheckReport(checkedAt: at, dryRun: dryRun, checks: [])
             for agent in try self.store.liveAgents() {
@@ -251,6 +253,7 @@ public final class ProductionGuard {
     ) throws -> SlotChange {
         if let reason { try Self.validateReason(reason) }
         return try store.write {
+            try store.db.lockHistory()
             let at = store.now() // read under the write lock, so the history stays in order
             var change = try plan(kind, subject, to: replacement, at: at)
             guard change.changed else { return change }

@@ -102,6 +102,7 @@ public final class ProductionLedger: RunBook {
         guard let agent = try store.agent(id), agent.tokensUsed >= agent.tokenBudget else { return outcome }
         let crossed = agent.tokensUsed - added < agent.tokenBudget
         if agent.status == .active {
+            try db.lockHistory() // before the time is read: history times follow history IDs
             try db.run("UPDATE agents SET status = 'paused', pause_reason = 'budget_exceeded' WHERE id = ? AND status = 'active'", id)
             outcome.agentsOverBudget.append(.init(id: agent.id, used: agent.tokensUsed, budget: agent.tokenBudget))
             outcome.pausedAgents.append(agent.id)
@@ -127,6 +128,7 @@ public final class ProductionLedger: RunBook {
             throw SandboxError.invalidInput("--tokens must be a whole number from 1 to 1000000000000")
         }
         return try store.write {
+            try db.lockHistory()
             let at = now()
             let agent = try store.resolve(subject)
             guard agent.slot != nil, agent.state != .retired else {

@@ -215,12 +215,44 @@ extension SandboxPaths {
         if let home = nonEmpty(environment["HOME"]), home != "/" {
             hidden += SandboxLayout.credentialEntries.map { home + "/" + $0 }
         }
-        // libpq's password file and client key where the environment moves them (team mode).
-        hidden += ["PGPASSFILE", "PGSSLKEY", "PGSERVICEFILE"].compactMap { nonEmpty(environment[$0]) }.filter { $0.hasPrefix("/") }
+        // libpq's password file, client key and service files where the environment or the
+        // registry's URL moves them (team mode).
+        hidden += ["PGPASSFILE", "PGSSLKEY", "PGSERVICEFILE", "PGSYSCONFDIR"].compactMap { nonEmpty(environment[$0]) }.filter { $0.hasPrefix("/") }
+        hidden += Self.filesNamed(byRegistryURL: productionRegistryURL).filter { $0.hasPrefix("/") }
         // More to hide, named by the user (or by `novaos serve`, its token file): absolute
         // paths separated by ':'.
         hidden += (environment["NOVAOS_HIDE"] ?? "").split(separator: ":").map(String.init).filter { $0.hasPrefix("/") }
         return hidden
+    }
+}
+
+extension SandboxPaths {
+    /// The files a registry URL's parameters name that hold secrets (`passfile`, `sslkey`,
+    /// `sslcert`), percent-decoded.
+    static func filesNamed(byRegistryURL url: String?) -> [String] {
+        guard let url, let query = url.split(separator: "?", maxSplits: 1).dropFirst().first else { return [] }
+        return query.split(separator: "&").compactMap { pair -> String? in
+            let parts = pair.split(separator: "=", maxSplits: 1)
+            guard parts.count == 2, ["passfile", "sslkey", "sslcert"].contains(parts[0].lowercased()) else { return nil }
+            return percentDecoded(String(parts[1]))
+        }
+    }
+
+    private static func percentDecoded(_ text: String) -> String {
+        let bytes = Array(text.utf8)
+        var decoded: [UInt8] = []
+        var index = 0
+        while index < bytes.count {
+            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
+               let value = UInt8(String(decoding: bytes[index + 1...index + 2], as: UTF8.self), radix: 16) {
+                decoded.append(value)
+                index += 3
+            } else {
+                decoded.append(bytes[index])
+                index += 1
+            }
+        }
+        return String(decoding: decoded, as: UTF8.self)
     }
 }
 

@@ -117,10 +117,17 @@ final class RunRecorder: RunLedger {
                 if Self.looksLikeReserve(line.bytes) { items.append(.refusedReserve(line: line.number)) }
             }
         }
+        let refusedLines = rejected
         var duplicates: [Int] = []
         var budgets = BudgetOutcome()
         var replies: [[UInt8]] = []
         let verdict = try transaction {
+            // The transaction may run again after a conflict (PostgreSQL): each attempt starts
+            // from what the lines alone said, so no reply or note is given twice.
+            rejected = refusedLines
+            duplicates = []
+            replies = []
+            budgets = BudgetOutcome()
             // Paused by hand or killed: nothing after that commit is recorded. Paused by a
             // budget: the calls were made and paid for, so they are recorded, and the run stops.
             let before = try state()
@@ -275,8 +282,12 @@ final class RunRecorder: RunLedger {
             throw .failed(DatabaseFile.describe(error, path: book.databasePath).description)
         } catch {
             if let described = book.ledgerDatabase.describe(error) {
-                if case .busy = described { throw .busy }
-                throw .failed(described.description)
+                switch described {
+                // Unreachable (a PostgreSQL server restarting): like a lock held, it may pass;
+                // the supervisor keeps the events and tries again, up to its limit.
+                case .busy, .unavailable: throw .busy
+                default: throw .failed(described.description)
+                }
             }
             throw .failed("\(error)")
         }

@@ -45,7 +45,8 @@ public protocol LedgerDatabase: AnyObject {
     func write<T>(maximumAttempts: Int, _ body: () throws -> T) throws -> T
     /// Runs `body` in a transaction that reads one snapshot. Nested calls join the one open.
     func read<T>(_ body: () throws -> T) throws -> T
-    /// In a write transaction, before appending to the history: history IDs follow commit order.
+    /// In a write transaction, before appending to the history, and before reading the time
+    /// the history row will carry: history IDs follow commit order, and times follow IDs.
     func lockHistory() throws
     /// In a write transaction, before changing which version of `slot` is live (the same
     /// lock a promotion takes). SQLite's write lock already covers both.
