@@ -75,7 +75,14 @@ extension GlobalOptions {
     /// a team's registry for a `postgres://` URL. `novaos` hands such a command over to
     /// `novaos-team` (the process is replaced), which opens the registry.
     func productionRegistry(in context: CommandContext) throws -> ProductionRegistry? {
-        guard let url = paths(in: context).productionRegistryURL else { return nil }
+        guard let url = paths(in: context).productionRegistryURL else {
+            // libpq's other form ("host=db dbname=prod") would be taken for a file's name.
+            let given = productionDatabase ?? context.environment["NOVAOS_PRODUCTION_DB"] ?? ""
+            if given.split(whereSeparator: \.isWhitespace).first.map({ ["host", "hostaddr", "dbname", "user", "port", "service"].contains($0.split(separator: "=").first.map(String.init) ?? "") && $0.contains("=") }) == true {
+                throw SandboxError.invalidInput("give the production registry as a postgres://USER@HOST/DATABASE URL; a key=value connection string is not read")
+            }
+            return nil
+        }
         guard let open = TeamRegistryHook.open else {
             guard context.isProcess else { throw SandboxError.unavailable("a team's registry needs novaos-team, which this process cannot become") }
             try TeamRegistryHook.handOver()

@@ -180,6 +180,18 @@ import Testing
             .decode(RunRecord.self).agentID.rawValue == v1)
     }
 
+    /// libpq's key=value form is refused rather than taken for a file's name (nothing is made).
+    @Test func aConnectionStringThatIsNoURLIsRefused() throws {
+        let home = try makeHome()
+        for given in ["host=db.internal dbname=prod", "dbname=prod", " user=nova host=db"] {
+            for command in [["production", "list"], ["production", "usage", "bot", "--model", "gpt-4o", "--input-tokens", "1", "--output-tokens", "1"]] {
+                let refused = try runBinary(command + ["--production-db", given], home: home)
+                #expect(refused.exitCode != 0 && refused.stderr.contains("postgres://"), "\(given) \(command): \(refused.stderr)")
+            }
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: home.path).isEmpty)
+    }
+
     @Test(arguments: ProductionBackend.available) func badProductionInputChangesNothing(backend: ProductionBackend) throws {
         let (home, v1, _) = try twoVersions(backend)
         let cases: [(arguments: [String], exit: Int32)] = [
