@@ -78,7 +78,9 @@ extension GlobalOptions {
         guard let url = paths(in: context).productionRegistryURL else {
             // libpq's other form ("host=db dbname=prod") would be taken for a file's name.
             let given = productionDatabase ?? context.environment["NOVAOS_PRODUCTION_DB"] ?? ""
-            if given.split(whereSeparator: \.isWhitespace).first.map({ ["host", "hostaddr", "dbname", "user", "port", "service"].contains($0.split(separator: "=").first.map(String.init) ?? "") && $0.contains("=") }) == true {
+            let first = given.split(whereSeparator: \.isWhitespace).first ?? ""
+            let keyword = first.split(separator: "=").first ?? ""
+            if first.contains("="), ["host", "hostaddr", "dbname", "user", "port", "service"].contains(keyword) {
                 throw SandboxError.invalidInput("give the production registry as a postgres://USER@HOST/DATABASE URL; a key=value connection string is not read")
             }
             return nil

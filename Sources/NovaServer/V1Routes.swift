@@ -124,22 +124,9 @@ struct V1Routes {
     /// The agent a path names: its ID, or `PROJECT_ID%2FNAME` (the CLI's `PROJECT_ID/NAME`).
     static func agentReference(_ context: BasicRequestContext) throws -> AgentReference {
         let text = try context.parameters.require("id")
-        guard let decoded = percentDecoded(text) else { throw APIFailure.badRequest("the agent in the path is not validly percent-encoded") }
+        // The router leaves `%XX` escapes in path parameters.
+        guard let decoded = PercentEncoding.decoded(text) else { throw APIFailure.badRequest("the agent in the path is not validly percent-encoded") }
         return try AgentReference(decoded)
-    }
-
-    /// `text` with its `%XX` escapes decoded (the router leaves them); nil for a broken escape
-    /// or bytes that are not UTF-8.
-    static func percentDecoded(_ text: String) -> String? {
-        var bytes: [UInt8] = []
-        var iterator = text.utf8.makeIterator()
-        while let byte = iterator.next() {
-            guard byte == UInt8(ascii: "%") else { bytes.append(byte); continue }
-            guard let high = iterator.next().flatMap({ UInt8(String(UnicodeScalar($0)), radix: 16) }),
-                  let low = iterator.next().flatMap({ UInt8(String(UnicodeScalar($0)), radix: 16) }) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return String(validating: bytes, as: UTF8.self)
     }
 
     /// `?limit=` (default 100) and `?cursor=` (checked by `cursor`).

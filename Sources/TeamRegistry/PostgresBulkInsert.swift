@@ -43,8 +43,8 @@ final class PostgresBulkInsert: LedgerBulkInsert {
     }
 
     func addUsage(_ values: [SQLiteValue]) throws {
-        // A plain call's last four columns take their defaults.
-        try add(values.count == 9 ? values + [.integer(0), .integer(0), .text("5m"), .integer(0)] : values, to: &usage)
+        // A plain call's last columns take their defaults.
+        try add(values.count == LedgerColumns.plainUsageCount ? values + LedgerColumns.usageDefaults : values, to: &usage)
     }
 
     func addRevenue(_ values: [SQLiteValue]) throws {
@@ -80,7 +80,7 @@ final class PostgresBulkInsert: LedgerBulkInsert {
             for row in try connection.query(
                 """
                 WITH new AS (
-                    INSERT INTO api_costs (\(columns)) SELECT \(columns) FROM \(usage.table) ORDER BY seq ON CONFLICT DO NOTHING
+                    INSERT INTO \(usage.target) (\(columns)) SELECT \(columns) FROM \(usage.table) ORDER BY seq ON CONFLICT DO NOTHING
                     RETURNING agent_id, input_tokens + output_tokens + cache_read_tokens + cache_write_tokens AS tokens, cost_micros
                 )
                 SELECT agent_id, count(*), sum(tokens), sum(cost_micros) FROM new GROUP BY agent_id
@@ -97,7 +97,7 @@ final class PostgresBulkInsert: LedgerBulkInsert {
             for row in try connection.query(
                 """
                 WITH new AS (
-                    INSERT INTO revenue (\(columns)) SELECT \(columns) FROM \(revenue.table) ORDER BY seq ON CONFLICT DO NOTHING
+                    INSERT INTO \(revenue.target) (\(columns)) SELECT \(columns) FROM \(revenue.table) ORDER BY seq ON CONFLICT DO NOTHING
                     RETURNING agent_id, amount_micros
                 )
                 SELECT agent_id, count(*), sum(amount_micros) FROM new GROUP BY agent_id

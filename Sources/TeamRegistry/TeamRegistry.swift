@@ -53,7 +53,7 @@ public enum TeamRegistry {
             return connection
         }
         return ProductionRegistry(
-            location: url, isShared: true,
+            location: url,
             openForWriting: { _ in PostgresLedgerDatabase(try open(), location: url, reconnect: connect) },
             openForReading: {
                 // Read as it is: a registry no one has promoted into has no tables yet, and

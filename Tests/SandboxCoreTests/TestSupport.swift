@@ -33,18 +33,8 @@ func seededProject(_ sandbox: Sandbox) throws -> (project: ProjectID, winner: Ag
     return (project.id, winner.id, loser.id)
 }
 
-/// Where production lives in a test of the production suite: `production.db`, or a registry
-/// on PostgreSQL of its own (a new database per call) when `scripts/with-postgres` started a
-/// server. Without one the suite runs on SQLite only, and `PostgresBackendTests` shows as
-/// skipped, saying why.
-enum ProductionBackend: String, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-
-    static var available: [ProductionBackend] { TestPostgres.url == nil ? [.sqlite] : [.sqlite, .postgres] }
-
-    var testDescription: String { rawValue }
-
-    /// nil: the default, `production.db` in the sandbox's home.
+extension ProductionBackend {
+    /// The registry to pass to SandboxCore; nil: the default, `production.db` in the sandbox's home.
     func registry() throws -> ProductionRegistry? {
         switch self {
         case .sqlite: nil

@@ -170,18 +170,9 @@ func holdingWriteLock(on path: String, forSeconds seconds: Int) throws -> Proces
     return locker
 }
 
-/// Where a test home's production lives: `production.db`, or a registry on PostgreSQL (a new
-/// database) that every command run in the home is pointed at (`NOVAOS_PRODUCTION_DB`), so
-/// one test runs on both. Without a server the PostgreSQL cases are not generated, and
-/// `TeamModeEndToEndTests` shows as skipped, saying why.
-enum ProductionBackend: String, Sendable, CustomTestStringConvertible {
-    case sqlite, postgres
-
-    static var available: [ProductionBackend] { TestPostgres.url == nil ? [.sqlite] : [.sqlite, .postgres] }
-
-    var testDescription: String { rawValue }
-
-    /// Points `home` at this backend.
+extension ProductionBackend {
+    /// Points `home` at this backend: every command run in it gets the registry's URL in
+    /// `NOVAOS_PRODUCTION_DB`.
     func use(in home: URL) throws {
         if self == .postgres { TeamHomes.assign(try TestPostgres.freshDatabase(), to: home) }
     }

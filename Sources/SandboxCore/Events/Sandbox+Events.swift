@@ -139,9 +139,10 @@ protocol EventLedger: AnyObject {
 }
 
 extension PricedUsage {
-    /// The record's values, in the order of `LedgerColumns.usage`; only the first nine for the
-    /// common call without cache tokens or batch, whose other columns take their defaults (0,
-    /// 0, '5m', 0): four bindings fewer on the import's hot path.
+    /// The record's values, in the order of `LedgerColumns.usage`; only the first
+    /// `LedgerColumns.plainUsageCount` for the common call without cache tokens or batch, whose
+    /// other columns take their defaults (`usageDefaults`): four bindings fewer on the import's
+    /// hot path.
     func columnValues(agent: String) -> [SQLiteValue] {
         var values: [SQLiteValue] = [
             .text(agent), eventID.map(SQLiteValue.text) ?? .null, .text(model), .text(operation), .integer(tokens.input), .integer(tokens.output),

@@ -14,8 +14,6 @@ import SQLiteDB
 public struct ProductionRegistry: Sendable {
     /// The registry as messages name it: the file's path, or the URL without a password.
     public let location: String
-    /// True for a registry other processes on other machines share (PostgreSQL).
-    public let isShared: Bool
     private let openForWriting: @Sendable (_ busyTimeoutMilliseconds: Int32) throws -> any LedgerDatabase
     private let openForReading: @Sendable () throws -> (any LedgerDatabase)?
     private let openTarget: @Sendable (_ busyTimeoutMilliseconds: Int32) throws -> any PromotionTarget
@@ -28,13 +26,12 @@ public struct ProductionRegistry: Sendable {
     ///     registry yet (it reads as empty).
     ///   - promotionTarget: where `Sandbox.promote` copies a plan.
     public init(
-        location: String, isShared: Bool,
+        location: String,
         openForWriting: @escaping @Sendable (Int32) throws -> any LedgerDatabase,
         openForReading: @escaping @Sendable () throws -> (any LedgerDatabase)?,
         promotionTarget: @escaping @Sendable (Int32) throws -> any PromotionTarget
     ) {
         self.location = location
-        self.isShared = isShared
         self.openForWriting = openForWriting
         self.openForReading = openForReading
         self.openTarget = promotionTarget
@@ -51,7 +48,7 @@ public struct ProductionRegistry: Sendable {
     public static func file(_ paths: SandboxPaths) -> ProductionRegistry {
         let url = paths.productionDatabase
         return ProductionRegistry(
-            location: url.path, isShared: false,
+            location: url.path,
             openForWriting: { timeout in try openFile(url, busyTimeoutMilliseconds: timeout) },
             openForReading: {
                 guard FileManager.default.fileExists(atPath: url.path) else { return nil }

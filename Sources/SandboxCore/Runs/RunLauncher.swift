@@ -234,25 +234,9 @@ extension SandboxPaths {
         return query.split(separator: "&").compactMap { pair -> String? in
             let parts = pair.split(separator: "=", maxSplits: 1)
             guard parts.count == 2, ["passfile", "sslkey", "sslcert"].contains(parts[0].lowercased()) else { return nil }
-            return percentDecoded(String(parts[1]))
+            // A broken escape is kept as written (libpq refuses such a URL anyway).
+            return PercentEncoding.decoded(String(parts[1])) ?? String(parts[1])
         }
-    }
-
-    private static func percentDecoded(_ text: String) -> String {
-        let bytes = Array(text.utf8)
-        var decoded: [UInt8] = []
-        var index = 0
-        while index < bytes.count {
-            if bytes[index] == UInt8(ascii: "%"), index + 2 < bytes.count,
-               let value = UInt8(String(decoding: bytes[index + 1...index + 2], as: UTF8.self), radix: 16) {
-                decoded.append(value)
-                index += 3
-            } else {
-                decoded.append(bytes[index])
-                index += 1
-            }
-        }
-        return String(decoding: decoded, as: UTF8.self)
     }
 }
 

@@ -97,10 +97,16 @@ public enum LedgerColumns {
         "cache_read_tokens", "cache_write_tokens", "cache_ttl", "batch",
     ]
     public static let revenue = ["agent_id", "event_id", "amount_micros", "source", "description", "recorded_at"]
+    /// A plain call (no cache tokens, not batched, 5-minute cache) gives only the first
+    /// `plainUsageCount` values; the others take the schema's defaults, `usageDefaults`.
+    public static let plainUsageCount = 9
+    public static let usageDefaults: [SQLiteValue] = [.integer(0), .integer(0), .text("5m"), .integer(0)]
 
     /// The insert of a usage record with `count` values (all of `usage`, or its first nine).
-    public static func insertUsageSQL(count: Int) -> String { insert(into: "api_costs", usage.prefix(count)) }
+    public static func insertUsageSQL(count: Int) -> String { count == usage.count ? insertFullUsageSQL : insertPlainUsageSQL }
     public static let insertRevenueSQL = insert(into: "revenue", revenue[...])
+    private static let insertFullUsageSQL = insert(into: "api_costs", usage[...])
+    private static let insertPlainUsageSQL = insert(into: "api_costs", usage.prefix(plainUsageCount))
 
     private static func insert(into table: String, _ columns: ArraySlice<String>) -> String {
         "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES (\(columns.map { _ in "?" }.joined(separator: ", "))) ON CONFLICT DO NOTHING"

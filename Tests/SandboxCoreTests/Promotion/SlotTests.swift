@@ -1,4 +1,5 @@
 import Foundation
+import PostgresTestSupport
 import SQLiteDB
 import Testing
 @testable import SandboxCore
