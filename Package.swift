@@ -46,7 +46,7 @@ let package = Package(
         ),
         .target(name: "PostgresDB", dependencies: ["CPostgreSQL"]),
         // Team mode: the production registry on PostgreSQL (issue 15, in progress).
-        .target(name: "TeamRegistry", dependencies: ["SandboxCore", "PostgresDB"]),
+        .target(name: "TeamRegistry", dependencies: ["SandboxCore", "PostgresDB", "Supervision"]),
         // Spawning, isolation (bubblewrap), the supervise loop, capped logs, safe file operations: no SQL.
         .target(name: "Supervision"),
         // git, GitHub, test suites and code analysis of experiment repositories.

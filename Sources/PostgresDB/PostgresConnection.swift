@@ -59,6 +59,7 @@ public final class PostgresConnection {
 
     /// Runs SQL without parameters, any number of statements (a migration, say).
     public func execute(_ sql: String) throws {
+        try checkNotCopying(sql)
         let result = PQexec(handle, sql)
         defer { PQclear(result) }
         try check(result, sql: sql)
@@ -91,25 +92,59 @@ public final class PostgresConnection {
     /// the number of rows copied. A failure anywhere ends the copy and rolls it back.
     @discardableResult
     public func copyIn(_ sql: String, next: () throws -> [UInt8]?) throws -> Int {
+        try beginCopy(sql)
+        do {
+            while let chunk = try next() {
+                try chunk.withUnsafeBytes { try sendCopyData($0) }
+            }
+        } catch {
+            _ = try? endCopy(abandoning: "novaos stopped the copy")
+            throw error
+        }
+        return try endCopy()
+    }
+
+    /// True between `beginCopy` and `endCopy`, when the connection takes copy data only.
+    public private(set) var isCopying = false
+
+    /// Starts a `COPY … FROM STDIN` statement whose rows are sent as they are made
+    /// (`sendCopyData`): the server inserts them meanwhile. Until `endCopy`, nothing else
+    /// may use the connection.
+    public func beginCopy(_ sql: String) throws {
+        try checkNotCopying(sql)
         let start = PQexec(handle, sql)
         defer { PQclear(start) }
         guard PQresultStatus(start) == PGRES_COPY_IN else {
             try check(start, sql: sql)
             throw PostgresError(sqlState: nil, message: "not a COPY FROM STDIN statement", sql: sql)
         }
-        var failure: (any Error)?
-        do {
-            while let chunk = try next() {
-                guard !chunk.isEmpty else { continue }
-                let sent = chunk.withUnsafeBufferPointer { buffer in
-                    buffer.withMemoryRebound(to: CChar.self) { PQputCopyData(handle, $0.baseAddress, Int32($0.count)) }
-                }
-                guard sent == 1 else { throw PostgresError(result: nil, connection: handle, sql: sql) }
-            }
-        } catch {
-            failure = error
+        isCopying = true
+    }
+
+    /// Sends copy data (any split: a row may span two calls). Waits while the server is
+    /// behind. A row the server refuses is reported by `endCopy`, not here.
+    public func sendCopyData(_ bytes: UnsafeRawBufferPointer) throws {
+        guard isCopying else { throw PostgresError(sqlState: nil, message: "no COPY is in progress") }
+        guard let base = bytes.baseAddress, bytes.count > 0 else { return }
+        var offset = 0
+        while offset < bytes.count {
+            let count = min(bytes.count - offset, Int(Int32.max))
+            let sent = PQputCopyData(handle, base.advanced(by: offset).assumingMemoryBound(to: CChar.self), Int32(count))
+            guard sent == 1 else { throw PostgresError(result: nil, connection: handle, sql: "COPY") }
+            offset += count
         }
-        _ = PQputCopyEnd(handle, failure == nil ? nil : "novaos stopped the copy")
+    }
+
+    /// Ends the copy: the server commits its rows to the transaction and the number copied is
+    /// returned; or, with `reason`, abandons it (nothing of it stays).
+    ///
+    /// - Throws: the server's error for the first row it refused (a unique violation,
+    ///   `23505`, say): nothing of this copy stays.
+    @discardableResult
+    public func endCopy(abandoning reason: String? = nil) throws -> Int {
+        guard isCopying else { throw PostgresError(sqlState: nil, message: "no COPY is in progress") }
+        isCopying = false
+        _ = PQputCopyEnd(handle, reason)
         var rows = 0
         var serverError: PostgresError?
         while let result = PQgetResult(handle) {
@@ -117,15 +152,19 @@ public final class PostgresConnection {
             if PQresultStatus(result) == PGRES_COMMAND_OK {
                 rows = Int(String(cString: PQcmdTuples(result))) ?? 0
             } else if serverError == nil {
-                serverError = PostgresError(result: result, connection: handle, sql: sql)
+                serverError = PostgresError(result: result, connection: handle, sql: "COPY")
             }
         }
-        if let failure { throw failure }
         if let serverError { throw serverError }
         return rows
     }
 
+    private func checkNotCopying(_ sql: String) throws {
+        guard !isCopying else { throw PostgresError(sqlState: nil, message: "a COPY is in progress on this connection", sql: sql) }
+    }
+
     private func exec(_ sql: String, _ parameters: [(any PostgresBindable)?]) throws -> OpaquePointer? {
+        try checkNotCopying(sql)
         let texts = parameters.map { $0?.postgresText }
         let result = withOptionalCStrings(texts) { values in
             PQexecParams(handle, sql, Int32(texts.count), nil, values, nil, nil, 0)

@@ -30,6 +30,7 @@ extension PostgresConnection {
                     try execute("COMMIT")
                 } catch {
                     // A lost connection has no transaction left to roll back.
+                    if isCopying { _ = try? endCopy(abandoning: "the transaction failed") }
                     if isConnected { try? execute("ROLLBACK") }
                     throw error
                 }

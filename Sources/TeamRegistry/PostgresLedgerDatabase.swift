@@ -4,6 +4,7 @@ import Glibc
 import PostgresDB
 import SandboxCore
 import SQLiteDB
+import Supervision
 
 /// A team's production registry on PostgreSQL as a `LedgerDatabase`, so every production
 /// command runs on it as on `production.db`:
@@ -36,11 +37,16 @@ public final class PostgresLedgerDatabase: LedgerDatabase {
         supervisorHost = Self.machine()
     }
 
-    /// Outside a transaction, replaces a lost connection.
+    /// An import's records streaming in (`COPY`), paused before any other statement.
+    private weak var bulk: PostgresBulkInsert?
+
+    /// The connection, ready for a statement: outside a transaction, a lost connection
+    /// replaced; inside, an import's `COPY` paused.
     private func connected() throws -> PostgresConnection {
         if !connection.isInTransaction, !connection.isConnected, let reconnect {
             connection = try reconnect()
         }
+        try bulk?.suspend()
         return connection
     }
 
@@ -94,15 +100,17 @@ public final class PostgresLedgerDatabase: LedgerDatabase {
     }
 
     public func lockHistory() throws {
-        try connection.query("SELECT pg_advisory_xact_lock($1)", [RegistrySchema.historyLock])
+        try connected().query("SELECT pg_advisory_xact_lock($1)", [RegistrySchema.historyLock])
     }
 
     public func lockSlot(_ slot: String) throws {
-        try connection.query(RegistrySchema.slotLockSQL, [slot])
+        try connected().query(RegistrySchema.slotLockSQL, [slot])
     }
 
-    public func bulkInsert() throws -> (any LedgerBulkInsert)? {
-        try PostgresBulkInsert(connection)
+    public func bulkInsert(scratch: @escaping () throws -> ScratchFile) throws -> (any LedgerBulkInsert)? {
+        let bulk = try PostgresBulkInsert(connected(), scratch: scratch)
+        self.bulk = bulk
+        return bulk
     }
 
     public func describe(_ error: any Error) -> SandboxError? {

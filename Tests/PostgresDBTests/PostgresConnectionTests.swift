@@ -105,6 +105,44 @@ struct PostgresConnectionTests {
         #expect(try db.query("SELECT count(*) AS n FROM events")[0].int64("n") == 10_000)
         #expect(try db.query("SELECT 1 AS one")[0].int64("one") == 1)
     }
+
+    /// A copy whose rows are sent as they are made: rows may split across sends; nothing else
+    /// runs on the connection meanwhile; a unique violation arrives at the end, with its
+    /// SQLSTATE, and a savepoint takes the copy back without losing the transaction.
+    @Test func aStreamedCopyTakesRowsInPiecesAndReportsARefusedRowAtTheEnd() throws {
+        let db = try PostgresConnection(try TestPostgres.freshDatabase())
+        try db.execute("CREATE TABLE events (id text PRIMARY KEY, amount bigint NOT NULL)")
+        try db.inTransaction {
+            try db.execute("INSERT INTO events VALUES ('kept', 1)")
+            try db.beginCopy("COPY events (id, amount) FROM STDIN")
+            #expect(db.isCopying)
+            #expect { try db.query("SELECT 1") } throws: { ($0 as? PostgresError)?.message.contains("COPY is in progress") == true }
+            let text = Array((0..<5_000).map { "e\($0)\t\($0)\n" }.joined().utf8)
+            for start in stride(from: 0, to: text.count, by: 777) {
+                try text[start..<min(start + 777, text.count)].withUnsafeBytes { try db.sendCopyData($0) }
+            }
+            #expect(try db.endCopy() == 5_000 && !db.isCopying)
+
+            try db.execute("SAVEPOINT again")
+            try db.beginCopy("COPY events (id, amount) FROM STDIN")
+            try Array("new\t1\ne42\t2\n".utf8).withUnsafeBytes { try db.sendCopyData($0) }
+            #expect { try db.endCopy() } throws: { ($0 as? PostgresError)?.sqlState == "23505" }
+            try db.execute("ROLLBACK TO SAVEPOINT again")
+        }
+        #expect(try db.query("SELECT count(*) AS n, sum(amount) AS s FROM events")[0].int64("n") == 5_001)
+        #expect(try db.query("SELECT count(*) AS n FROM events WHERE id = 'new'")[0].int64("n") == 0)
+        // A transaction whose body fails mid-copy is rolled back, and the connection is usable.
+        struct Stop: Error {}
+        #expect(throws: Stop.self) {
+            try db.inTransaction {
+                try db.beginCopy("COPY events (id, amount) FROM STDIN")
+                try Array("half\t1\n".utf8).withUnsafeBytes { try db.sendCopyData($0) }
+                throw Stop()
+            }
+        }
+        #expect(!db.isCopying && !db.isInTransaction)
+        #expect(try db.query("SELECT count(*) AS n FROM events")[0].int64("n") == 5_001)
+    }
 }
 
 /// A minimal lock for the tests (Synchronization's Mutex needs a newer platform on macOS).

@@ -34,6 +34,36 @@ struct RegistrySchemaTests {
         #expect(try db.query("SELECT count(*) AS n, max(version) AS v FROM schema_version")[0].int64("n") == Int64(RegistrySchema.version))
     }
 
+    /// A registry of version 1 with records upgrades in place: its records stay, they no
+    /// longer have a foreign key (an import's per-row lookup), and agents can be neither
+    /// deleted, renamed nor truncated, so no record loses its agent.
+    @Test func aVersionOneRegistryUpgradesAndAgentsAreKeptForTheirRecords() throws {
+        let db = try PostgresConnection(try TestPostgres.freshDatabase())
+        try db.inTransaction {
+            try db.execute("CREATE TABLE schema_version (version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())")
+            try db.execute(RegistrySchema.migrations[0])
+            try db.execute("INSERT INTO schema_version (version) VALUES (1)")
+        }
+        try db.execute(
+            """
+            INSERT INTO agents (id, type, name, status, token_budget, normal_token_budget, deployed_at) VALUES ('prod-1', 't', 'n', 'active', 10, 1, 'x');
+            INSERT INTO api_costs (agent_id, event_id, model, operation, input_tokens, output_tokens, cost_micros, recorded_at)
+                VALUES ('prod-1', 'e1', 'm', 'chat', 1, 2, 3, '2026-11-23T00:00:00Z');
+            """
+        )
+        let upgrade = try RegistrySchema.migrate(db, name: "test")
+        #expect(upgrade.from == 1 && upgrade.to == RegistrySchema.version)
+        #expect(try db.query("SELECT count(*) AS n FROM api_costs WHERE event_id = 'e1'")[0].int64("n") == 1)
+        #expect(try db.query("SELECT count(*) AS n FROM pg_constraint WHERE contype = 'f' AND conrelid IN ('api_costs'::regclass, 'revenue'::regclass)")[0].int64("n") == 0)
+        for change in ["DELETE FROM agents", "UPDATE agents SET id = 'prod-2'", "TRUNCATE agents CASCADE"] {
+            #expect(throws: PostgresError.self) { try db.execute(change) }
+        }
+        try db.execute("UPDATE agents SET status = 'paused', id = id")
+        #expect(try db.query("SELECT id, status FROM agents")[0].text("status") == "paused")
+        // Event IDs are compared byte by byte, as SQLite's BINARY does.
+        #expect(try db.query("SELECT collation_name FROM information_schema.columns WHERE table_name = 'api_costs' AND column_name = 'event_id'")[0].text("collation_name") == "C")
+    }
+
     @Test func aNewerRegistryIsRefusedAndLeftAlone() throws {
         let db = try PostgresConnection(try TestPostgres.freshDatabase())
         try RegistrySchema.migrate(db, name: "test")

@@ -125,6 +125,8 @@ struct EventEffect {
 protocol EventLedger: AnyObject {
     /// The database the ledger is kept in.
     var ledgerDatabase: any LedgerDatabase { get }
+    /// Where the ledger's scratch files go (`SandboxPaths.scratchFile`).
+    var paths: SandboxPaths { get }
     /// Refuses an agent that may not record now (killed, in a closed project, not live).
     func checkRecording(agent: String) throws
     /// Applies the budget rules after `effects` (per agent) were added, in the caller's

@@ -165,7 +165,7 @@ extension EventLedger {
                 try importTransaction {
                     // A database that takes the records at once (PostgreSQL's COPY) counts
                     // what was new at the end; otherwise each insert says.
-                    let bulk = try ledgerDatabase.bulkInsert()
+                    let bulk = try ledgerDatabase.bulkInsert(scratch: paths.scratchFile)
                     var accepted = 0
                     var reader = LineReader(fileDescriptor: fileDescriptor)
                     var lineNumber = 0
@@ -181,14 +181,15 @@ extension EventLedger {
                             let checked = try CheckedEvent(event, now: now, prices: &prices)
                             guard insert else { return }
                             if let bulk {
+                                // Counted as new; `finish` says if some were not.
                                 switch checked {
                                 case .usage(let usage): try bulk.addUsage(usage.columnValues(agent: agent))
                                 case .revenue(let revenue): try bulk.addRevenue(revenue.columnValues(agent: agent))
                                 }
                                 accepted += 1
-                                return
+                            } else {
+                                guard try self.insert(checked, agent: agent) else { summary.duplicate += 1; return }
                             }
-                            guard try self.insert(checked, agent: agent) else { summary.duplicate += 1; return }
                             let effect = checked.effect
                             try addEffect(agent, effect)
                             if case .usage = checked { summary.usageEvents += 1 } else { summary.revenueEvents += 1 }
@@ -204,8 +205,14 @@ extension EventLedger {
                     if summary.rejected > 0 && !options.skipInvalid {
                         throw ImportRollback()
                     }
-                    if let bulk {
-                        for (agent, added) in try bulk.finish() {
+                    if let bulk, let counted = try bulk.finish() {
+                        // Some event IDs were recorded already: what the database added.
+                        effects = [:]
+                        currentEffect = ("", EventEffect())
+                        total = EventEffect()
+                        summary.usageEvents = 0
+                        summary.revenueEvents = 0
+                        for (agent, added) in counted {
                             let effect = EventEffect(tokens: added.tokens, cost: added.costMicros, revenue: added.revenueMicros)
                             try addEffect(agent, effect)
                             try total.add(effect)

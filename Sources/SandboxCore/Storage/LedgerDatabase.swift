@@ -4,6 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import SQLiteDB
+import Supervision
 
 /// A database that keeps a ledger (agents, usage and revenue records, runs): the sandbox's
 /// `sandbox.db`, `production.db`, or a team's production registry on PostgreSQL (the
@@ -58,19 +59,22 @@ public protocol LedgerDatabase: AnyObject {
 
     /// A way to insert a whole import's records at once (PostgreSQL: `COPY`), in the caller's
     /// write transaction; nil where inserting them one by one is as fast (SQLite, in process).
-    func bulkInsert() throws -> (any LedgerBulkInsert)?
+    /// `scratch` makes a file for what must be kept until the end but not in memory.
+    func bulkInsert(scratch: @escaping () throws -> ScratchFile) throws -> (any LedgerBulkInsert)?
 }
 
-/// An import's records, inserted together: added one by one (buffered), then inserted in one
-/// go by `finish`, which skips a record whose event ID is already recorded or was added
-/// before it, as one-by-one inserts with `ON CONFLICT DO NOTHING` would.
+/// An import's records, inserted together: added one by one, then inserted by `finish`,
+/// which skips a record whose event ID is already recorded or was added before it, as
+/// one-by-one inserts with `ON CONFLICT DO NOTHING` would. While it is not finished, other
+/// statements may still run in the transaction.
 public protocol LedgerBulkInsert: AnyObject {
     /// Adds a usage record: the values of `LedgerColumns.usage` in order, or its first nine.
     func addUsage(_ values: [SQLiteValue]) throws
     /// Adds a revenue record: the values of `LedgerColumns.revenue`, in order.
     func addRevenue(_ values: [SQLiteValue]) throws
-    /// Inserts what was added; returns what the new records add up to, per agent.
-    func finish() throws -> [String: LedgerTotals]
+    /// Inserts what was added. Returns nil when every record was new (the caller's own sums
+    /// hold), else what the new records add up to, per agent.
+    func finish() throws -> [String: LedgerTotals]?
 }
 
 /// What an agent's new records add up to.
@@ -238,7 +242,7 @@ public final class SQLiteLedgerDatabase: LedgerDatabase {
 
     public func lockHistory() throws {}
     public func lockSlot(_ slot: String) throws {}
-    public func bulkInsert() throws -> (any LedgerBulkInsert)? { nil }
+    public func bulkInsert(scratch: @escaping () throws -> ScratchFile) throws -> (any LedgerBulkInsert)? { nil }
 
     public func describe(_ error: any Error) -> SandboxError? {
         (error as? SQLiteError).map { DatabaseFile.describe($0, path: location) }

@@ -6,6 +6,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
+import Supervision
 
 /// Where novaos keeps its data, all derived from one home folder.
 ///
@@ -109,6 +110,14 @@ public struct SandboxPaths: Sendable, Equatable {
 
     /// `HOME/production`: the workspaces and run logs of production agents.
     public var productionFolder: URL { home.appendingPathComponent("production", isDirectory: true) }
+
+    /// A new scratch file (unnamed, gone when closed) in the home folder, or in the temporary
+    /// directory while there is no home folder yet: nothing is created for it.
+    public func scratchFile() throws -> ScratchFile {
+        var info = stat()
+        let folder = stat(home.path, &info) == 0 ? home.path : FileManager.default.temporaryDirectory.path
+        return try ScratchFile(in: Directory.open(folder))
+    }
 
     /// A production agent's workspace, `HOME/production/agents/<id>`, from its ID alone.
     public func workspace(forProductionAgent agent: AgentID) -> URL {

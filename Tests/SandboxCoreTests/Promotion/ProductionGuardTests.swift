@@ -157,6 +157,41 @@ import Testing
         #expect(try world.storedText("SELECT operation FROM api_costs WHERE event_id = 'u1'") == expected)
     }
 
+    /// A large import (on PostgreSQL streamed into the table while it is read, in many pieces)
+    /// with an agent first seen halfway, then one whose last line repeats an event ID from the
+    /// first (on PostgreSQL the direct copy is undone and the records go in through staging):
+    /// both count exactly what was new, and the agents' totals are the sums of their records.
+    @Test(arguments: ProductionBackend.available) func aLargeImportCountsExactlyWhetherOrNotAnEventWasRecordedBefore(backend: ProductionBackend) throws {
+        let world = try World(backend)
+        let first = try world.promote("support")
+        let second = try world.promote("billing")
+        func usage(_ agent: AgentID, _ id: String, _ tokens: Int) -> String {
+            #"{"type":"usage","agent_id":"\#(agent)","model":"claude-sonnet-4","input_tokens":\#(tokens),"output_tokens":7,"id":"\#(id)"}"#
+        }
+        var lines = (0..<12_000).map { usage(first, "a\($0)", 100 + $0 % 50) }
+        lines += (0..<12_000).map { $0 % 3 == 0 ? #"{"type":"revenue","agent_id":"\#(second)","amount":0.25,"id":"r\#($0)"}"# : usage($0 % 2 == 0 ? first : second, "b\($0)", 40) }
+        let file = world.sandbox.paths.home.appendingPathComponent("large.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let summary = try importFile(file, into: world.ledger())
+        #expect(summary.committed && summary.new == 24_000 && summary.duplicate == 0)
+        #expect(summary.usageEvents == 20_000 && summary.revenueEvents == 4_000 && summary.revenue == dollars("1000"))
+
+        let later = (0..<5_000).map { usage(second, "c\($0)", 9) } + [usage(first, "a11999", 5), #"{"type":"revenue","agent_id":"\#(second)","amount":3,"id":"r0"}"#]
+        try (later.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let again = try importFile(file, into: world.ledger())
+        #expect(again.committed && again.new == 5_000 && again.duplicate == 2 && again.tokens == 5_000 * 16 && again.revenue == .zero)
+
+        for agent in [first, second] {
+            let recorded = try world.storedText(
+                "SELECT (SELECT sum(input_tokens + output_tokens) FROM api_costs WHERE agent_id = '\(agent)') || ' ' || (SELECT coalesce(sum(amount_micros), 0) FROM revenue WHERE agent_id = '\(agent)')"
+            )
+            let totals = try world.storedText("SELECT tokens_used || ' ' || revenue_micros FROM agents WHERE id = '\(agent)'")
+            #expect(recorded == totals)
+        }
+        #expect(try world.storedText("SELECT count(*) FROM api_costs") == "25000")
+        #expect(try world.storedText("SELECT count(*) FROM revenue") == "4000")
+    }
+
     private func importFile(_ file: URL, into ledger: ProductionLedger) throws -> ImportSummary {
         let descriptor = open(file.path, O_RDONLY)
         defer { close(descriptor) }
