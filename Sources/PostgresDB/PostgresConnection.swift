@@ -21,9 +21,11 @@ public final class PostgresConnection {
     /// - Throws: `PostgresError` (without `SQLSTATE`) when no connection can be made; the
     ///   handle is freed first.
     public init(_ conninfo: String, applicationName: String = "novaos") throws {
-        // Settings before `dbname` are defaults that the expanded URI overrides.
-        let keywords = ["connect_timeout", "fallback_application_name", "dbname"]
-        let values = ["10", applicationName, conninfo]
+        // Settings before `dbname` are defaults that the expanded URI overrides; those after
+        // it override the URI and the environment: text is always exchanged in UTF-8, whatever
+        // PGCLIENTENCODING says.
+        let keywords = ["connect_timeout", "fallback_application_name", "dbname", "client_encoding"]
+        let values = ["10", applicationName, conninfo, "UTF8"]
         let connection = withCStrings(keywords) { keywordPointers in
             withCStrings(values) { valuePointers in
                 PQconnectdbParams(keywordPointers, valuePointers, 1)

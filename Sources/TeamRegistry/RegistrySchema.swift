@@ -220,7 +220,14 @@ public enum RegistrySchema {
                 first = first ?? current
                 guard current <= version else { throw SandboxError.newerSchema(path: name, found: current, supported: version) }
                 guard current < version else { return false }
-                try db.execute(migrations[current])
+                do {
+                    try db.execute(migrations[current])
+                } catch let error as PostgresError where !error.isRetryable && !error.isConnectionFailure {
+                    // Something of the team's own in the way (a view over a table it changes, say).
+                    throw SandboxError.invalidState(
+                        "upgrading the production registry \(name) to schema version \(current + 1) failed, and nothing was changed: \(error.message)\(error.sqlState.map { " (SQLSTATE \($0))" } ?? ""); see README, Team mode"
+                    )
+                }
                 try db.run("INSERT INTO schema_version (version) VALUES ($1)", [current + 1])
                 return true
             }

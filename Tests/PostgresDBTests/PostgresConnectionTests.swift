@@ -106,6 +106,17 @@ struct PostgresConnectionTests {
         #expect(try db.query("SELECT 1 AS one")[0].int64("one") == 1)
     }
 
+    /// Text is exchanged in UTF-8 whatever PGCLIENTENCODING says (LATIN1 would store "für €"
+    /// as "fÃ¼r â¬").
+    @Test func textIsUTF8WhateverTheEnvironmentSays() throws {
+        let url = try TestPostgres.freshDatabase()
+        setenv("PGCLIENTENCODING", "LATIN1", 1)
+        defer { unsetenv("PGCLIENTENCODING") }
+        let db = try PostgresConnection(url)
+        #expect(try db.query("SHOW client_encoding")[0].text(at: 0) == "UTF8")
+        #expect(try db.query("SELECT $1::text AS t, length($1::text) AS n", ["für €"])[0].int64("n") == 5)
+    }
+
     /// A copy whose rows are sent as they are made: rows may split across sends; nothing else
     /// runs on the connection meanwhile; a unique violation arrives at the end, with its
     /// SQLSTATE, and a savepoint takes the copy back without losing the transaction.

@@ -51,6 +51,16 @@ struct RegistrySchemaTests {
                 VALUES ('prod-1', 'e1', 'm', 'chat', 1, 2, 3, '2026-11-23T00:00:00Z');
             """
         )
+        // A view of the team's own over a column the upgrade changes: refused, saying which
+        // upgrade failed, and nothing changed.
+        try db.execute("CREATE VIEW daily_cost AS SELECT agent_id, left(recorded_at, 10) AS day, sum(cost_micros) AS cost FROM api_costs GROUP BY 1, 2")
+        #expect {
+            try RegistrySchema.migrate(db, name: "test")
+        } throws: { "\($0)".contains("upgrading the production registry test to schema version 2 failed, and nothing was changed") }
+        #expect(try RegistrySchema.currentVersion(db) == 1)
+        #expect(try db.query("SELECT count(*) AS n FROM pg_constraint WHERE contype = 'f' AND conrelid = 'api_costs'::regclass")[0].int64("n") == 1)
+        try db.execute("DROP VIEW daily_cost")
+
         let upgrade = try RegistrySchema.migrate(db, name: "test")
         #expect(upgrade.from == 1 && upgrade.to == RegistrySchema.version)
         #expect(try db.query("SELECT count(*) AS n FROM api_costs WHERE event_id = 'e1'")[0].int64("n") == 1)

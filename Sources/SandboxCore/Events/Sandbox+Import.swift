@@ -126,6 +126,7 @@ extension EventLedger {
         var effects: [String: EventEffect] = [:]
         var currentEffect = (agent: "", effect: EventEffect())
         var total = EventEffect()
+        var deferredOverflow: SandboxError?
 
         func addEffect(_ agent: String, _ effect: EventEffect) throws(TotalOverflow) {
             if agent != currentEffect.agent {
@@ -191,10 +192,22 @@ extension EventLedger {
                                 guard try self.insert(checked, agent: agent) else { summary.duplicate += 1; return }
                             }
                             let effect = checked.effect
-                            try addEffect(agent, effect)
                             if case .usage = checked { summary.usageEvents += 1 } else { summary.revenueEvents += 1 }
-                            try total.add(effect)
                             summary.new += 1
+                            guard bulk != nil else {
+                                try addEffect(agent, effect)
+                                try total.add(effect)
+                                return
+                            }
+                            // Which records were new is known at the end: an overflow of these
+                            // sums counts only if every one was.
+                            guard deferredOverflow == nil else { return }
+                            do {
+                                try addEffect(agent, effect)
+                                try total.add(effect)
+                            } catch {
+                                deferredOverflow = SandboxError.invalidInput("\(error) at line \(summary.lines); nothing was imported")
+                            }
                         } catch let error as SandboxError {
                             summary.rejected += 1
                             if summary.errors.count < options.maximumReportedErrors {
@@ -206,6 +219,7 @@ extension EventLedger {
                         throw ImportRollback()
                     }
                     if let bulk, let counted = try bulk.finish() {
+                        deferredOverflow = nil
                         // Some event IDs were recorded already: what the database added.
                         effects = [:]
                         currentEffect = ("", EventEffect())
@@ -222,6 +236,7 @@ extension EventLedger {
                         summary.new = summary.usageEvents + summary.revenueEvents
                         summary.duplicate = accepted - summary.new
                     }
+                    if let deferredOverflow { throw deferredOverflow }
                     try flushEffect()
                     summary.tokens = total.tokens
                     summary.cost = Money(micros: total.cost)

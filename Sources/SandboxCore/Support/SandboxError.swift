@@ -88,6 +88,8 @@ extension SandboxError: CustomStringConvertible, LocalizedError {
             "database \(path) has schema version \(found), newer than this novaos supports (\(supported)); upgrade novaos"
         case .database(let path, let message):
             "database \(path): \(message)"
+        case .busy(let path) where ProductionRegistry.isPostgresURL(path):
+            "the production registry \(path) is busy: another transaction changed the same rows at the same moment, and this one gave up; try again"
         case .busy(let path):
             "database \(path): the database is locked by another process and stayed locked past the busy timeout; try again"
         case .fileSystem(let path, let message):

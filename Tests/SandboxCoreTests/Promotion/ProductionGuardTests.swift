@@ -192,6 +192,24 @@ import Testing
         #expect(try world.storedText("SELECT count(*) FROM revenue") == "4000")
     }
 
+    /// Sums that would overflow only if the duplicates counted: one record, the rest skipped,
+    /// on both backends (PostgreSQL learns which were new only at the end). Were they all new,
+    /// the import is refused, and nothing recorded.
+    @Test(arguments: ProductionBackend.available) func duplicatesNeverOverflowTheSums(backend: ProductionBackend) throws {
+        let world = try World(backend)
+        let agent = try world.promote("support")
+        let file = world.sandbox.paths.home.appendingPathComponent("big.jsonl")
+        let line = #"{"type":"revenue","agent_id":"\#(agent)","amount":1000000000,"id":"same"}"#
+        try String(repeating: line + "\n", count: 9_300).write(to: file, atomically: true, encoding: .utf8)
+        let summary = try importFile(file, into: world.ledger())
+        #expect(summary.committed && summary.new == 1 && summary.duplicate == 9_299 && summary.revenue == dollars("1000000000"))
+
+        let distinct = (0..<9_300).map { #"{"type":"revenue","agent_id":"\#(agent)","amount":1000000000,"id":"r\#($0)"}"# }
+        try (distinct.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        #expect { try importFile(file, into: world.ledger()) } throws: { "\($0)".contains("total overflow") && "\($0)".contains("nothing was imported") }
+        #expect(try world.storedText("SELECT count(*) FROM revenue") == "1")
+    }
+
     private func importFile(_ file: URL, into ledger: ProductionLedger) throws -> ImportSummary {
         let descriptor = open(file.path, O_RDONLY)
         defer { close(descriptor) }
