@@ -44,6 +44,8 @@ final class PostgresBulkInsert: LedgerBulkInsert {
         let kept: ScratchFile
         var pending: [UInt8] = []
         var count = 0
+        /// The event IDs of the first records, looked up before the direct copy starts.
+        var firstEventIDs: [String] = []
 
         var copySQL: String { "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN" }
     }
@@ -56,7 +58,11 @@ final class PostgresBulkInsert: LedgerBulkInsert {
         try connection.execute("SAVEPOINT \(Self.savepoint)")
     }
 
+    /// How many of a table's first event IDs are looked up before its direct copy.
+    static let lookedUp = 1_000
+
     func addUsage(_ values: [SQLiteValue]) throws {
+        Self.noteEventID(values, in: &usage)
         Self.appendCopyRow(values, to: &usage.pending)
         if values.count == LedgerColumns.plainUsageCount {
             // A plain call's last columns take their defaults.
@@ -68,14 +74,41 @@ final class PostgresBulkInsert: LedgerBulkInsert {
     }
 
     func addRevenue(_ values: [SQLiteValue]) throws {
+        Self.noteEventID(values, in: &revenue)
         Self.appendCopyRow(values, to: &revenue.pending)
         revenue.count += 1
         if revenue.pending.count >= Self.pieceBytes { try keep(&revenue) }
     }
 
+    private static func noteEventID(_ values: [SQLiteValue], in records: inout Records) {
+        if records.count < lookedUp, case .text(let id) = values[1] { records.firstEventIDs.append(id) }
+    }
+
+    /// Whether one of `records`' first event IDs is recorded already: a file imported again,
+    /// or one that starts where the last one ended. The import then goes through staging at
+    /// once instead of copying until the index refuses a record (the copy's rows would stay
+    /// behind as dead rows until vacuumed).
+    private func startsWithRecordedEvent(_ records: inout Records) throws -> Bool {
+        guard !records.firstEventIDs.isEmpty else { return false }
+        defer { records.firstEventIDs = [] }
+        // An array literal: each ID quoted, its quotes and backslashes escaped.
+        var literal = "{"
+        for (index, id) in records.firstEventIDs.enumerated() {
+            literal += index == 0 ? "\"" : ",\""
+            for character in id.unicodeScalars {
+                if character == "\"" || character == "\\" { literal += "\\" }
+                literal.unicodeScalars.append(character)
+            }
+            literal += "\""
+        }
+        literal += "}"
+        return try !connection.query("SELECT 1 FROM \(records.table) WHERE event_id = ANY($1::text[]) LIMIT 1", [literal]).isEmpty
+    }
+
     /// Keeps the pending usage records, and sends them while the import is direct.
     private func flushUsage() throws {
         guard !usage.pending.isEmpty else { return }
+        if direct, try startsWithRecordedEvent(&usage) { direct = false }
         if direct {
             if !streaming {
                 try connection.beginCopy(usage.copySQL)
@@ -114,6 +147,7 @@ final class PostgresBulkInsert: LedgerBulkInsert {
         try flushUsage()
         try keep(&revenue)
         try suspend()
+        if direct, try startsWithRecordedEvent(&revenue) { direct = false }
         if direct, revenue.count > 0 {
             try refusedRecordFallsBack { try copy(revenue, into: revenue.table) }
         }

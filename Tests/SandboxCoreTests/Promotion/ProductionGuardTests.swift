@@ -192,6 +192,23 @@ import Testing
         #expect(try world.storedText("SELECT count(*) FROM revenue") == "4000")
     }
 
+    /// Event IDs with quotes, backslashes, braces and commas are found again exactly (on
+    /// PostgreSQL the first IDs of a file are looked up in an array before the direct copy).
+    @Test(arguments: ProductionBackend.available) func eventIDsOfAnyTextAreFoundAgain(backend: ProductionBackend) throws {
+        let world = try World(backend)
+        let agent = try world.promote("support")
+        let ids = [#"a\"b"#, #"c\\d"#, "{x,y}", " NULL ", "é😀", #"\\\""#] // as JSON: a"b, c\d, …, \"
+        let lines = ids.map { #"{"type":"usage","agent_id":"\#(agent)","model":"claude-sonnet-4","input_tokens":1,"output_tokens":1,"id":"\#($0)"}"# }
+            + ids.map { #"{"type":"revenue","agent_id":"\#(agent)","amount":1,"id":"\#($0)"}"# }
+        let file = world.sandbox.paths.home.appendingPathComponent("ids.jsonl")
+        try (lines.joined(separator: "\n") + "\n").write(to: file, atomically: true, encoding: .utf8)
+        let first = try importFile(file, into: world.ledger())
+        #expect(first.committed && first.new == 12 && first.duplicate == 0, "\(first)")
+        let again = try importFile(file, into: world.ledger())
+        #expect(again.committed && again.new == 0 && again.duplicate == 12 && again.tokens == 0 && again.revenue == .zero)
+        #expect(try world.storedText("SELECT count(*) FROM api_costs WHERE event_id = '{x,y}'") == "1")
+    }
+
     /// Sums that would overflow only if the duplicates counted: one record, the rest skipped,
     /// on both backends (PostgreSQL learns which were new only at the end). Were they all new,
     /// the import is refused, and nothing recorded.
