@@ -94,11 +94,20 @@ public final class PostgresConnection {
     /// the number of rows copied. A failure anywhere ends the copy and rolls it back.
     @discardableResult
     public func copyIn(_ sql: String, next: () throws -> [UInt8]?) throws -> Int {
+        try copyIn(sql) { send in
+            while let chunk = try next() {
+                try chunk.withUnsafeBytes(send)
+            }
+        }
+    }
+
+    /// Runs a `COPY … FROM STDIN` statement, `body` sending its data through `send`; returns
+    /// the number of rows copied. A failure anywhere ends the copy and rolls it back.
+    @discardableResult
+    public func copyIn(_ sql: String, sending body: (_ send: (UnsafeRawBufferPointer) throws -> Void) throws -> Void) throws -> Int {
         try beginCopy(sql)
         do {
-            while let chunk = try next() {
-                try chunk.withUnsafeBytes { try sendCopyData($0) }
-            }
+            try body { try sendCopyData($0) }
         } catch {
             _ = try? endCopy(abandoning: "novaos stopped the copy")
             throw error

@@ -1,3 +1,8 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,16 +53,11 @@ public final class ScratchFile {
     ///
     /// - Throws: `SupervisionError.fileSystem` when they cannot be written (a full disk).
     public func append(_ bytes: UnsafeRawBufferPointer) throws {
-        var done = 0
-        while done < bytes.count {
-            let count = pwrite(fd, bytes.baseAddress! + done, bytes.count - done, off_t(size + done))
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw SupervisionError.fileSystem(path: path, message: "cannot write a scratch file: \(systemMessage())")
-            }
-            done += count
+        // Reads use `pread`, so the file's offset stays at its end.
+        guard writeAll(bytes, to: fd) else {
+            throw SupervisionError.fileSystem(path: path, message: "cannot write a scratch file: \(systemMessage())")
         }
-        size += done
+        size += bytes.count
     }
 
     /// Hands everything appended so far to `body`, from the start, in chunks of at most

@@ -47,7 +47,8 @@ final class PostgresBulkInsert: LedgerBulkInsert {
         /// The event IDs of the first records, looked up before the direct copy starts.
         var firstEventIDs: [String] = []
 
-        var copySQL: String { "COPY \(table) (\(columns.joined(separator: ", "))) FROM STDIN" }
+        /// The `COPY` of these records into `target` (their table, or its staging).
+        func copySQL(into target: String) -> String { "COPY \(target) (\(columns.joined(separator: ", "))) FROM STDIN" }
     }
 
     init(_ connection: PostgresConnection, scratch: () throws -> ScratchFile) throws {
@@ -111,7 +112,7 @@ final class PostgresBulkInsert: LedgerBulkInsert {
         if direct, try startsWithRecordedEvent(&usage) { direct = false }
         if direct {
             if !streaming {
-                try connection.beginCopy(usage.copySQL)
+                try connection.beginCopy(usage.copySQL(into: usage.table))
                 streaming = true
             }
             try usage.pending.withUnsafeBytes { try connection.sendCopyData($0) }
@@ -160,14 +161,9 @@ final class PostgresBulkInsert: LedgerBulkInsert {
 
     /// Sends `records`' scratch file to `table` with one `COPY`.
     private func copy(_ records: Records, into table: String) throws {
-        try connection.beginCopy("COPY \(table) (\(records.columns.joined(separator: ", "))) FROM STDIN")
-        do {
-            try records.kept.read(chunkSize: 1 << 20) { try connection.sendCopyData($0) }
-        } catch {
-            _ = try? connection.endCopy(abandoning: "novaos stopped the copy")
-            throw error
+        try connection.copyIn(records.copySQL(into: table)) { send in
+            try records.kept.read(chunkSize: 1 << 20, send)
         }
-        try connection.endCopy()
     }
 
     /// The records into staging tables (numbered in order by an identity column), then into

@@ -194,19 +194,14 @@ extension EventLedger {
                             let effect = checked.effect
                             if case .usage = checked { summary.usageEvents += 1 } else { summary.revenueEvents += 1 }
                             summary.new += 1
-                            guard bulk != nil else {
-                                try addEffect(agent, effect)
-                                try total.add(effect)
-                                return
-                            }
-                            // Which records were new is known at the end: an overflow of these
-                            // sums counts only if every one was.
                             guard deferredOverflow == nil else { return }
                             do {
                                 try addEffect(agent, effect)
                                 try total.add(effect)
-                            } catch {
-                                deferredOverflow = SandboxError.invalidInput("\(error) at line \(summary.lines); nothing was imported")
+                            } catch let overflow where bulk != nil {
+                                // Which records were new is known at the end: an overflow of
+                                // these sums counts only if every one was.
+                                deferredOverflow = SandboxError.invalidInput("\(overflow) at line \(summary.lines); nothing was imported")
                             }
                         } catch let error as SandboxError {
                             summary.rejected += 1
